@@ -1,0 +1,227 @@
+"""The data model shared by every source, decoder, tracker and sink.
+
+Conventions (the same everywhere, including the HTTP API and JSON Lines output):
+
+* times are UTC, as float seconds since the Unix epoch;
+* positions are WGS84 degrees (``lat``, ``lon``); altitudes and heights are metres;
+  speeds are m/s; directions are degrees clockwise from true north in [0, 360);
+* a value the sender marks unknown or invalid is ``None``, never the wire's sentinel.
+
+Field names are the JSON keys; units follow from the conventions above and, where a field
+is not in those units, the unit is part of its name (``rssi_dbm``, ``frequency_hz``...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class Transport(enum.StrEnum):
+    """How a broadcast reached us. The value is the JSON ``transport`` key."""
+
+    WIFI_BEACON = "wifi-beacon"
+    WIFI_NAN = "wifi-nan"
+    BLE_LEGACY = "ble-legacy"
+    BLE_LONG_RANGE = "ble-long-range"
+    DJI_WIFI = "dji-wifi"
+    DJI_OCUSYNC = "dji-ocusync"
+    FR_BEACON = "fr-beacon"
+
+
+@dataclass(slots=True, frozen=True)
+class Frame:
+    """One received broadcast payload, before decoding.
+
+    ``payload`` is exactly the bytes the protocol decoder for ``transport`` reads: for
+    Remote ID the message counter byte is stripped and ``payload`` is one 25-byte message or a
+    message pack; for DJI Wi-Fi and the French beacon it is the vendor element body after the
+    OUI (and OUI type); for DJI OcuSync it is the CRC-checked transport block.
+    """
+
+    payload: bytes
+    time: float
+    transport: Transport
+    source: str | None = None  # transmitter address, "aa:bb:cc:dd:ee:ff"
+    rssi_dbm: float | None = None
+    channel: int | None = None
+    frequency_hz: float | None = None
+    sensor_id: str = "local"
+    counter: int | None = None  # Remote ID message counter, when the transport carries one
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. snr_db, cfo_hz from the PHY
+
+
+class Message:
+    """Base of every decoded message dataclass.
+
+    Subclasses are ``@dataclass(slots=True, frozen=True)`` and set ``type`` (the JSON ``type``
+    key, e.g. ``"location"`` or ``"dji_telemetry"``).
+    """
+
+    __slots__ = ()
+    type: ClassVar[str] = "message"
+
+    def fields(self) -> dict[str, Any]:
+        """The message's fields as plain JSON-able values (enums by their value)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[f.name] = to_jsonable(getattr(self, f.name))
+        return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types for enums, bytes, tuples and nested dataclasses."""
+    if isinstance(value, enum.StrEnum):
+        return value.value
+    if isinstance(value, enum.Enum):
+        return value.name.lower()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Message):
+        return value.fields()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+@dataclass(slots=True, frozen=True)
+class Decoded:
+    """A decoded message with the frame it came in."""
+
+    frame: Frame
+    message: Message
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON Lines record: frame metadata, then the message's own fields."""
+        f = self.frame
+        out: dict[str, Any] = {
+            "time": f.time,
+            "transport": f.transport.value,
+            "source": f.source,
+            "rssi": f.rssi_dbm,
+            "channel": f.channel,
+            "frequency": f.frequency_hz,
+            "sensor": f.sensor_id,
+            "type": self.message.type,
+        }
+        out.update(f.extra)
+        out.update(self.message.fields())
+        return out
+
+
+@dataclass(slots=True)
+class Observation:
+    """What one decoded message says about one drone, normalised across every format.
+
+    The tracker consumes only observations, so it never needs to know a wire format.
+    Identity: ``uas_id`` (Remote ID, any ID type), ``serial`` (DJI / French ID / RID serial
+    number) and ``session_id``; ``source`` is the transmitter MAC (may be randomised).
+    """
+
+    time: float
+    transport: Transport
+    message_type: str
+    sensor_id: str = "local"
+    source: str | None = None
+    rssi_dbm: float | None = None
+    uas_id: str | None = None
+    id_type: str | None = None
+    serial: str | None = None
+    session_id: str | None = None
+    ua_type: str | None = None
+    product: str | None = None
+    operator_id: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt_geo: float | None = None
+    alt_baro: float | None = None
+    height: float | None = None  # above take-off or ground, metres
+    speed: float | None = None  # horizontal, m/s
+    direction: float | None = None  # track over ground, degrees from true north
+    vspeed: float | None = None  # m/s, up positive
+    operator_lat: float | None = None
+    operator_lon: float | None = None
+    operator_alt: float | None = None
+    home_lat: float | None = None
+    home_lon: float | None = None
+    sender_time: float | None = None  # the drone's own timestamp, UTC epoch seconds, if sent
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(slots=True, frozen=True)
+class TrackPoint:
+    time: float
+    lat: float
+    lon: float
+    alt: float | None = None
+
+
+@dataclass(slots=True)
+class Track:
+    """One drone, fused across transports and sensors, with its pilot and home point."""
+
+    track_id: str
+    first_seen: float
+    last_seen: float
+    uas_id: str | None = None
+    serial: str | None = None
+    operator_id: str | None = None
+    ua_type: str | None = None
+    product: str | None = None
+    transports: set[str] = field(default_factory=set)
+    sensors: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)  # transmitter MACs seen
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None  # best altitude: geodetic, else barometric
+    height: float | None = None
+    speed: float | None = None
+    direction: float | None = None
+    vspeed: float | None = None
+    operator_lat: float | None = None
+    operator_lon: float | None = None
+    operator_alt: float | None = None
+    home_lat: float | None = None
+    home_lon: float | None = None
+    takeoff_time: float | None = None
+    max_alt: float | None = None
+    rssi_by_sensor: dict[str, float] = field(default_factory=dict)
+    positions: list[TrackPoint] = field(default_factory=list)
+    state: str = "active"  # "active", "stale", "ended"
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"  # a new episode
+    UPDATE = "update"  # the episode escalated
+    CLOSED = "closed"  # the episode ended
+
+
+@dataclass(slots=True)
+class Alert:
+    """One alert episode event: a rule fired for a track (once per episode, with updates)."""
+
+    alert_id: str
+    rule: str
+    severity: Severity
+    status: AlertStatus
+    track_id: str
+    time: float
+    message: str  # a short sentence for people
+    uas_id: str | None = None
+    serial: str | None = None
+    zone: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None
+    operator_lat: float | None = None
+    operator_lon: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
