@@ -1,0 +1,275 @@
+"""``dronewatch analyze``: captures in, tracks and alerts out.
+
+Decodes every capture (frames of several captures are merged in time order), runs the tracking
+pipeline with the zones, airport layer and whitelist given, and prints one line per track and
+per alert event (``--json``: JSON Lines) or a readable report. A summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from dronewatch.alerts.airports import DEFAULT_RADIUS_M, RADIUS_PRESETS, airport_zones
+from dronewatch.alerts.rules import RulesConfig
+from dronewatch.alerts.whitelist import WhitelistError, load_whitelist
+from dronewatch.alerts.zones import ZoneError, ZoneSet, load_zones
+from dronewatch.cli.decode import IQ_FORMATS
+from dronewatch.decode import decode_frames
+from dronewatch.errors import DecodeError
+from dronewatch.model import Alert, Frame, Track
+from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.stats import DecodeStats
+from dronewatch.track.pipeline import TrackingPipeline
+from dronewatch.track.tracker import TrackerConfig
+
+
+def track_record(track: Track) -> dict[str, Any]:
+    """The JSON Lines record of a track."""
+    return {
+        "kind": "track",
+        "track_id": track.track_id,
+        "uas_id": track.uas_id,
+        "serial": track.serial,
+        "operator_id": track.operator_id,
+        "ua_type": track.ua_type,
+        "product": track.product,
+        "transports": sorted(track.transports),
+        "sensors": sorted(track.sensors),
+        "sources": sorted(track.sources),
+        "positions": len(track.positions),
+        "first_seen": track.first_seen,
+        "last_seen": track.last_seen,
+        "takeoff_time": track.takeoff_time,
+        "last": [track.lat, track.lon, track.alt] if track.lat is not None else None,
+        "operator": [track.operator_lat, track.operator_lon]
+        if track.operator_lat is not None
+        else None,
+        "home": [track.home_lat, track.home_lon] if track.home_lat is not None else None,
+        "max_alt": track.max_alt,
+        "state": track.state,
+    }
+
+
+def alert_record(alert: Alert) -> dict[str, Any]:
+    """The JSON Lines record of an alert event."""
+    return {
+        "kind": "alert",
+        "alert_id": alert.alert_id,
+        "status": alert.status.value,
+        "rule": alert.rule,
+        "severity": alert.severity.value,
+        "track_id": alert.track_id,
+        "uas_id": alert.uas_id,
+        "serial": alert.serial,
+        "zone": alert.zone,
+        "time": alert.time,
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "alt": alert.alt,
+        "operator": [alert.operator_lat, alert.operator_lon]
+        if alert.operator_lat is not None
+        else None,
+        "message": alert.message,
+        "details": alert.details,
+    }
+
+
+def _frames(paths: tuple[Path, ...], options: CaptureOptions, stats: DecodeStats,
+            errors: list[str]) -> Iterator[Frame]:
+    """Frames of every capture, merged by time (each capture is read lazily)."""
+    iters: list[Iterator[Frame]] = []
+    for path in paths:
+        try:
+            iters.append(_guard(open_capture(path, options, stats), path, errors))
+        except (DecodeError, OSError) as exc:
+            errors.append(f"{path}: {exc}")
+    if len(iters) == 1:
+        return iters[0]
+    return heapq.merge(*iters, key=lambda f: f.time)
+
+
+def _guard(frames: Iterator[Frame], path: Path, errors: list[str]) -> Iterator[Frame]:
+    try:
+        yield from frames
+    except (DecodeError, OSError) as exc:
+        errors.append(f"{path}: {exc}")
+
+
+def _time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _render(tracks: list[Track], alerts: list[Alert], out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=None if out.isatty() else 160)
+    if not tracks:
+        console.print("No drones found.")
+    else:
+        table = Table(title=f"{len(tracks)} track(s)")
+        for col in ("drone", "transports", "points", "first seen UTC", "last seen UTC",
+                    "last position", "max alt m", "pilot", "home"):
+            table.add_column(col, overflow="fold")
+        for t in tracks:
+            ident = t.uas_id or t.serial or (f"MAC {min(t.sources)}" if t.sources else t.track_id)
+            if t.serial and t.uas_id and t.serial != t.uas_id:
+                ident += f"\n[dim]serial {t.serial}[/dim]"
+            if t.operator_id:
+                ident += f"\n[dim]op {t.operator_id}[/dim]"
+            if t.product:
+                ident += f"\n[dim]{t.product}[/dim]"
+            table.add_row(
+                ident, ", ".join(sorted(t.transports)), str(len(t.positions)),
+                _time(t.first_seen), _time(t.last_seen), _pos(t.lat, t.lon),
+                "-" if t.max_alt is None else f"{t.max_alt:.0f}",
+                _pos(t.operator_lat, t.operator_lon), _pos(t.home_lat, t.home_lon),
+            )
+        console.print(table)
+    if alerts:
+        colour = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+        table = Table(title=f"{len(alerts)} alert event(s)")
+        for col in ("time UTC", "status", "severity", "rule", "message"):
+            table.add_column(col, overflow="fold")
+        for a in alerts:
+            sev = a.severity.value
+            table.add_row(_time(a.time), a.status.value, f"[{colour[sev]}]{sev}[/]", a.rule,
+                          a.message)
+        console.print(table)
+    else:
+        console.print("No alerts.")
+
+
+def _pos(lat: float | None, lon: float | None) -> str:
+    return "-" if lat is None or lon is None else f"{lat:.6f}, {lon:.6f}"
+
+
+@click.command("analyze")
+@click.argument("captures", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON Lines on stdout: one object per track, then one per alert event.")
+@click.option("--zones", "zone_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="GeoJSON zones file (repeatable).")
+@click.option("--airports", is_flag=True, help="Add a protection circle around aerodromes.")
+@click.option("--airport-radius", default=str(DEFAULT_RADIUS_M), show_default=True,
+              help=f"Airport radius in metres, or a preset: {', '.join(RADIUS_PRESETS)}.")
+@click.option("--airport-country", "airport_countries", multiple=True,
+              help="Only aerodromes of this ISO country code (repeatable).")
+@click.option("--airport-kind", type=click.Choice(["all", "iata"]), default="all",
+              show_default=True, help="iata: only aerodromes with an IATA code.")
+@click.option("--whitelist", "whitelist_file",
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Authorised IDs, one per line (# comments); others raise unknown_drone.")
+@click.option("--sensor", "sensor_id", default="local", show_default=True,
+              help="Sensor ID recorded with every frame.")
+@click.option("--sensor-position", "sensor_positions", multiple=True, metavar="ID=LAT,LON",
+              help="Where a sensor stands (enables the RSSI-vs-distance spoofing check).")
+@click.option("--altitude-limit", type=float, default=120.0, show_default=True,
+              help="Height above take-off (m) over which the altitude rule fires.")
+@click.option("--max-clock-offset", type=float, metavar="SECONDS",
+              help="Flag drones whose own clock is this far off the capture time (only if "
+                   "the capture clock is right; default: flag only jumps of the offset).")
+@click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
+@click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
+@click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
+def command(
+    captures: tuple[Path, ...],
+    as_json: bool,
+    zone_files: tuple[Path, ...],
+    airports: bool,
+    airport_radius: str,
+    airport_countries: tuple[str, ...],
+    airport_kind: str,
+    whitelist_file: Path | None,
+    sensor_id: str,
+    sensor_positions: tuple[str, ...],
+    altitude_limit: float,
+    max_clock_offset: float | None,
+    iq_format: str | None,
+    sample_rate: float | None,
+    center_freq: float | None,
+) -> None:
+    """Decode captures, build drone tracks and raise zone and spoofing alerts."""
+    zones = ZoneSet()
+    try:
+        for zf in zone_files:
+            zones = zones + load_zones(zf)
+        if airports:
+            radius = RADIUS_PRESETS.get(airport_radius)
+            if radius is None:
+                try:
+                    radius = float(airport_radius)
+                except ValueError:
+                    raise click.BadParameter(
+                        f"not a number or preset: {airport_radius!r}",
+                        param_hint="--airport-radius") from None
+            zones = zones + airport_zones(
+                radius, airport_countries or None, kind=airport_kind)
+        whitelist = load_whitelist(whitelist_file) if whitelist_file else None
+    except (ZoneError, WhitelistError, ValueError) as exc:
+        if isinstance(exc, click.BadParameter):
+            raise
+        raise click.ClickException(str(exc)) from exc
+
+    positions: dict[str, tuple[float, float]] = {}
+    for spec in sensor_positions:
+        try:
+            sid, latlon = spec.split("=", 1)
+            lat_s, lon_s = latlon.split(",", 1)
+            positions[sid.strip()] = (float(lat_s), float(lon_s))
+        except ValueError:
+            raise click.BadParameter(f"expected ID=LAT,LON, got {spec!r}",
+                                     param_hint="--sensor-position") from None
+    rules = RulesConfig(altitude_limit_m=altitude_limit,
+                        altitude_critical_m=max(altitude_limit + 60.0, 180.0),
+                        sensor_positions=positions,
+                        clock_absolute_tolerance_s=max_clock_offset)
+    # a report lists every track of the captures: ended tracks are never forgotten
+    pipeline = TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules,
+                                tracker_config=TrackerConfig(forget_after_s=math.inf),
+                                auto_tick_s=1.0)
+    stats = DecodeStats()
+    errors: list[str] = []
+    alerts: list[Alert] = []
+    out = sys.stdout
+    dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+    options = CaptureOptions(sensor_id=sensor_id, iq_format=iq_format,
+                             sample_rate_hz=sample_rate, center_freq_hz=center_freq)
+    frames = _frames(captures, options, stats, errors)
+    for decoded in decode_frames(frames, stats):
+        _track, new = pipeline.feed(decoded)
+        alerts.extend(new)
+    if pipeline.latest_time is not None:
+        alerts.extend(pipeline.tick(pipeline.latest_time))
+    tracks = sorted(pipeline.tracks.values(), key=lambda t: (t.first_seen, t.track_id))
+    if as_json:
+        for t in tracks:
+            out.write(dumps(track_record(t)) + "\n")
+        for a in alerts:
+            out.write(dumps(alert_record(a)) + "\n")
+    else:
+        _render(tracks, alerts, out)
+    out.flush()
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    opened = sum(1 for a in alerts if a.status.value == "open")
+    click.echo(
+        f"{stats.summary()}; {len(tracks)} track(s), {opened} alert(s) opened "
+        f"({len(alerts)} events), {len(zones)} zone(s)",
+        err=True,
+    )
+    if errors:
+        sys.exit(1)

@@ -1,0 +1,270 @@
+"""``dronewatch decode``: captures in, messages out.
+
+With ``--json``: JSON Lines on stdout, one object per decoded message (message packs are
+expanded). Without: a table for people, one row per drone with its latest state. Either way
+a one-line summary (packets, frames, messages, skips by reason) goes to stderr at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time as _time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import click
+
+from dronewatch.decode import decode_frames
+from dronewatch.errors import DecodeError
+from dronewatch.model import Decoded, Observation
+from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.stats import DecodeStats
+
+IQ_FORMATS = ("cf32", "cf64", "ci16", "ci8")
+
+
+@dataclass(slots=True)
+class DroneRow:
+    """The latest known state of one transmitter, for the table."""
+
+    key: str
+    transports: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    uas_id: str | None = None
+    serial: str | None = None
+    operator_id: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None
+    height: float | None = None
+    speed: float | None = None
+    operator_lat: float | None = None
+    operator_lon: float | None = None
+    last_seen: float = 0.0
+    messages: int = 0
+
+    def update(self, obs: Observation) -> None:
+        self.messages += 1
+        self.transports.add(obs.transport.value)
+        if obs.source:
+            self.sources.add(obs.source)
+        self.last_seen = max(self.last_seen, obs.time)
+        for name in ("uas_id", "serial", "operator_id", "height", "speed",
+                     "operator_lat", "operator_lon"):
+            value = getattr(obs, name)
+            if value is not None:
+                setattr(self, name, value)
+        if obs.lat is not None and obs.lon is not None:
+            self.lat, self.lon = obs.lat, obs.lon
+        alt = obs.alt_geo if obs.alt_geo is not None else obs.alt_baro
+        if alt is not None:
+            self.alt = alt
+
+    def merge(self, other: DroneRow) -> None:
+        """Fold in another transmitter of the same drone (e.g. its Bluetooth and Wi-Fi)."""
+        newer = other.last_seen > self.last_seen
+        self.transports |= other.transports
+        self.sources |= other.sources
+        self.messages += other.messages
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for name in _STATE_FIELDS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None and (mine is None or newer):
+                setattr(self, name, theirs)
+
+
+_STATE_FIELDS = ("uas_id", "serial", "operator_id", "lat", "lon", "alt", "height", "speed",
+                 "operator_lat", "operator_lon")
+
+
+class DroneTable:
+    """Rows keyed by transmitter address (or the drone's ID when there is none)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, DroneRow] = {}
+
+    def add(self, decoded: Decoded) -> None:
+        from dronewatch.track.observe import observe
+
+        obs = observe(decoded)
+        if obs is None:
+            return
+        if obs.uas_id is None and obs.message_type == "basic_id":
+            # ID type "none" still names the drone for people reading the table
+            obs.uas_id = getattr(decoded.message, "uas_id", None)
+        key = obs.source or obs.uas_id or obs.serial or f"{obs.transport.value}?"
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = DroneRow(key)
+        row.update(obs)
+
+    def drones(self) -> list[DroneRow]:
+        """One row per drone: transmitters that sent the same ID are merged, newest first."""
+        merged: dict[str, DroneRow] = {}
+        for row in sorted(self.rows.values(), key=lambda r: r.last_seen):
+            ident = row.serial or row.uas_id or row.key
+            into = merged.get(ident)
+            if into is None:
+                merged[ident] = dataclasses.replace(
+                    row, transports=set(row.transports), sources=set(row.sources))
+            else:
+                into.merge(row)
+        return sorted(merged.values(), key=lambda r: r.last_seen, reverse=True)
+
+    def render(self, out: IO[str]) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=out, width=None if out.isatty() else 160)
+        rows = self.drones()
+        if not rows:
+            console.print("No drones found.")
+            return
+        table = Table(title=f"{len(rows)} drone(s)")
+        for col in ("ID", "transport", "source", "position", "alt m", "speed m/s",
+                    "operator", "last seen UTC"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            ident = row.serial or row.uas_id or "?"
+            if row.operator_id:
+                ident += f"\n[dim]op {row.operator_id}[/dim]"
+            table.add_row(
+                ident,
+                ", ".join(sorted(row.transports)),
+                ", ".join(sorted(row.sources)) or "-",
+                _pos(row.lat, row.lon),
+                _num(row.alt),
+                _num(row.speed),
+                _pos(row.operator_lat, row.operator_lon),
+                datetime.fromtimestamp(row.last_seen, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            )
+        console.print(table)
+
+
+def _pos(lat: float | None, lon: float | None) -> str:
+    return "-" if lat is None or lon is None else f"{lat:.6f}, {lon:.6f}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _progress_messages(
+    decoded: Iterator[Decoded], stats: DecodeStats, label: str, enabled: bool
+) -> Iterator[Decoded]:
+    """Pass ``decoded`` through, showing a live counter on stderr for long runs."""
+    if not enabled:
+        yield from decoded
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    start = _time.monotonic()
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=console, transient=True,
+    )
+    task = progress.add_task(label)
+    shown = False
+    n = 0
+    try:
+        for d in decoded:
+            n += 1
+            if n & 0x3FF == 0:
+                if not shown and _time.monotonic() - start > 0.5:
+                    progress.start()
+                    shown = True
+                if shown:
+                    progress.update(task, description=(
+                        f"{label}: {stats.packets_read} packets, {stats.messages_decoded} messages"))
+            yield d
+    finally:
+        if shown:
+            progress.stop()
+
+
+def _quiet_exit() -> None:
+    """The reader of stdout went away: leave without a traceback at interpreter exit."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead stdout until exit
+    sys.exit(0)
+
+
+@click.command("decode")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per message.")
+@click.option("--strict", is_flag=True, help="Stop at the first undecodable packet or frame.")
+@click.option("--sensor", "sensor_id", default="local", show_default=True,
+              help="Sensor ID recorded with every frame.")
+@click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
+@click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
+@click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
+def command(
+    files: tuple[Path, ...],
+    as_json: bool,
+    strict: bool,
+    sensor_id: str,
+    iq_format: str | None,
+    sample_rate: float | None,
+    center_freq: float | None,
+) -> None:
+    """Decode captures (pcap, pcapng, SigMF, raw IQ) into drone messages.
+
+    Prints a table of the drones seen (latest state of each), or with --json one JSON object
+    per decoded message. A summary line goes to stderr.
+    """
+    options = CaptureOptions(
+        sensor_id=sensor_id, strict=strict, iq_format=iq_format,
+        sample_rate_hz=sample_rate, center_freq_hz=center_freq,
+    )
+    stats = DecodeStats()
+    table = DroneTable()
+    out = sys.stdout
+    progress = sys.stderr.isatty()  # a live counter for people only, never in pipelines
+    failed = False
+    dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+    for path in files:
+        try:
+            frames = open_capture(path, options, stats)
+            decoded = decode_frames(frames, stats, strict=strict)
+            for d in _progress_messages(decoded, stats, path.name, progress):
+                if as_json:
+                    out.write(dumps(d.to_json()))
+                    out.write("\n")
+                else:
+                    table.add(d)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted in {path}", err=True)
+            failed = True
+            break
+        except BrokenPipeError:  # e.g. piped into head: stop quietly
+            _quiet_exit()
+        except DecodeError as exc:
+            msg = str(exc)
+            if not msg.startswith(str(path)):
+                msg = f"{path}: {msg}"
+            click.echo(f"error: {msg} ({exc.reason})", err=True)
+            failed = True
+            if strict:
+                break
+        except OSError as exc:
+            click.echo(f"error: {path}: {exc.strerror or exc}", err=True)
+            failed = True
+            if strict:
+                break
+    try:
+        if not as_json:
+            table.render(out)
+        out.flush()
+    except BrokenPipeError:
+        _quiet_exit()
+    click.echo(stats.summary(), err=True)
+    if failed:
+        sys.exit(1)

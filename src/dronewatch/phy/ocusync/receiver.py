@@ -1,0 +1,315 @@
+"""The DroneID OcuSync receiver: IQ chunks in, decoded bursts out.
+
+Pipeline per window of the stream (bounded memory, any capture length):
+
+1. :mod:`detect` finds candidate bursts on the full-rate stream (channelised power, cheap).
+2. Each candidate is cut out with margins, mixed to baseband by its coarse frequency and
+   resampled to 15.36 MS/s (:mod:`resample`).
+3. :mod:`sync`: timing and fractional CFO from the cyclic prefixes, integer CFO from the two
+   ZC roots, layout from the scrambler symbol. Candidates that are not DroneID stop here.
+4. :mod:`equalise` estimates the channel and noise from all known symbols; :mod:`demod` turns
+   the data symbols into LLRs; the scrambler is removed and ``coding.decode_llrs`` turbo
+   decodes with early stop on CRC-24A.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from dronewatch.phy.ocusync.coding import decode_llrs
+from dronewatch.phy.ocusync.demod import burst_llrs
+from dronewatch.phy.ocusync.detect import Candidate, DetectorConfig, detect
+from dronewatch.phy.ocusync.equalise import estimate
+from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, Layout
+from dronewatch.phy.ocusync.ofdm import demodulate_at
+from dronewatch.phy.ocusync.resample import resample
+from dronewatch.phy.ocusync.scrambler import descramble_llrs
+from dronewatch.phy.ocusync.sync import BACKOFF, SyncResult, synchronise
+
+PRE_S = 200e-6  # segment margin before the coarse start
+POST_S = 900e-6  # segment end after the coarse start
+SEARCH_S = 125e-6  # core start searched within +- this of the coarse start
+PREROLL_S = 1.0e-3
+OVERLAP_S = 1.2e-3
+WINDOW_S = 0.1
+
+
+@dataclass(slots=True, frozen=True)
+class ReceiverConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    max_iterations: int = 8
+    raster_hz: float = 500e3  # nominal channel raster for ``cfo_hz``
+    window_s: float = WINDOW_S
+    #: Chase combining: a burst failing CRC-24A is retried with the soft bits of each of the
+    #: last ``combine_depth`` failed bursts of the past ``combine_window_s`` (a drone repeats
+    #: its serial record verbatim). 0 disables it.
+    combine_depth: int = 6
+    combine_window_s: float = 20.0
+
+
+@dataclass(slots=True, frozen=True)
+class BurstResult:
+    """One DroneID-like burst: where, how strong, and its block when CRC-24A checks."""
+
+    sample_offset: int  # burst start (first CP), input samples from the stream start
+    time_s: float  # sample_offset / sample_rate
+    freq_offset_hz: float  # burst centre minus capture centre
+    cfo_hz: float  # burst centre minus the nearest ``raster_hz`` channel
+    snr_db: float  # in-band SNR estimated from the pilots
+    layout: Layout
+    crc_ok: bool
+    payload: bytes | None  # 173 bytes when crc_ok
+    iterations: int
+    coherence: float  # ZC-root coherence of the sync
+    combined: int = 1  # bursts whose soft bits were combined for this decode (chase)
+
+
+@dataclass(slots=True)
+class ReceiverStats:
+    windows: int = 0
+    candidates: int = 0  # detector candidates
+    synced: int = 0  # candidates that look like DroneID (ZC check passed)
+    crc_ok: int = 0
+    crc_failed: int = 0
+
+
+def decode_baseband(
+    y: npt.NDArray[np.complexfloating],
+    *,
+    search: tuple[int, int] | None = None,
+    max_iterations: int = 8,
+) -> tuple[SyncResult, int, BurstResultCore] | None:
+    """Sync and decode the burst in ``y`` (15.36 MS/s, roughly at baseband)."""
+    sync = synchronise(y, search=search)
+    if sync is None:
+        return None
+    spec = LAYOUTS[sync.layout]
+    start = sync.core_start - spec.core_offset
+    if start - BACKOFF < 0:
+        # 9-symbol burst cut at the segment start: fall back to the core.
+        sync = SyncResult(sync.core_start, sync.cfo_hz, Layout.SYM8, sync.coherence, 0.0,
+                          sync.cp_metric)
+        spec = LAYOUTS[Layout.SYM8]
+        start = sync.core_start
+    n = np.arange(len(y))
+    yc = np.asarray(y, dtype=np.complex128) * np.exp(-2j * np.pi * sync.cfo_hz / FS * n)
+    starts = [start + s - BACKOFF for s in spec.fft_starts()]
+    carriers = demodulate_at(yc, starts)
+    channel = estimate(carriers, sync.layout)
+    llrs = descramble_llrs(burst_llrs(carriers, sync.layout, channel))
+    block = decode_llrs(llrs, max_iterations=max_iterations)
+    core = BurstResultCore(
+        snr_db=channel.snr_db,
+        crc_ok=block.crc_ok,
+        payload=block.payload,
+        iterations=block.iterations,
+        llrs=llrs,
+    )
+    return sync, start, core
+
+
+@dataclass(slots=True, frozen=True)
+class BurstResultCore:
+    """What :func:`decode_baseband` learnt about one burst (before stream bookkeeping)."""
+
+    snr_db: float
+    crc_ok: bool
+    payload: bytes | None
+    iterations: int
+    llrs: npt.NDArray[np.float32]  # descrambled, for chase combining
+
+
+class Receiver:
+    """Streaming receiver: ``feed`` IQ chunks (any size), ``flush`` at the end."""
+
+    def __init__(
+        self,
+        sample_rate: float,
+        *,
+        center_freq_hz: float | None = None,
+        config: ReceiverConfig | None = None,
+    ) -> None:
+        if not np.isfinite(sample_rate) or sample_rate < 10e6:
+            raise ValueError(
+                f"sample rate {sample_rate} S/s is too low for a 9 MHz DroneID burst "
+                "(need >= 10 MS/s)"
+            )
+        self.sample_rate = float(sample_rate)
+        self.center_freq_hz = center_freq_hz
+        self.config = config or ReceiverConfig()
+        self.stats = ReceiverStats()
+        fs = self.sample_rate
+        self._preroll = int(PREROLL_S * fs)
+        self._overlap = int(OVERLAP_S * fs)
+        self._hop = max(int(self.config.window_s * fs), 4 * self._overlap)
+        # Fixed store: preroll + one window (hop + overlap); memory is bounded whatever the
+        # capture length or chunk size.
+        self._store = np.zeros(self._preroll + self._hop + self._overlap, dtype=np.complex64)
+        self._len = 0  # valid samples in _store
+        self._buf_start = 0  # stream index of _store[0]
+        self._next = 0  # stream index where the next hop begins
+        self._recent: deque[BurstResult] = deque(maxlen=64)
+        self._failed: deque[tuple[int, npt.NDArray[np.float32]]] = deque(
+            maxlen=max(1, self.config.combine_depth)
+        )
+
+    @property
+    def _buf(self) -> npt.NDArray[np.complex64]:
+        return self._store[: self._len]
+
+    # -- streaming -----------------------------------------------------------------------
+    def feed(self, chunk: npt.NDArray[np.complexfloating]) -> list[BurstResult]:
+        chunk = np.asarray(chunk, dtype=np.complex64).ravel()
+        out: list[BurstResult] = []
+        pos = 0
+        while pos < len(chunk):
+            free = len(self._store) - self._len
+            n = min(free, len(chunk) - pos)
+            dst = self._store[self._len : self._len + n]
+            dst[:] = chunk[pos : pos + n]
+            if not _all_finite(dst.view(np.float32)):
+                # NaN / Inf samples (a broken file or driver): zero them, keep the rest.
+                dst[~np.isfinite(dst)] = 0
+            self._len += n
+            pos += n
+            while self._buf_start + self._len >= self._next + self._hop + self._overlap:
+                out.extend(self._window(self._next, self._next + self._hop))
+                self._next += self._hop
+                self._trim()
+        return out
+
+    def flush(self) -> list[BurstResult]:
+        end = self._buf_start + self._len
+        out: list[BurstResult] = []
+        if end > self._next:
+            out = self._window(self._next, end)
+            self._next = end
+        self._trim()
+        return out
+
+    def _trim(self) -> None:
+        keep_from = max(self._buf_start, self._next - self._preroll)
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            keep = self._len - drop
+            self._store[:keep] = self._store[drop : self._len]
+            self._len = keep
+            self._buf_start = keep_from
+
+    def _window(self, lo: int, hi: int) -> list[BurstResult]:
+        """Detect in the buffer, decode candidates whose coarse start is in [lo, hi)."""
+        self.stats.windows += 1
+        x = self._buf
+        base = self._buf_start
+        cands = [
+            c
+            for c in detect(x, self.sample_rate, self.config.detector)
+            if lo <= base + c.start < hi
+        ]
+        cands.sort(key=lambda c: c.start)  # time order (chase combining pairs forward)
+        out: list[BurstResult] = []
+        for cand in cands:
+            self.stats.candidates += 1
+            res = self._decode_candidate(x, base, cand)
+            if res is None or self._duplicate(res):
+                continue
+            self.stats.synced += 1
+            if res.crc_ok:
+                self.stats.crc_ok += 1
+            else:
+                self.stats.crc_failed += 1
+            self._recent.append(res)
+            out.append(res)
+        out.sort(key=lambda r: r.sample_offset)
+        return out
+
+    def _duplicate(self, res: BurstResult) -> bool:
+        tol = int(300e-6 * self.sample_rate)
+        for r in self._recent:
+            if abs(r.sample_offset - res.sample_offset) < tol and abs(
+                r.freq_offset_hz - res.freq_offset_hz
+            ) < 1e6:
+                return True
+        return False
+
+    def _decode_candidate(
+        self, x: npt.NDArray[np.complex64], base: int, cand: Candidate
+    ) -> BurstResult | None:
+        fs = self.sample_rate
+        a = max(0, cand.start - int(PRE_S * fs))
+        b = min(len(x), cand.start + int(POST_S * fs))
+        if b - a < int(0.7e-3 * fs):
+            return None
+        seg = x[a:b]
+        n = np.arange(len(seg))
+        seg = (seg * np.exp(-2j * np.pi * cand.freq_hz / fs * n)).astype(np.complex64)
+        y = resample(seg, fs, FS)
+        centre = (cand.start - a) * FS / fs
+        search = (int(centre - SEARCH_S * FS), int(centre + SEARCH_S * FS))
+        got = decode_baseband(y, search=search, max_iterations=self.config.max_iterations)
+        if got is None:
+            return None
+        sync, start, core = got
+        offset = base + a + round(start * fs / FS)
+        payload, crc_ok, iterations, combined = core.payload, core.crc_ok, core.iterations, 1
+        if not crc_ok and self.config.combine_depth > 0:
+            payload, iterations, combined = self._chase(offset, core.llrs)
+            crc_ok = payload is not None
+        freq = cand.freq_hz + sync.cfo_hz
+        absolute = freq + (self.center_freq_hz or 0.0)
+        raster = self.config.raster_hz
+        cfo = absolute - round(absolute / raster) * raster if raster > 0 else freq
+        return BurstResult(
+            sample_offset=offset,
+            time_s=offset / fs,
+            freq_offset_hz=freq,
+            cfo_hz=cfo,
+            snr_db=core.snr_db,
+            layout=sync.layout,
+            crc_ok=crc_ok,
+            payload=payload,
+            iterations=iterations,
+            coherence=sync.coherence,
+            combined=combined,
+        )
+
+    def _chase(
+        self, offset: int, llrs: npt.NDArray[np.float32]
+    ) -> tuple[bytes | None, int, int]:
+        """Retry a failed burst combined with earlier failed ones (newest first)."""
+        horizon = offset - int(self.config.combine_window_s * self.sample_rate)
+        for i in range(len(self._failed) - 1, -1, -1):
+            when, old = self._failed[i]
+            if when < horizon or when == offset:
+                continue
+            block = decode_llrs(llrs + old, max_iterations=self.config.max_iterations)
+            if block.crc_ok:
+                del self._failed[i]
+                return block.payload, block.iterations, 2
+        self._failed.append((offset, llrs))
+        return None, self.config.max_iterations, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _all_finite(v: npt.NDArray[np.float32]) -> bool:
+    for i in range(v.size):  # noqa: SIM110 (numba: an early-exit loop, no generator)
+        if not np.isfinite(v[i]):
+            return False
+    return True
+
+
+def receive(
+    x: npt.NDArray[np.complexfloating],
+    sample_rate: float,
+    *,
+    center_freq_hz: float | None = None,
+    config: ReceiverConfig | None = None,
+) -> list[BurstResult]:
+    """Every burst in one in-memory capture."""
+    rx = Receiver(sample_rate, center_freq_hz=center_freq_hz, config=config)
+    return rx.feed(x) + rx.flush()

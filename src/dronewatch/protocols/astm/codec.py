@@ -1,0 +1,453 @@
+"""Compiles the layout tables into fast decode/encode functions, and the public codec API.
+
+At import, every :class:`~.layout.Layout` becomes one generated decoder and one encoder:
+a precompiled :class:`struct.Struct` for the 25 bytes, bit-field extraction and the field
+codecs' own expressions pasted inline (lookup tables for enums, speeds and directions).
+
+Decoded messages are frozen dataclasses. Building one through the generated frozen
+``__init__`` costs ~17 ``object.__setattr__`` calls, so the decoder fills an instance of a
+layout-identical *unfrozen* twin class (plain slot stores) and then assigns ``__class__``
+to the frozen class: the result is an ordinary, immutable instance of the message class
+(``tests`` check it equals the one built by ``__init__``).
+
+Static messages (Basic ID, Self-ID, System, Operator ID, Authentication) repeat verbatim,
+so their decodes are memoised in a bounded cache keyed by the 25 bytes (the messages are
+immutable, so sharing them is safe; the cache is invisible to callers). Location messages
+change with every fix but are re-broadcast verbatim between fixes and arrive on several
+transports, so the last few hundred are kept in a second, small cache.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import MISSING
+from dataclasses import fields as dc_fields
+from typing import Any
+
+from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
+from dronewatch.model import Message
+from dronewatch.protocols.astm.constants import (
+    DEFAULT_VERSION,
+    MAX_PACK_MESSAGES,
+    MESSAGE_SIZE,
+    PACK_HEADER_SIZE,
+    SUPPORTED_VERSIONS,
+)
+from dronewatch.protocols.astm.enums import MessageType
+from dronewatch.protocols.astm.layout import (
+    AUTHENTICATION_PAGE,
+    AUTHENTICATION_PAGE0,
+    BASIC_ID,
+    LOCATION,
+    OPERATOR_ID,
+    SELF_ID,
+    SYSTEM,
+    At,
+    Layout,
+)
+from dronewatch.protocols.astm.messages import Authentication
+
+__all__ = [
+    "decode",
+    "decode_message",
+    "decode_with_errors",
+    "encode",
+    "encode_pack",
+    "message_type",
+]
+
+Decoder = Callable[[bytes], Message]
+Encoder = Callable[[Any], bytes]
+
+_MAX_VERSION = max(SUPPORTED_VERSIONS)
+
+
+def _struct_items(layout: Layout) -> list[tuple[int, str]]:
+    """The struct items (offset, format) of a layout, in order, header first."""
+    items: dict[int, str] = {0: "B"}
+    for field in layout.fields:
+        for at in field.wire:
+            if items.setdefault(at.offset, at.fmt) != at.fmt:
+                raise ValueError(f"{layout.cls.__name__}: byte {at.offset} read as two formats")
+    out = sorted(items.items())
+    end = 0
+    for offset, fmt in out:
+        if offset < end:
+            raise ValueError(f"{layout.cls.__name__}: items overlap at byte {offset}")
+        end = offset + struct.calcsize("<" + fmt)
+    if end > MESSAGE_SIZE:
+        raise ValueError(f"{layout.cls.__name__}: layout is {end} bytes")
+    return out
+
+
+def _struct_format(items: list[tuple[int, str]]) -> str:
+    fmt, pos = "<", 0
+    for offset, item in items:
+        if offset > pos:
+            fmt += f"{offset - pos}x"
+        fmt += item
+        pos = offset + struct.calcsize("<" + item)
+    if pos < MESSAGE_SIZE:
+        fmt += f"{MESSAGE_SIZE - pos}x"
+    return fmt
+
+
+def _bit_raws(layout: Layout) -> dict[str, At]:
+    raws: dict[str, At] = {}
+    for field in layout.fields:
+        for at in field.wire:
+            if at.width:
+                raws[at.var] = at
+    return raws
+
+
+def _defaults(cls: type[Message]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fld in dc_fields(cls):  # type: ignore[arg-type]
+        if fld.default is not MISSING:
+            out[fld.name] = fld.default
+        elif fld.default_factory is not MISSING:
+            out[fld.name] = fld.default_factory()
+    return out
+
+
+def _twin(cls: type[Message]) -> type:
+    """An unfrozen class with the same slots as ``cls``, to build instances quickly.
+
+    ``__class__`` assignment needs identical layouts: ``cls`` must be a slotted dataclass
+    directly below :class:`Message` (which has empty ``__slots__``).
+    """
+    if cls.__bases__ != (Message,) or "__dict__" in dir(cls):
+        raise TypeError(f"{cls.__name__} must be a slotted direct subclass of Message")
+    return type(f"_{cls.__name__}Builder", (Message,), {"__slots__": cls.__slots__})
+
+
+def compile_decoder(layout: Layout) -> Decoder:
+    """A function ``bytes (>= 25) -> message`` generated from ``layout``.
+
+    It assumes the caller checked the length, type and version.
+    """
+    items = _struct_items(layout)
+    unpack = struct.Struct(_struct_format(items)).unpack_from
+    defaults = _defaults(layout.cls)
+    ns: dict[str, Any] = {
+        "_unpack": unpack,
+        "_new": object.__new__,
+        "_twin": _twin(layout.cls),
+        "_cls": layout.cls,
+    }
+    lines = ["def _decode(data):"]
+    lines.append(f"    {', '.join(f'w{o}' for o, _ in items)}, = _unpack(data)")
+    # A bit field read by one field is extracted inline; one read by several, once.
+    uses: dict[str, int] = {}
+    for field in layout.fields:
+        for at in field.wire:
+            uses[at.var] = uses.get(at.var, 0) + 1
+    inline: dict[str, str] = {}
+    for var, at in _bit_raws(layout).items():
+        shift = f" >> {at.lsb}" if at.lsb else ""
+        mask = (
+            ""
+            if at.lsb + at.width == 8 and struct.calcsize(at.fmt) == 1
+            else f" & {(1 << at.width) - 1}"
+        )
+        expr = f"w{at.offset}{shift}{mask}"
+        if uses[var] == 1:
+            inline[var] = f"({expr})"
+        else:
+            lines.append(f"    {var} = {expr}")
+    lines.append("    _o = _new(_twin)")
+    lines.append("    _o.protocol_version = w0 & 15")
+    set_names = {"protocol_version"}
+    for i, field in enumerate(layout.fields):
+        ref = f"_c{i}"
+        ns.update(field.codec.namespace(ref))
+        expr = field.codec.decode_source([inline.get(at.var, at.var) for at in field.wire], ref)
+        if field.since_version:
+            ns[f"_d{i}"] = defaults[field.name]
+            expr = f"({expr}) if w0 & 15 >= {field.since_version} else _d{i}"
+        lines.append(f"    _o.{field.name} = {expr}")
+        set_names.add(field.name)
+    missing = {f.name for f in dc_fields(layout.cls)} - set_names - defaults.keys()  # type: ignore[arg-type]
+    if missing:
+        raise TypeError(
+            f"{layout.cls.__name__}: {sorted(missing)} neither on the wire nor defaulted"
+        )
+    for name, value in defaults.items():  # fields this layout does not carry
+        if name not in set_names:
+            ns[f"_k_{name}"] = value
+            lines.append(f"    _o.{name} = _k_{name}")
+    lines.append("    _o.__class__ = _cls")
+    lines.append("    return _o")
+    src = "\n".join(lines) + "\n"
+    exec(compile(src, f"<astm decoder {layout.cls.__name__} {layout.name}>", "exec"), ns)
+    fn: Decoder = ns["_decode"]
+    fn.__doc__ = src  # the generated source, for the curious and for debugging
+    return fn
+
+
+def compile_encoder(layout: Layout, *, inline: bool = True) -> Encoder:
+    """A function ``message -> 25 bytes`` generated from ``layout``.
+
+    With ``inline``, single-raw codecs contribute an expression (their fast path for
+    ordinary values, falling back to their ``encode`` method for the rest); without it
+    every field calls its codec's ``encode`` (the reference the tests compare against).
+    """
+    items = _struct_items(layout)
+    pack = struct.Struct(_struct_format(items)).pack
+    ns: dict[str, Any] = {"_pack": pack, "_versions": SUPPORTED_VERSIONS, "_err": ValueError}
+    lines = [
+        "def _encode(m):",
+        "    _v = m.protocol_version",
+        "    if _v not in _versions:",
+        "        raise _err(f'protocol version {_v!r} is not supported')",
+    ]
+    written: dict[str, str] = {}
+    for i, field in enumerate(layout.fields):
+        ref = f"_c{i}"
+        ns[ref] = field.codec
+        targets = [at.var for at in field.wire[: field.codec.write_count]]
+        for var in targets:
+            if var in written:
+                raise ValueError(
+                    f"{layout.cls.__name__}: {var} written by {written[var]} and {field.name}"
+                )
+            written[var] = field.name
+        lhs = ", ".join(targets) + ","
+        rhs = f"{ref}.encode(m.{field.name})"
+        zeros = ", ".join("0" for _ in targets) + ","
+        if inline and len(targets) == 1:
+            expr = field.codec.encode_source(f"m.{field.name}", ref)
+            if expr is not None:
+                ns.update(field.codec.namespace(ref))
+                lhs, rhs, zeros = targets[0], expr, "0"
+        if field.since_version:
+            lines.append(f"    if _v >= {field.since_version}:")
+            lines.append(f"        {lhs} = {rhs}")
+            lines.append("    else:")
+            lines.append(f"        {lhs} = {zeros}")
+        else:
+            lines.append(f"    {lhs} = {rhs}")
+    bits = _bit_raws(layout)
+    by_item: dict[int, list[At]] = {}
+    for var, at in bits.items():
+        if var not in written:
+            raise ValueError(f"{layout.cls.__name__}: {var} read but never written")
+        by_item.setdefault(at.offset, []).append(at)
+    args = []
+    for offset, _fmt in items:
+        if offset == 0:
+            args.append(f"{int(layout.message_type) << 4} | _v")
+        elif offset in by_item:
+            parts = [f"({at.var} & {(1 << at.width) - 1}) << {at.lsb}" for at in by_item[offset]]
+            args.append(" | ".join(parts))
+        else:
+            if f"w{offset}" not in written:
+                raise ValueError(f"{layout.cls.__name__}: byte {offset} read but never written")
+            args.append(f"w{offset}")
+    lines.append(f"    return _pack({', '.join(args)})")
+    src = "\n".join(lines) + "\n"
+    exec(compile(src, f"<astm encoder {layout.cls.__name__} {layout.name}>", "exec"), ns)
+    fn: Encoder = ns["_encode"]
+    fn.__doc__ = src
+    return fn
+
+
+_decode_auth_page0 = compile_decoder(AUTHENTICATION_PAGE0)
+_decode_auth_page = compile_decoder(AUTHENTICATION_PAGE)
+_encode_auth_page0 = compile_encoder(AUTHENTICATION_PAGE0)
+_encode_auth_page = compile_encoder(AUTHENTICATION_PAGE)
+
+
+def _decode_auth(data: bytes) -> Message:
+    if data[1] & 0x0F:
+        return _decode_auth_page(data)
+    msg = _decode_auth_page0(data)
+    if data[2] > 15:
+        raise Corrupt(f"authentication last page index {data[2]} > 15", reason="astm-auth-page")
+    return msg
+
+
+def _encode_auth(msg: Authentication) -> bytes:
+    if msg.page_number == 0:
+        if msg.last_page_index is not None and not 0 <= msg.last_page_index <= 15:
+            raise ValueError(f"last_page_index {msg.last_page_index} is not 0..15")
+        return _encode_auth_page0(msg)
+    if msg.last_page_index is not None or msg.length is not None or msg.auth_timestamp:
+        raise ValueError("last_page_index, length and auth_timestamp exist on page 0 only")
+    return _encode_auth_page(msg)
+
+
+#: Decoder by message type nibble (None: reserved type).
+_DECODERS: list[Decoder | None] = [None] * 16
+_DECODERS[MessageType.BASIC_ID] = compile_decoder(BASIC_ID)
+_DECODERS[MessageType.LOCATION] = compile_decoder(LOCATION)
+_DECODERS[MessageType.AUTHENTICATION] = _decode_auth
+_DECODERS[MessageType.SELF_ID] = compile_decoder(SELF_ID)
+_DECODERS[MessageType.SYSTEM] = compile_decoder(SYSTEM)
+_DECODERS[MessageType.OPERATOR_ID] = compile_decoder(OPERATOR_ID)
+
+_ENCODERS: dict[type, Encoder] = {
+    layout.cls: compile_encoder(layout)
+    for layout in (BASIC_ID, LOCATION, SELF_ID, SYSTEM, OPERATOR_ID)
+}
+_ENCODERS[Authentication] = _encode_auth
+
+_CACHE_MAX = 8192
+_cache: dict[bytes, Message] = {}  # static messages by their 25 bytes
+_RECENT_MAX = 512
+_recent: dict[bytes, Message] = {}  # recent Location messages by their 25 bytes
+
+
+def message_type(data: bytes) -> int:
+    """The message type nibble of a message or pack (no validation)."""
+    if not data:
+        raise Truncated("empty Remote ID payload", reason="astm-truncated")
+    return data[0] >> 4
+
+
+def _decode_new(key: bytes) -> Message:
+    """Decode (and cache) the message ``key``, known to be absent from the cache."""
+    if len(key) < MESSAGE_SIZE:
+        raise Truncated(
+            f"Remote ID message of {len(key)} bytes, expected {MESSAGE_SIZE}",
+            reason="astm-truncated",
+        )
+    head = key[0]
+    if head & 0x0F > _MAX_VERSION:
+        raise Unsupported(f"Remote ID protocol version {head & 0x0F}", reason="astm-version")
+    decoder = _DECODERS[head >> 4]
+    if decoder is None:
+        if head >> 4 == MessageType.MESSAGE_PACK:
+            raise Corrupt(
+                "a message pack where one message was expected", reason="astm-nested-pack"
+            )
+        raise Unsupported(f"Remote ID message type 0x{head >> 4:X}", reason="astm-type")
+    if head >> 4 == MessageType.LOCATION:
+        # A fix is repeated verbatim only briefly (re-broadcasts between GNSS updates, the
+        # same message on several transports): a small cache of recent ones suffices, and
+        # keeps the working set small.
+        msg = _recent.get(key)
+        if msg is None:
+            msg = decoder(key)
+            if len(_recent) >= _RECENT_MAX:
+                _recent.clear()
+            _recent[key] = msg
+        return msg
+    msg = decoder(key)
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = msg
+    return msg
+
+
+def decode_message(data: bytes) -> Message:
+    """Decode one 25-byte Remote ID message (bytes after the first 25 are ignored).
+
+    Raises ``Truncated`` (reason ``astm-truncated``) for fewer than 25 bytes,
+    ``Unsupported`` for a protocol version above 2 (``astm-version``) or a reserved message
+    type (``astm-type``), and ``Corrupt`` for a message pack (``astm-nested-pack``: packs
+    are read by :func:`decode`) or an inconsistent message.
+    """
+    key = data if len(data) == MESSAGE_SIZE and type(data) is bytes else bytes(data[:MESSAGE_SIZE])
+    msg = _cache.get(key)
+    return msg if msg is not None else _decode_new(key)
+
+
+def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
+    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF)."""
+    n = len(payload)
+    if n < PACK_HEADER_SIZE:
+        raise Truncated(f"message pack of {n} bytes", reason="astm-truncated")
+    if payload[0] & 0x0F > _MAX_VERSION:
+        raise Unsupported(f"Remote ID protocol version {payload[0] & 0x0F}", reason="astm-version")
+    if payload[1] != MESSAGE_SIZE:
+        raise Corrupt(f"message pack single-message size {payload[1]}", reason="astm-pack-size")
+    count = payload[2]
+    if not 1 <= count <= MAX_PACK_MESSAGES:
+        raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
+    end = PACK_HEADER_SIZE + count * MESSAGE_SIZE
+    if n < end:
+        raise Truncated(
+            f"message pack announces {count} messages but has {n} bytes", reason="astm-truncated"
+        )
+    messages: list[Message] = []
+    errors: list[DecodeError] = []
+    get = _cache.get
+    for start in range(PACK_HEADER_SIZE, end, MESSAGE_SIZE):
+        key = payload[start : start + MESSAGE_SIZE]
+        msg = get(key)
+        if msg is None:
+            try:
+                msg = _decode_new(key)
+            except DecodeError as exc:
+                errors.append(exc)
+                continue
+        messages.append(msg)
+    return messages, errors
+
+
+def decode_with_errors(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
+    """Like :func:`decode`, but also return the errors of a pack's bad messages."""
+    if not payload:
+        raise Truncated("empty Remote ID payload", reason="astm-truncated")
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    if payload[0] >> 4 != MessageType.MESSAGE_PACK:
+        return [decode_message(payload)], []
+    return _decode_pack(payload)
+
+
+def decode(payload: bytes) -> list[Message]:
+    """Decode one Remote ID payload: a single 25-byte message or a message pack.
+
+    A pack expands into its messages, in order. A pack's bad messages (reserved type,
+    newer version, nested pack) are dropped and the good ones kept; only if none is good
+    does the first error propagate. Use :func:`decode_with_errors` to see what was dropped.
+    A single message may be followed by padding (ignored).
+    """
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    if not payload:
+        raise Truncated("empty Remote ID payload", reason="astm-truncated")
+    if payload[0] < 0xF0:  # one message
+        if len(payload) == MESSAGE_SIZE:
+            msg = _cache.get(payload)
+            return [msg if msg is not None else _decode_new(payload)]
+        return [decode_message(payload)]
+    messages, errors = _decode_pack(payload)
+    if not messages:
+        raise errors[0]
+    return messages
+
+
+def encode(message: Message) -> bytes:
+    """Encode one Remote ID message dataclass into its 25 bytes.
+
+    Values are scaled and rounded to the wire resolution and clamped to the wire range;
+    ``None`` writes the wire's "unknown" value. Raises ``ValueError`` for what cannot be
+    sent (non-ASCII or too long text, an enum value out of range, an unsupported version).
+    """
+    encoder = _ENCODERS.get(type(message))
+    if encoder is None:
+        raise TypeError(f"{type(message).__name__} is not a Remote ID message")
+    return encoder(message)
+
+
+def encode_pack(messages: Iterable[Message | bytes], version: int = DEFAULT_VERSION) -> bytes:
+    """A message pack of 1..9 messages (dataclasses, or already encoded 25-byte messages)."""
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"protocol version {version!r} is not supported")
+    parts: list[bytes] = []
+    for message in messages:
+        raw = message if isinstance(message, bytes) else encode(message)
+        if len(raw) != MESSAGE_SIZE:
+            raise ValueError(f"a packed message must be {MESSAGE_SIZE} bytes, not {len(raw)}")
+        if raw[0] >> 4 == MessageType.MESSAGE_PACK:
+            raise ValueError("message packs cannot be nested")
+        parts.append(raw)
+    if not 1 <= len(parts) <= MAX_PACK_MESSAGES:
+        raise ValueError(f"a message pack holds 1..{MAX_PACK_MESSAGES} messages, not {len(parts)}")
+    header = bytes((MessageType.MESSAGE_PACK << 4 | version, MESSAGE_SIZE, len(parts)))
+    return header + b"".join(parts)

@@ -1,0 +1,782 @@
+"""DJI DroneID records: the codec shared by DJI Wi-Fi beacons and DJI OcuSync.
+
+A *record* starts at its type byte (Kismet's "subcommand"): in a Wi-Fi vendor element it
+follows three header bytes after the OUI; in an OcuSync transport block it follows the
+length byte (and is closed by a CRC-16 that the OcuSync layer checks). Records:
+
+``0x10`` flight telemetry, version 1 (Wi-Fi, Kismet) or version 2 (Wi-Fi and OcuSync)
+    All integers little-endian. Positions are ``round(radians * 1e7)``; degrees are
+    ``raw / 174532.9252`` (= ``raw * 180 / (pi * 1e7)``; the ``174533`` used by several
+    receivers is 2.5 m off at 51 deg N). A raw position of 0 means "no fix" -> ``None``.
+``0x11`` flight information (Wi-Fi, Kismet layout): serial, drone id, flight purpose.
+    Over OcuSync the 0x11 record is different (serial + 124 unknown bytes, ``cc aa 02``
+    then zeros on a Mavic Air 2): decode it with ``decode_record(data, ocusync=True)``.
+Encrypted O3+/O4 records carry an ASCII tag after the type byte (``INFP``, ``CRYP``):
+    they decode to :class:`DjiEncrypted` (detection without plaintext).
+
+Units (no primary source settles them; ``/work/shared/docs/droneid.md`` §2.6). The choice
+below fits the only real plaintext frames we have (Mavic Air 2 just after take-off, 8 m from
+its home point, climbing at ``v_up`` 26-28): height 3.7 -> 4.2 m, vertical speed 0.27 m/s,
+altitude 141 m (terrain there is about 100-140 m above sea level):
+
+* ``alt`` (offset 31 of the OcuSync block): metres, as sent (``alt_raw``);
+* ``height`` (offset 33): decimetres -> metres (``height_raw / 10``), as Kismet and the
+  RemoteIDReceiver parser read it;
+* velocities north/east/up: cm/s -> m/s (``speed_*_raw / 100``), as gr-droneid and ATK;
+* yaw/pitch/roll: centi-degrees (Kismet). ``yaw`` is reported in [0, 360).
+
+The raw wire values are kept beside the converted ones (``alt_raw``, ``height_raw``,
+``speed_north_raw``...) so a consumer can apply another interpretation, and the encoder
+writes the raw values (build messages with :func:`make_telemetry` to get both).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
+from dronewatch.model import Message
+
+RECORD_TELEMETRY: Final = 0x10
+RECORD_FLIGHT_INFO: Final = 0x11
+RECORD_CRYPT: Final = 0x13
+
+RAD_E7_PER_DEG: Final = 1e7 * math.pi / 180.0  # 174532.9252 raw units per degree
+ENCRYPTED_TAGS: Final = (b"INFP", b"CRYP")
+
+# ---------------------------------------------------------------------------------------------
+# Product types (offset 67 of the OcuSync block; DroneSecurity / Kismet tables + later additions)
+
+PRODUCT_TYPES: Final[dict[int, str]] = {
+    1: "Inspire 1",
+    2: "Phantom 3 Series",
+    3: "Phantom 3 Series Pro",
+    4: "Phantom 3 Std",
+    5: "M100",
+    6: "ACEONE",
+    7: "WKM",
+    8: "NAZA",
+    9: "A2",
+    10: "A3",
+    11: "Phantom 4",
+    12: "MG1",
+    14: "M600",
+    15: "Phantom 3 4K",
+    16: "Mavic Pro",
+    17: "Inspire 2",
+    18: "Phantom 4 Pro",
+    20: "N2",
+    21: "Spark",
+    23: "M600 Pro",
+    24: "Mavic Air",
+    25: "M200",
+    26: "Phantom 4 Series",
+    27: "Phantom 4 Adv",
+    28: "M210",
+    30: "M210RTK",
+    31: "A3_AG",
+    32: "MG2",
+    34: "MG1A",
+    35: "Phantom 4 RTK",
+    36: "Phantom 4 Pro V2.0",
+    38: "MG1P",
+    40: "MG1P-RTK",
+    41: "Mavic 2",
+    44: "M200 V2 Series",
+    51: "Mavic 2 Enterprise",
+    53: "Mavic Mini",
+    58: "Mavic Air 2",
+    59: "P4M",
+    60: "M300 RTK",
+    61: "DJI FPV",
+    63: "Mini 2",
+    64: "AGRAS T10",
+    65: "AGRAS T30",
+    66: "Air 2S",
+    67: "M30",
+    68: "Mavic 3",
+    69: "Mavic 2 Enterprise Advanced",
+    70: "Mini SE",
+    73: "Mini 3 Pro",
+    240: "Yuneec H480",
+}
+
+
+def product_name(code: int | None) -> str | None:
+    """The model name of a product type code; ``"unknown (N)"`` for codes not in the table."""
+    if code is None:
+        return None
+    return PRODUCT_TYPES.get(code, f"unknown ({code})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Value codecs: wire integer/bytes <-> message value
+
+
+@dataclass(slots=True, frozen=True)
+class Codec:
+    """Wire value <-> message value; ``encode_many`` does ``encode`` on numpy arrays (NaN for
+    ``None``) or on one scalar for the whole batch."""
+
+    decode: Callable[[Any], Any]
+    encode: Callable[[Any], Any]
+    encode_many: Callable[[Any], Any] = lambda v: v
+
+
+def _pos_decode(raw: int) -> float | None:
+    return None if raw == 0 else raw / RAD_E7_PER_DEG
+
+
+def _pos_encode(deg: float | None) -> int:
+    return 0 if deg is None else _clamp(round(deg * RAD_E7_PER_DEG), -(2**31), 2**31 - 1)
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return lo if v < lo else hi if v > hi else v
+
+
+def _scaled(scale: float, bits: int) -> Codec:
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return Codec(
+        lambda raw: raw / scale if scale != 1 else float(raw),
+        lambda v: 0 if v is None else _clamp(round(v * scale), lo, hi),
+        lambda v: _rint_many(v, scale, lo, hi),
+    )
+
+
+def _rint_many(v: Any, scale: float, lo: int, hi: int) -> Any:
+    """Vectorised ``clamp(round(v * scale))`` with NaN/None -> 0 (round half to even, as
+    Python's ``round``)."""
+    if v is None:
+        return 0
+    a = np.asarray(v, dtype=np.float64) * scale
+    return np.where(np.isnan(a), 0.0, np.clip(np.rint(a), lo, hi)).astype(np.int64)
+
+
+def _yaw_encode_many(v: Any) -> Any:
+    if v is None:
+        return 0
+    a = np.asarray(v, dtype=np.float64)
+    centi = np.where(np.isnan(a), 0.0, np.rint(a * 100.0)) % 36000
+    return np.where(centi > 18000, centi - 36000, centi).astype(np.int64)
+
+
+def _str_decode(raw: bytes) -> str | None:
+    text = raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace").strip()
+    return text or None
+
+
+def _str_encode_to(size: int) -> Callable[[str | None], bytes]:
+    def enc(text: str | None) -> bytes:
+        data = (text or "").encode("utf-8")[:size]
+        return data.ljust(size, b"\x00")
+
+    return enc
+
+
+def _yaw_decode(raw: int) -> float:
+    return (raw / 100.0) % 360.0
+
+
+def _yaw_encode(deg: float | None) -> int:
+    if deg is None:
+        return 0
+    centi = round(deg * 100.0) % 36000  # [0, 36000)
+    return centi - 36000 if centi > 18000 else centi
+
+
+GPS_TIME_SECONDS_BELOW: Final = 10**11  # a ms count this small would be 1973: it is seconds
+
+
+def _gps_time_decode(raw: int) -> float | None:
+    """Milliseconds since the epoch (OcuSync, MEASURED); some Wi-Fi senders put seconds."""
+    if raw == 0:
+        return None
+    return float(raw) if raw < GPS_TIME_SECONDS_BELOW else raw / 1000.0
+
+
+def _gps_time_encode(t: float | None) -> int:
+    return 0 if t is None else _clamp(round(t * 1000.0), 0, 2**64 - 1)
+
+
+IDENT: Final = Codec(lambda raw: raw, lambda v: 0 if v is None else v,
+                     lambda v: 0 if v is None else v)
+POS: Final = Codec(_pos_decode, _pos_encode,
+                   lambda v: _rint_many(v, RAD_E7_PER_DEG, -(2**31), 2**31 - 1))
+ANGLE_CENTI: Final = _scaled(100.0, 16)
+YAW: Final = Codec(_yaw_decode, _yaw_encode, _yaw_encode_many)
+GPS_TIME_MS: Final = Codec(_gps_time_decode, _gps_time_encode,
+                           lambda v: _rint_many(v, 1000.0, 0, 2**63 - 1))
+SERIAL16: Final = Codec(_str_decode, _str_encode_to(16), _str_encode_to(16))
+
+
+@dataclass(slots=True, frozen=True)
+class Field:
+    """One wire field: message attribute ``name``, struct code ``fmt`` and value codec."""
+
+    name: str
+    fmt: str
+    codec: Codec = IDENT
+
+
+_NUMPY_CODES: Final = {"B": "u1", "H": "<u2", "h": "<i2", "i": "<i4", "I": "<u4", "Q": "<u8"}
+
+
+def _numpy_code(fmt: str) -> str:
+    return f"S{fmt[:-1]}" if fmt.endswith("s") else _NUMPY_CODES[fmt]
+
+
+@dataclass(slots=True, frozen=True)
+class Layout:
+    """A fixed record prefix declared once; drives both :func:`decode_record` and encoding
+    (one record with ``struct``, or many at once with a numpy structured ``dtype``)."""
+
+    fields: tuple[Field, ...]
+    struct: struct.Struct
+    dtype: np.dtype[Any]
+
+    @classmethod
+    def of(cls, *fields: Field) -> Layout:
+        st = struct.Struct("<" + "".join(f.fmt for f in fields))
+        dtype = np.dtype([(f.name, _numpy_code(f.fmt)) for f in fields])
+        assert dtype.itemsize == st.size
+        return cls(fields, st, dtype)
+
+    def pack_many(self, values: dict[str, Any], n: int) -> bytes:
+        """``n`` records back to back; each value is an array of ``n`` or one scalar."""
+        arr = np.zeros(n, dtype=self.dtype)
+        for f in self.fields:
+            v = values.get(f.name)
+            if v is not None:
+                arr[f.name] = f.codec.encode_many(v)
+        return arr.tobytes()
+
+    @property
+    def size(self) -> int:
+        return self.struct.size
+
+    def unpack(self, data: bytes) -> dict[str, Any]:
+        raw = self.struct.unpack_from(data)
+        return {f.name: f.codec.decode(v) for f, v in zip(self.fields, raw, strict=True)}
+
+    def pack(self, values: dict[str, Any]) -> bytes:
+        return self.struct.pack(*(f.codec.encode(values.get(f.name)) for f in self.fields))
+
+
+UUID_FIELD_SIZE: Final = 20  # bytes reserved for the UUID (19 characters + NUL on OcuSync)
+
+# Telemetry record 0x10 from the type byte on. The uuid (uuid_len bytes of a 20-byte field)
+# follows the fixed part.
+TELEMETRY_V1: Final = Layout.of(
+    Field("record_type", "B"),
+    Field("version", "B"),
+    Field("sequence", "H"),
+    Field("state_info", "H"),
+    Field("serial", "16s", SERIAL16),
+    Field("lon", "i", POS),
+    Field("lat", "i", POS),
+    Field("alt_raw", "h"),
+    Field("height_raw", "h"),
+    Field("speed_north_raw", "h"),
+    Field("speed_east_raw", "h"),
+    Field("speed_up_raw", "h"),
+    Field("pitch", "h", ANGLE_CENTI),
+    Field("roll", "h", ANGLE_CENTI),
+    Field("yaw", "h", YAW),
+    Field("home_lon", "i", POS),
+    Field("home_lat", "i", POS),
+    Field("product_type", "B"),
+    Field("uuid_len", "B"),
+)
+TELEMETRY_V2: Final = Layout.of(
+    Field("record_type", "B"),
+    Field("version", "B"),
+    Field("sequence", "H"),
+    Field("state_info", "H"),
+    Field("serial", "16s", SERIAL16),
+    Field("lon", "i", POS),
+    Field("lat", "i", POS),
+    Field("alt_raw", "h"),
+    Field("height_raw", "h"),
+    Field("speed_north_raw", "h"),
+    Field("speed_east_raw", "h"),
+    Field("speed_up_raw", "h"),
+    Field("yaw", "h", YAW),
+    Field("gps_time", "Q", GPS_TIME_MS),
+    Field("operator_lat", "i", POS),
+    Field("operator_lon", "i", POS),
+    Field("home_lon", "i", POS),
+    Field("home_lat", "i", POS),
+    Field("product_type", "B"),
+    Field("uuid_len", "B"),
+)
+TELEMETRY_LAYOUTS: Final = {1: TELEMETRY_V1, 2: TELEMETRY_V2}
+
+# Flight information 0x11 over Wi-Fi (Kismet): drone id is a 10-byte field with a length
+# byte; the purpose length byte is followed by the text (DJI sometimes sends less than it says).
+FLIGHT_INFO: Final = Layout.of(
+    Field("record_type", "B"),
+    Field("serial", "16s", SERIAL16),
+    Field("drone_id_len", "B"),
+    Field("drone_id_raw", "10s"),
+    Field("purpose_len", "B"),
+)
+DRONE_ID_SIZE: Final = 10
+
+# OcuSync 0x11: type, serial, then bytes whose meaning is unknown.
+OCUSYNC_SERIAL: Final = Layout.of(
+    Field("record_type", "B"),
+    Field("serial", "16s", SERIAL16),
+)
+# What a Mavic Air 2 sends after the serial (record length 141 from the type byte).
+OCUSYNC_SERIAL_UNKNOWN_DEFAULT: Final = b"\xcc\xaa\x02" + bytes(121)
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+# state_info bits (Kismet's reverse engineering; bits 6-11 are guesses).
+STATE_SERIAL_VALID: Final = 0x0001
+STATE_PRIVATE_MODE_DISABLED: Final = 0x0002
+STATE_HOME_SET: Final = 0x0004
+STATE_UUID_SET: Final = 0x0008
+STATE_MOTOR_ON: Final = 0x0010
+STATE_IN_AIR: Final = 0x0020
+STATE_GPS_VALID: Final = 0x0040
+STATE_ALT_VALID: Final = 0x0080
+STATE_HEIGHT_VALID: Final = 0x0100
+STATE_HORIZONTAL_VALID: Final = 0x0200
+STATE_VUP_VALID: Final = 0x0400
+STATE_ATTITUDE_VALID: Final = 0x0800
+STATE_FLYING_DEFAULT: Final = 0x1FF7  # what a flying Mavic Air 2 sends
+
+# Scale factors of the fields whose unit is a choice (see the module docstring).
+ALT_SCALE: Final = 1.0  # raw per metre
+HEIGHT_SCALE: Final = 10.0  # raw per metre (decimetres)
+SPEED_SCALE: Final = 100.0  # raw per m/s (cm/s)
+
+
+@dataclass(slots=True, frozen=True)
+class DjiTelemetry(Message):
+    """DJI DroneID flight telemetry (record 0x10, version 1 or 2)."""
+
+    type: ClassVar[str] = "dji_telemetry"
+
+    serial: str | None
+    sequence: int
+    version: int
+    state_info: int
+    lat: float | None
+    lon: float | None
+    alt: float | None  # metres (raw as sent, see module docstring)
+    height: float | None  # metres above home (raw decimetres)
+    speed_north: float | None  # m/s (raw cm/s)
+    speed_east: float | None
+    speed_up: float | None
+    speed: float | None  # horizontal ground speed, m/s, from north/east
+    direction: float | None  # track over ground, degrees [0, 360), None when hovering
+    yaw: float | None  # heading of the airframe, degrees [0, 360)
+    pitch: float | None  # degrees (version 1 only)
+    roll: float | None  # degrees (version 1 only)
+    home_lat: float | None
+    home_lon: float | None
+    operator_lat: float | None  # pilot / app position (version 2 only)
+    operator_lon: float | None
+    gps_time: float | None  # app GPS time, UTC epoch seconds (version 2 only)
+    product_type: int
+    product: str | None
+    uuid: str | None
+    alt_raw: int
+    height_raw: int
+    speed_north_raw: int
+    speed_east_raw: int
+    speed_up_raw: int
+
+    @property
+    def in_air(self) -> bool:
+        return bool(self.state_info & STATE_IN_AIR)
+
+    @property
+    def motor_on(self) -> bool:
+        return bool(self.state_info & STATE_MOTOR_ON)
+
+    @property
+    def private_mode(self) -> bool:
+        """True when the pilot hides positions (bit 1 clear)."""
+        return not self.state_info & STATE_PRIVATE_MODE_DISABLED
+
+
+@dataclass(slots=True, frozen=True)
+class DjiFlightInfo(Message):
+    """DJI DroneID flight information over Wi-Fi (record 0x11): user-entered text."""
+
+    type: ClassVar[str] = "dji_flight_info"
+
+    serial: str | None
+    drone_id: str | None
+    purpose: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class DjiSerial(Message):
+    """DJI DroneID over OcuSync record 0x11: the serial number and bytes of unknown meaning."""
+
+    type: ClassVar[str] = "dji_serial"
+
+    serial: str | None
+    unknown: bytes = OCUSYNC_SERIAL_UNKNOWN_DEFAULT
+
+
+@dataclass(slots=True, frozen=True)
+class DjiEncrypted(Message):
+    """An encrypted DroneID record (O3+/O4 ``INFP`` / ``CRYP``): seen, but not readable."""
+
+    type: ClassVar[str] = "dji_encrypted"
+
+    record_type: int
+    tag: str  # "INFP" or "CRYP"
+    length: int  # record length from the type byte
+    ciphertext: bytes  # what follows the tag
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _speed_dir(vn: float | None, ve: float | None) -> tuple[float | None, float | None]:
+    if vn is None or ve is None:
+        return None, None
+    speed = math.hypot(vn, ve)
+    if speed == 0.0:
+        return 0.0, None
+    return speed, math.degrees(math.atan2(ve, vn)) % 360.0
+
+
+def _pair(a: float | None, b: float | None, lat_first: bool) -> tuple[float | None, float | None]:
+    """Both coordinates, or (None, None) when either is missing or out of range."""
+    if a is None or b is None:
+        return None, None
+    lat, lon = (a, b) if lat_first else (b, a)
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None, None
+    return a, b
+
+
+def _telemetry_from_values(v: dict[str, Any], uuid: str | None) -> DjiTelemetry:
+    version = v["version"]
+    lat, lon = _pair(v["lat"], v["lon"], True)
+    home_lat, home_lon = _pair(v["home_lat"], v["home_lon"], True)
+    op_lat, op_lon = _pair(v.get("operator_lat"), v.get("operator_lon"), True)
+    vn = v["speed_north_raw"] / SPEED_SCALE
+    ve = v["speed_east_raw"] / SPEED_SCALE
+    speed, direction = _speed_dir(vn, ve)
+    return DjiTelemetry(
+        serial=v["serial"],
+        sequence=v["sequence"],
+        version=version,
+        state_info=v["state_info"],
+        lat=lat,
+        lon=lon,
+        alt=v["alt_raw"] / ALT_SCALE,
+        height=v["height_raw"] / HEIGHT_SCALE,
+        speed_north=vn,
+        speed_east=ve,
+        speed_up=v["speed_up_raw"] / SPEED_SCALE,
+        speed=speed,
+        direction=direction,
+        yaw=v["yaw"],
+        pitch=v.get("pitch"),
+        roll=v.get("roll"),
+        home_lat=home_lat,
+        home_lon=home_lon,
+        operator_lat=op_lat,
+        operator_lon=op_lon,
+        gps_time=v.get("gps_time"),
+        product_type=v["product_type"],
+        product=product_name(v["product_type"]),
+        uuid=uuid,
+        alt_raw=v["alt_raw"],
+        height_raw=v["height_raw"],
+        speed_north_raw=v["speed_north_raw"],
+        speed_east_raw=v["speed_east_raw"],
+        speed_up_raw=v["speed_up_raw"],
+    )
+
+
+def _decode_telemetry(data: bytes) -> DjiTelemetry:
+    if len(data) < 2:
+        raise Truncated("DJI telemetry record without a version byte", reason="truncated")
+    layout = TELEMETRY_LAYOUTS.get(data[1])
+    if layout is None:
+        raise Unsupported(
+            f"DJI telemetry version {data[1]} not supported", reason="unsupported-version"
+        )
+    if len(data) < layout.size:
+        raise Truncated(
+            f"DJI telemetry v{data[1]} needs {layout.size} bytes, got {len(data)}",
+            reason="truncated",
+        )
+    values = layout.unpack(data)
+    uuid_len = values["uuid_len"]
+    if uuid_len > UUID_FIELD_SIZE:
+        raise Corrupt(f"DJI UUID length {uuid_len} > {UUID_FIELD_SIZE}", reason="bad-uuid-length")
+    if len(data) < layout.size + uuid_len:
+        raise Truncated("DJI telemetry record ends inside its UUID", reason="truncated")
+    uuid = None
+    if uuid_len:
+        # The whole 20-byte field when present: some senders misplace the text by a byte.
+        field = data[layout.size : layout.size + max(uuid_len, UUID_FIELD_SIZE)]
+        uuid = _str_decode(field.replace(b"\x00", b""))
+    return _telemetry_from_values(values, uuid)
+
+
+def _decode_flight_info(data: bytes) -> DjiFlightInfo:
+    if len(data) < FLIGHT_INFO.size:
+        raise Truncated(
+            f"DJI flight information needs {FLIGHT_INFO.size} bytes, got {len(data)}",
+            reason="truncated",
+        )
+    v = FLIGHT_INFO.unpack(data)
+    if v["drone_id_len"] > DRONE_ID_SIZE:
+        raise Corrupt(
+            f"DJI drone id length {v['drone_id_len']} > {DRONE_ID_SIZE}",
+            reason="bad-drone-id-length",
+        )
+    drone_id = _str_decode(v["drone_id_raw"][: v["drone_id_len"]])
+    # DJI sends fewer purpose bytes than announced at times: take what is there.
+    purpose = _str_decode(data[FLIGHT_INFO.size : FLIGHT_INFO.size + v["purpose_len"]])
+    return DjiFlightInfo(serial=v["serial"], drone_id=drone_id, purpose=purpose)
+
+
+def _decode_ocusync_serial(data: bytes) -> DjiSerial:
+    if len(data) < OCUSYNC_SERIAL.size:
+        raise Truncated("DJI serial record shorter than its serial number", reason="truncated")
+    v = OCUSYNC_SERIAL.unpack(data)
+    return DjiSerial(serial=v["serial"], unknown=bytes(data[OCUSYNC_SERIAL.size :]))
+
+
+def decode_record(data: bytes, *, ocusync: bool = False) -> Message:
+    """Decode one DroneID record starting at its type byte.
+
+    ``ocusync`` selects the OcuSync reading of record 0x11 (:class:`DjiSerial`) instead of
+    the Wi-Fi one (:class:`DjiFlightInfo`). Raises ``Truncated``/``Corrupt`` for broken
+    records, ``Unsupported`` for unknown record types and versions, ``NotMine`` for nothing.
+    """
+    data = bytes(data)
+    if not data:
+        raise NotMine("empty DJI DroneID record", reason="empty")
+    record_type = data[0]
+    tag = data[1:5]
+    if tag in ENCRYPTED_TAGS:
+        return DjiEncrypted(
+            record_type=record_type, tag=tag.decode("ascii"), length=len(data), ciphertext=data[5:]
+        )
+    if record_type == RECORD_TELEMETRY:
+        return _decode_telemetry(data)
+    if record_type == RECORD_FLIGHT_INFO:
+        return _decode_ocusync_serial(data) if ocusync else _decode_flight_info(data)
+    raise Unsupported(f"DJI record type 0x{record_type:02x}", reason="unknown-record-type")
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _telemetry_values(m: DjiTelemetry) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "record_type": RECORD_TELEMETRY,
+        "version": m.version,
+        "sequence": m.sequence & 0xFFFF,
+        "state_info": m.state_info & 0xFFFF,
+        "serial": m.serial,
+        "lon": m.lon,
+        "lat": m.lat,
+        "alt_raw": m.alt_raw,
+        "height_raw": m.height_raw,
+        "speed_north_raw": m.speed_north_raw,
+        "speed_east_raw": m.speed_east_raw,
+        "speed_up_raw": m.speed_up_raw,
+        "pitch": m.pitch,
+        "roll": m.roll,
+        "yaw": m.yaw,
+        "gps_time": m.gps_time,
+        "operator_lat": m.operator_lat,
+        "operator_lon": m.operator_lon,
+        "home_lon": m.home_lon,
+        "home_lat": m.home_lat,
+        "product_type": m.product_type & 0xFF,
+    }
+    return values
+
+
+def _encode_telemetry(m: DjiTelemetry) -> bytes:
+    layout = TELEMETRY_LAYOUTS.get(m.version)
+    if layout is None:
+        raise Unsupported(
+            f"cannot encode DJI telemetry version {m.version}", reason="unsupported-version"
+        )
+    uuid = (m.uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]  # keep the NUL terminator
+    values = _telemetry_values(m)
+    values["uuid_len"] = len(uuid)
+    return layout.pack(values) + uuid.ljust(UUID_FIELD_SIZE, b"\x00")
+
+
+def _encode_flight_info(m: DjiFlightInfo) -> bytes:
+    drone_id = (m.drone_id or "").encode("utf-8")[:DRONE_ID_SIZE]
+    purpose = (m.purpose or "").encode("utf-8")[:255]
+    head = FLIGHT_INFO.pack(
+        {
+            "record_type": RECORD_FLIGHT_INFO,
+            "serial": m.serial,
+            "drone_id_len": len(drone_id),
+            "drone_id_raw": drone_id.ljust(DRONE_ID_SIZE, b"\x00"),
+            "purpose_len": len(purpose),
+        }
+    )
+    return head + purpose
+
+
+def encode_record(message: Message) -> bytes:
+    """The record bytes (from the type byte) of a DJI DroneID message."""
+    if isinstance(message, DjiTelemetry):
+        return _encode_telemetry(message)
+    if isinstance(message, DjiFlightInfo):
+        return _encode_flight_info(message)
+    if isinstance(message, DjiSerial):
+        head = OCUSYNC_SERIAL.pack({"record_type": RECORD_FLIGHT_INFO, "serial": message.serial})
+        return head + message.unknown
+    if isinstance(message, DjiEncrypted):
+        return (
+            bytes([message.record_type & 0xFF])
+            + message.tag.encode("ascii")[:4].ljust(4, b"\x00")
+            + message.ciphertext
+        )
+    raise TypeError(f"not a DJI DroneID message: {type(message).__name__}")
+
+
+def encode_telemetry(
+    *,
+    serial: str | None,
+    lat: float | None,
+    lon: float | None,
+    alt: float | None = None,
+    height: float | None = None,
+    speed_north: float = 0.0,
+    speed_east: float = 0.0,
+    speed_up: float = 0.0,
+    yaw: float | None = None,
+    pitch: float | None = None,
+    roll: float | None = None,
+    home_lat: float | None = None,
+    home_lon: float | None = None,
+    operator_lat: float | None = None,
+    operator_lon: float | None = None,
+    gps_time: float | None = None,
+    product_type: int = 58,
+    uuid: str | None = None,
+    sequence: int = 0,
+    version: int = 2,
+    state_info: int = STATE_FLYING_DEFAULT,
+) -> bytes:
+    """The telemetry record bytes for SI values, without building a message (fast path).
+
+    ``alt``/``height`` in metres, speeds in m/s, angles in degrees, positions in WGS84
+    degrees (``None`` = no fix), ``gps_time`` in UTC epoch seconds.
+    """
+    layout = TELEMETRY_LAYOUTS.get(version)
+    if layout is None:
+        raise Unsupported(f"DJI telemetry version {version}", reason="unsupported-version")
+    uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
+    values: dict[str, Any] = {
+        "record_type": RECORD_TELEMETRY,
+        "version": version,
+        "sequence": sequence & 0xFFFF,
+        "state_info": state_info & 0xFFFF,
+        "serial": serial,
+        "lat": lat,
+        "lon": lon,
+        "alt_raw": 0 if alt is None else _clamp(round(alt * ALT_SCALE), -32768, 32767),
+        "height_raw": 0 if height is None else _clamp(round(height * HEIGHT_SCALE), -32768, 32767),
+        "speed_north_raw": _clamp(round(speed_north * SPEED_SCALE), -32768, 32767),
+        "speed_east_raw": _clamp(round(speed_east * SPEED_SCALE), -32768, 32767),
+        "speed_up_raw": _clamp(round(speed_up * SPEED_SCALE), -32768, 32767),
+        "pitch": pitch,
+        "roll": roll,
+        "yaw": yaw,
+        "gps_time": gps_time,
+        "operator_lat": operator_lat,
+        "operator_lon": operator_lon,
+        "home_lat": home_lat,
+        "home_lon": home_lon,
+        "product_type": product_type & 0xFF,
+        "uuid_len": len(uuid_bytes),
+    }
+    return layout.pack(values) + uuid_bytes.ljust(UUID_FIELD_SIZE, b"\x00")
+
+
+def encode_telemetry_many(
+    n: int,
+    *,
+    serial: str | None,
+    lat: Any,
+    lon: Any,
+    alt: Any = None,
+    height: Any = None,
+    speed_north: Any = 0.0,
+    speed_east: Any = 0.0,
+    speed_up: Any = 0.0,
+    yaw: Any = None,
+    home_lat: float | None = None,
+    home_lon: float | None = None,
+    operator_lat: Any = None,
+    operator_lon: Any = None,
+    gps_time: Any = None,
+    product_type: int = 58,
+    uuid: str | None = None,
+    sequence: Any = 0,
+    state_info: Any = STATE_FLYING_DEFAULT,
+) -> list[bytes]:
+    """``n`` version-2 telemetry records at once (numpy), byte-identical to ``n`` calls of
+    :func:`encode_telemetry`. Array arguments have ``n`` values (NaN for ``None``); scalars
+    apply to every record."""
+    uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
+    suffix = uuid_bytes.ljust(UUID_FIELD_SIZE, b"\x00")
+    values: dict[str, Any] = {
+        "record_type": RECORD_TELEMETRY,
+        "version": 2,
+        "sequence": np.asarray(sequence) & 0xFFFF,
+        "state_info": np.asarray(state_info) & 0xFFFF,
+        "serial": serial,
+        "lat": lat,
+        "lon": lon,
+        "alt_raw": _rint_many(alt, ALT_SCALE, -32768, 32767),
+        "height_raw": _rint_many(height, HEIGHT_SCALE, -32768, 32767),
+        "speed_north_raw": _rint_many(speed_north, SPEED_SCALE, -32768, 32767),
+        "speed_east_raw": _rint_many(speed_east, SPEED_SCALE, -32768, 32767),
+        "speed_up_raw": _rint_many(speed_up, SPEED_SCALE, -32768, 32767),
+        "yaw": yaw,
+        "gps_time": gps_time,
+        "operator_lat": operator_lat,
+        "operator_lon": operator_lon,
+        "home_lat": home_lat,
+        "home_lon": home_lon,
+        "product_type": product_type & 0xFF,
+        "uuid_len": len(uuid_bytes),
+    }
+    raw = TELEMETRY_V2.pack_many(values, n)
+    size = TELEMETRY_V2.size
+    return [raw[i : i + size] + suffix for i in range(0, n * size, size)]
+
+
+def make_telemetry(**kwargs: Any) -> DjiTelemetry:
+    """A telemetry message from SI values (the arguments of :func:`encode_telemetry`),
+    quantised exactly as the wire carries them.
+
+    ``decode_record(encode_record(make_telemetry(...)))`` gives the same message back.
+    """
+    return _decode_telemetry(encode_telemetry(**kwargs))

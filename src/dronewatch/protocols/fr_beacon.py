@@ -1,0 +1,199 @@
+"""The French "signalement électronique" beacon (arrêté du 27 décembre 2019).
+
+A Wi-Fi beacon carrying a vendor-specific element with OUI ``6A:5C:35``. The payload is the
+element body after the OUI: one vendor-specific type byte (``0x01``), then TLVs
+(type byte, length byte, value; values big-endian):
+
+====  ======  =======================================================================
+type  length  value
+====  ======  =======================================================================
+1     1       protocol version (1)
+2     30      ID FR: manufacturer (3) + model (3) + serial (24), ASCII
+3     var     ID ANSI/CTA-2063 physical serial number, ASCII
+4     4       latitude, signed, 1e-5 degree
+5     4       longitude, signed, 1e-5 degree
+6     2       altitude above mean sea level, signed, metres
+7     2       height above the take-off point, signed, metres
+8     4       take-off (home) latitude, signed, 1e-5 degree
+9     4       take-off (home) longitude, signed, 1e-5 degree
+10    1       horizontal ground speed, unsigned, m/s
+11    2       route over ground, degrees 0-359 clockwise from true north
+====  ======  =======================================================================
+
+Unknown TLV types are skipped (later versions may add some). A position of exactly (0, 0)
+is read as "no position" -> ``None``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
+from dronewatch.model import Message, Transport
+from dronewatch.protocols import register
+
+FR_OUI: Final = bytes.fromhex("6a5c35")
+VS_TYPE: Final = 0x01
+PROTOCOL_VERSION: Final = 1
+ID_FR_LENGTH: Final = 30
+POS_SCALE: Final = 1e5  # raw units per degree
+
+
+@dataclass(slots=True, frozen=True)
+class FrBeacon(Message):
+    """One French beacon frame: identity, position, home point and motion."""
+
+    type: ClassVar[str] = "fr_beacon"
+
+    version: int | None = PROTOCOL_VERSION
+    uas_id: str | None = None  # ID FR (30 characters)
+    serial: str | None = None  # ANSI/CTA-2063 serial number
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None  # metres above mean sea level
+    height: float | None = None  # metres above the take-off point
+    home_lat: float | None = None
+    home_lon: float | None = None
+    speed: float | None = None  # m/s
+    direction: float | None = None  # degrees from true north, [0, 360)
+
+
+@dataclass(slots=True, frozen=True)
+class Tlv:
+    """One TLV of the layout: message attribute, struct code (None = variable ASCII)."""
+
+    code: int
+    name: str
+    fmt: str | None
+    decode: Callable[[Any], Any]
+    encode: Callable[[Any], Any]
+
+    @property
+    def size(self) -> int | None:
+        return None if self.fmt is None else struct.calcsize(">" + self.fmt)
+
+
+def _text_decode(raw: bytes) -> str | None:
+    text = raw.split(b"\x00", 1)[0].decode("ascii", errors="replace").strip()
+    return text or None
+
+
+def _ansi_decode(raw: bytes) -> str | None:
+    """CTA-2063 serial: 4-character manufacturer code, 1 length character, serial.
+
+    Some senders put the length as a binary byte (1-15) instead of its hex character.
+    """
+    if len(raw) > 4 and 1 <= raw[4] <= 15:
+        raw = raw[:4] + b"%X" % raw[4] + raw[5:]
+    return _text_decode(raw)
+
+
+def _text_encode(size: int | None) -> Callable[[str], bytes]:
+    def enc(text: str) -> bytes:
+        data = text.encode("ascii", errors="replace")
+        return data if size is None else data[:size].ljust(size, b"\x00")
+
+    return enc
+
+
+def _pos_decode(raw: int) -> float:
+    return raw / POS_SCALE
+
+
+def _pos_encode(deg: float) -> int:
+    return max(-(2**31), min(2**31 - 1, round(deg * POS_SCALE)))
+
+
+def _i16(v: float) -> int:
+    return max(-32768, min(32767, round(v)))
+
+
+def _direction_decode(raw: int) -> float | None:
+    return float(raw) if 0 <= raw < 360 else None
+
+
+# The layout, in the order the encoder writes it.
+TLVS: Final = (
+    Tlv(1, "version", "B", lambda r: r, lambda v: v & 0xFF),
+    Tlv(2, "uas_id", f"{ID_FR_LENGTH}s", _text_decode, _text_encode(ID_FR_LENGTH)),
+    Tlv(3, "serial", None, _ansi_decode, _text_encode(None)),
+    Tlv(4, "lat", "i", _pos_decode, _pos_encode),
+    Tlv(5, "lon", "i", _pos_decode, _pos_encode),
+    Tlv(6, "alt", "h", float, _i16),
+    Tlv(7, "height", "h", float, _i16),
+    Tlv(8, "home_lat", "i", _pos_decode, _pos_encode),
+    Tlv(9, "home_lon", "i", _pos_decode, _pos_encode),
+    Tlv(10, "speed", "B", float, lambda v: max(0, min(255, round(v)))),
+    Tlv(11, "direction", "H", _direction_decode, lambda v: round(v) % 360),
+)
+_BY_CODE: Final = {t.code: t for t in TLVS}
+_STRUCTS: Final = {t.code: struct.Struct(">" + t.fmt) for t in TLVS if t.fmt is not None}
+
+
+def _pair(lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    if lat is None or lon is None or (lat == 0 and lon == 0):
+        return None, None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None, None
+    return lat, lon
+
+
+@register(Transport.FR_BEACON)
+def decode(payload: bytes) -> list[Message]:
+    """The French beacon in a vendor element body (after the OUI ``6A:5C:35``)."""
+    payload = bytes(payload)
+    if not payload:
+        raise Truncated("empty French beacon element", reason="truncated")
+    if payload[0] != VS_TYPE:
+        raise NotMine(f"vendor type 0x{payload[0]:02x} is not the French beacon", reason="vs-type")
+    values: dict[str, Any] = {}
+    pos = 1
+    end = len(payload)
+    while pos < end:
+        if pos + 2 > end:
+            raise Truncated("French beacon TLV header cut off", reason="truncated")
+        code, length = payload[pos], payload[pos + 1]
+        pos += 2
+        if pos + length > end:
+            raise Truncated(f"French beacon TLV {code} cut off", reason="truncated")
+        value = payload[pos : pos + length]
+        pos += length
+        tlv = _BY_CODE.get(code)
+        if tlv is None:
+            continue  # a TLV of a later version
+        if tlv.fmt is None:
+            values[tlv.name] = tlv.decode(value)
+            continue
+        st = _STRUCTS[code]
+        if length != st.size:
+            raise Corrupt(
+                f"French beacon TLV {code} has length {length}, expected {st.size}",
+                reason="bad-tlv-length",
+            )
+        values[tlv.name] = tlv.decode(st.unpack(value)[0])
+    version = values.get("version")
+    if version is not None and version != PROTOCOL_VERSION:
+        raise Unsupported(f"French beacon version {version}", reason="unsupported-version")
+    if values.get("uas_id") is None and values.get("serial") is None:
+        raise Corrupt("French beacon without an identifier", reason="no-id")
+    values["lat"], values["lon"] = _pair(values.get("lat"), values.get("lon"))
+    values["home_lat"], values["home_lon"] = _pair(values.get("home_lat"), values.get("home_lon"))
+    return [FrBeacon(**values)]
+
+
+def encode(message: FrBeacon) -> bytes:
+    """The vendor element body (after the OUI) for ``message``; ``None`` fields are left out."""
+    out = bytearray([VS_TYPE])
+    for tlv in TLVS:
+        value = getattr(message, tlv.name)
+        if value is None:
+            continue
+        if tlv.fmt is None:
+            data = tlv.encode(value)[:255]
+        else:
+            data = _STRUCTS[tlv.code].pack(tlv.encode(value))
+        out += bytes((tlv.code, len(data))) + data
+    return bytes(out)

@@ -1,0 +1,533 @@
+"""The pipeline service: sources -> decode -> tracking pipeline -> store + live bus.
+
+One thread runs the sources (capture replay, paced or as fast as possible; the simulator for
+the demo), decodes frames and feeds the tracking pipeline. Its results are cut into batches:
+``WriteBatch`` to a bounded queue drained by a writer thread (executemany into the store), and
+serialised live events to the event bus. A full write queue blocks the pipeline thread
+(back-pressure, never unbounded memory); track updates are coalesced to at most
+``track_rate_hz`` per track; alerts go out at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dronewatch.alerts.whitelist import Whitelist
+from dronewatch.decode import decode_frames
+from dronewatch.model import Alert, Decoded, Frame, Observation, Track
+from dronewatch.server.bus import ALERT, TRACK, EventBus, event
+from dronewatch.stats import DecodeStats
+from dronewatch.store import SensorSeen, Store, StoreError, WriteBatch
+from dronewatch.store.records import alert_record, observation_row, point_list, track_record
+from dronewatch.track.observe import observe
+
+log = logging.getLogger(__name__)
+
+TRAIL_POINTS = 50
+FLUSH_INTERVAL_S = 0.025  # track updates and rows reach the bus/writer at least this often
+TRACKS_PER_FLUSH = 64  # track states serialised per flush at most (bounds each pause)
+FLUSH_ROWS = 5000  # ... or when this many rows are pending (alerts go out at once)
+STREAM_TRAIL_POINTS = 20  # trail length in live track events (the REST API gives 50)
+TICK_INTERVAL_S = 1.0
+FULL_GC_INTERVAL_S = 600.0
+
+
+class Pipeline(Protocol):
+    """What the service needs of ``dronewatch.track.pipeline.TrackingPipeline``."""
+
+    def feed_observation(
+        self, obs: Observation, *, _hint: str | None = None
+    ) -> tuple[Track | None, list[Alert]]: ...
+    def tick(self, now: float) -> list[Alert]: ...
+    @property
+    def tracks(self) -> Mapping[str, Track]: ...
+    @property
+    def merged(self) -> Mapping[str, str]: ...
+
+
+FrameSource = Callable[[], Iterable[Frame]]
+
+
+@dataclass(slots=True)
+class Counters:
+    """Service counters shown by ``/health`` and ``/api/stats``."""
+
+    frames: int = 0
+    messages: int = 0
+    observations: int = 0
+    alerts: int = 0
+    batches_written: int = 0
+    rows_written: int = 0
+    db_errors: int = 0
+    db_rows_lost: int = 0
+    source_errors: int = 0
+    pipeline_errors: int = 0
+    last_db_error: str | None = None
+    degraded: bool = False
+    decode: DecodeStats = field(default_factory=DecodeStats)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames,
+            "messages": self.messages,
+            "observations": self.observations,
+            "alerts": self.alerts,
+            "batches_written": self.batches_written,
+            "rows_written": self.rows_written,
+            "db_errors": self.db_errors,
+            "db_rows_lost": self.db_rows_lost,
+            "last_db_error": self.last_db_error,
+            "source_errors": self.source_errors,
+            "pipeline_errors": self.pipeline_errors,
+            "decode": self.decode.to_json(),
+        }
+
+
+def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
+    """An alert event record as the API's Alert (acknowledgement as of the event)."""
+    out = dict(rec)
+    out.setdefault("first_time", rec["time"])
+    out.update(acknowledged=False, ack_by=None, ack_time=None, comments=[])
+    return out
+
+
+class Processor:
+    """Decoded messages -> tracking pipeline -> write batches and live events (one thread).
+
+    Not thread-safe: the pipeline thread owns it (the bench and tests call it directly).
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, *, track_rate_hz: float = 2.0, counters: Counters | None = None
+    ) -> None:
+        self.pipeline = pipeline
+        self.counters = counters if counters is not None else Counters()
+        self.min_interval = 1.0 / track_rate_hz if track_rate_hz > 0 else 0.0
+        self.whitelist = Whitelist()
+        self.batch = WriteBatch()
+        self.events: list[tuple[str, str]] = []
+        self._dirty: dict[str, Track] = {}
+        self._objects: dict[str, Track] = {}  # every track seen and not yet dropped
+        self._published: dict[str, float] = {}  # track_id -> monotonic time of last publish
+        self._state: dict[str, str] = {}  # track_id -> state last published
+        self._last_pos: dict[str, float] = {}  # track_id -> time of the last written position
+        self._n_pos: dict[str, int] = {}  # track_id -> positions written
+        self.data_time = -math.inf  # newest frame time seen
+        self._last_frame: Frame | None = None
+        self._frame_track: str | None = None
+
+    # -- input --------------------------------------------------------------------------
+
+    def handle(self, decoded: Decoded) -> int:
+        """Feed one decoded message; the number of alerts it raised."""
+        c = self.counters
+        c.messages += 1
+        frame = decoded.frame
+        if frame.time > self.data_time:
+            self.data_time = frame.time
+        # What TrackingPipeline.feed does, keeping the observation for the store (so that
+        # every message is mapped once): the messages of one frame describe one drone.
+        obs = observe(decoded)
+        track: Track | None = None
+        alerts: list[Alert] = []
+        if obs is not None:
+            hint = self._frame_track if frame is self._last_frame else None
+            try:
+                track, alerts = self.pipeline.feed_observation(obs, _hint=hint)
+            except Exception:  # a pipeline bug must not stop the service: count and go on
+                c.pipeline_errors += 1
+                log.exception("tracking pipeline failed on a %s message", decoded.message.type)
+                return 0
+            self._last_frame = frame
+            self._frame_track = track.track_id if track is not None else hint
+            c.observations += 1
+            self.batch.observations.append(
+                observation_row(obs, track.track_id if track is not None else None)
+            )
+        if track is not None:
+            self._dirty[track.track_id] = track
+            self._objects[track.track_id] = track
+        sensor = self.batch.sensors.get(frame.sensor_id)
+        if sensor is None:
+            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, 1)
+        else:
+            sensor.first_seen = min(sensor.first_seen, frame.time)
+            sensor.last_seen = max(sensor.last_seen, frame.time)
+            sensor.frames += 1
+        self._alerts(alerts)
+        return len(alerts)
+
+    def _alerts(self, alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            self.counters.alerts += 1
+            rec = alert_record(alert)
+            self.batch.alerts.append(rec)
+            self.events.append(event(ALERT, alert=alert_json(rec)))
+
+    def tick(self, now: float) -> None:
+        """Age tracks at ``now`` (data clock); state changes are published like updates."""
+        try:
+            alerts = self.pipeline.tick(now)
+        except Exception:
+            self.counters.pipeline_errors += 1
+            log.exception("tracking pipeline tick failed")
+            return
+        self._alerts(alerts)
+        live = self.pipeline.tracks
+        for tid, track in live.items():
+            if self._state.get(tid) != track.state:
+                self._dirty[tid] = track
+                self._published.pop(tid, None)  # a state change goes out at once
+        # Tracks the pipeline dropped: merged into another track, or forgotten long after
+        # they ended. A merged one is still "active" for clients and the store: end it there.
+        merged = self.pipeline.merged
+        for tid in [t for t in self._objects if t not in live]:
+            track = self._objects.pop(tid)
+            self._dirty.pop(tid, None)
+            if self._state.get(tid) != "ended":
+                track.state = "ended"  # the pipeline no longer owns this object
+                rec = self.summary(track, STREAM_TRAIL_POINTS)
+                rec["merged_into"] = merged.get(tid)
+                self.events.append(event(TRACK, track=rec))
+                del rec["trail"], rec["whitelisted"], rec["merged_into"]
+                self.batch.tracks[tid] = rec
+            for d in (self._state, self._published, self._last_pos, self._n_pos):
+                d.pop(tid, None)
+
+    # -- output -------------------------------------------------------------------------
+
+    def summary(self, track: Track, trail: int = TRAIL_POINTS) -> dict[str, Any]:
+        rec = track_record(track)
+        rec["positions"] = self._n_pos.get(track.track_id, 0)
+        rec["trail"] = [point_list(p) for p in track.positions[-trail:]]
+        rec["whitelisted"] = self.whitelist.allows(track)
+        return rec
+
+    def collect(
+        self, mono_now: float | None = None, *, force: bool = False, budget: int | None = None
+    ) -> tuple[WriteBatch, list[tuple[str, str]]]:
+        """Take the pending batch and events; track states are coalesced and rate limited.
+
+        ``budget``: publish at most this many track states now (the others stay pending and
+        come first next time), so that one call never stalls the pipeline for long; ``force``:
+        every changed track now (e.g. at the end of a source).
+        """
+        mono_now = time.monotonic() if mono_now is None else mono_now
+        batch = self.batch
+        held: dict[str, Track] = {}
+        rest: dict[str, Track] = {}
+        published = 0
+        for tid, track in self._dirty.items():
+            if budget is not None and published >= budget and not force:
+                rest[tid] = track
+                continue
+            last = self._last_pos.get(tid, -math.inf)
+            new = []
+            for p in reversed(track.positions):
+                if p.time <= last:
+                    break
+                new.append(p)
+            if new:
+                self._last_pos[tid] = new[0].time
+                self._n_pos[tid] = self._n_pos.get(tid, 0) + len(new)
+                olat, olon = track.operator_lat, track.operator_lon
+                batch.positions.extend(
+                    (tid, p.time, p.lat, p.lon, p.alt, olat, olon) for p in reversed(new)
+                )
+            if not force and mono_now - self._published.get(tid, -math.inf) < self.min_interval:
+                held[tid] = track
+                continue
+            published += 1
+            self._published[tid] = mono_now
+            self._state[tid] = track.state
+            rec = self.summary(track, STREAM_TRAIL_POINTS)
+            self.events.append(event(TRACK, track=rec))
+            del rec["trail"], rec["whitelisted"]
+            batch.tracks[tid] = rec
+        rest.update(held)  # the ones not looked at go first next time
+        self._dirty = rest
+        events, self.events = self.events, []
+        self.batch = WriteBatch()
+        return batch, events
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self.batch.observations) + len(self.batch.alerts)
+
+
+class Writer:
+    """The background writer thread: bounded queue of batches -> store, retried on errors.
+
+    A batch the database keeps refusing (locked, disk full, server gone) is retried with
+    back-off, then counted in ``db_rows_lost`` and logged; the service stays up and reports
+    itself degraded until a write succeeds again.
+    """
+
+    def __init__(
+        self, store: Store, counters: Counters, *, maxsize: int = 32, retries: int = 4
+    ) -> None:
+        self.store = store
+        self.counters = counters
+        self.queue: queue.Queue[WriteBatch | None] = queue.Queue(maxsize=maxsize)
+        self.retries = retries
+        self._thread = threading.Thread(target=self._run, name="dronewatch-writer", daemon=True)
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, batch: WriteBatch, stop: threading.Event | None = None) -> bool:
+        """Queue a batch, blocking while the queue is full (back-pressure).
+
+        While the database is failing (degraded) a full queue does not stall the live
+        pipeline: the batch is counted in ``db_rows_lost`` and logged instead.
+        """
+        self._idle.clear()
+        while True:
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return True
+            except queue.Full:
+                if stop is not None and stop.is_set():
+                    return False
+                if self.counters.degraded:
+                    self.counters.db_rows_lost += len(batch)
+                    log.error("database failing and write queue full: %d rows lost", len(batch))
+                    return False
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued batch is written."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self.queue.put(None)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                self.queue.task_done()
+                return
+            batch, n_items, done = item, 1, False
+            while len(batch) < 50_000:  # coalesce what is waiting into one transaction
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                n_items += 1
+                if more is None:
+                    done = True
+                    break
+                batch.merge(more)
+            self._write(batch)
+            for _ in range(n_items):
+                self.queue.task_done()
+            if done:
+                return
+
+    def _write(self, batch: WriteBatch) -> None:
+        c = self.counters
+        delay = 0.25
+        for attempt in range(self.retries + 1):
+            try:
+                self.store.write(batch)
+            except StoreError as exc:
+                c.db_errors += 1
+                c.degraded = True
+                c.last_db_error = str(exc)[:300]
+                log.error("database write failed (attempt %d): %s", attempt + 1, exc)
+                if attempt < self.retries:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                continue
+            c.batches_written += 1
+            c.rows_written += len(batch)
+            c.degraded = False
+            return
+        c.db_rows_lost += len(batch)
+        log.error("database unavailable: %d rows lost", len(batch))
+
+
+def replay_source(path: Path, stats: DecodeStats) -> FrameSource:
+    """Frames of one capture file (any kind ``open_capture`` reads)."""
+
+    def frames() -> Iterable[Frame]:
+        from dronewatch.sources import open_capture
+
+        return open_capture(path, stats=stats)
+
+    return frames
+
+
+class PipelineService:
+    """Runs sources through a ``Processor`` in a thread, feeding a ``Writer`` and the bus."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        writer: Writer,
+        bus: EventBus,
+        sources: list[FrameSource],
+        *,
+        speed: float = 1.0,
+        loop_sources: bool = False,
+        realtime_clock: bool = False,
+        gc_freeze: bool = False,
+    ) -> None:
+        self.processor = processor
+        self.writer = writer
+        self.bus = bus
+        self.sources = sources
+        self.speed = speed
+        self.loop_sources = loop_sources
+        self.realtime_clock = realtime_clock  # tick on the wall clock (simulated live data)
+        self.gc_freeze = gc_freeze
+        self._last_full_gc = time.monotonic()
+        self.counters = processor.counters
+        self.lock = threading.Lock()  # guards the processor against zone/whitelist updates
+        self.stop_event = threading.Event()
+        self.sources_done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dronewatch-pipeline", daemon=True)
+        self._last_flush = time.monotonic()
+        self._last_tick = time.monotonic()
+        self._data_mono = time.monotonic()  # monotonic time when data_time was last advanced
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        with self.lock:
+            self._flush(force=True)
+
+    def call(self, fn: Callable[[Processor], None]) -> None:
+        """Run ``fn(processor)`` under the lock (zone and whitelist updates from the API)."""
+        with self.lock:
+            fn(self.processor)
+
+    # -- the thread ---------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """'Now' for the tracker: wall clock for live data, else the data clock, advancing
+        with the wall clock (times the replay speed) while no frame comes."""
+        if self.realtime_clock or self.processor.data_time == -math.inf:
+            return time.time()
+        pace = self.speed if self.speed > 0 else 1.0
+        return self.processor.data_time + (time.monotonic() - self._data_mono) * pace
+
+    def _flush(self, force: bool = False) -> None:
+        batch, events = self.processor.collect(force=force, budget=TRACKS_PER_FLUSH)
+        self._last_flush = time.monotonic()
+        if events:
+            self.bus.publish_threadsafe(events)
+        if len(batch) or batch.sensors:
+            self.writer.put(batch, self.stop_event)
+
+    def _publish_alerts(self) -> None:
+        """Send pending alert events now (the rows follow with the next batch)."""
+        events, self.processor.events = self.processor.events, []
+        self.bus.publish_threadsafe(events)
+
+    def _maybe_tick(self) -> None:
+        mono = time.monotonic()
+        if mono - self._last_tick >= TICK_INTERVAL_S:
+            self._last_tick = mono
+            self.processor.tick(self.clock())
+            self._flush()
+            if self.gc_freeze:
+                self._gc_maintenance(mono)
+
+    def _gc_maintenance(self, mono: float) -> None:
+        """Keep full garbage collections off the live path.
+
+        Thousands of live tracks hold millions of small objects (positions); a full collection
+        scans them all and stalls every thread for 100+ ms, the tail of the alert latency.
+        Once a second the surviving objects are frozen (``gc.freeze``: refcounting still frees
+        them; only the cycle collector skips them), and every ``FULL_GC_INTERVAL_S`` they are
+        unfrozen and collected once, so that cyclic garbage cannot pile up.
+        """
+        if mono - self._last_full_gc >= FULL_GC_INTERVAL_S:
+            self._last_full_gc = mono
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
+
+    def _paced(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Frames at ``speed`` times their recorded pace (flushing results while waiting)."""
+        t0: float | None = None
+        start = time.monotonic()
+        for frame in frames:
+            if self.stop_event.is_set():
+                return
+            self.counters.frames += 1
+            if self.speed > 0:
+                if t0 is None or frame.time < t0:
+                    t0, start = frame.time, time.monotonic()
+                target = start + (frame.time - t0) / self.speed
+                while True:
+                    delay = target - time.monotonic()
+                    if delay <= 0.001:
+                        break
+                    with self.lock:
+                        self._flush()
+                        self._maybe_tick()
+                    if self.stop_event.wait(min(delay, 0.25)):
+                        return
+            self._data_mono = time.monotonic()
+            yield frame
+
+    def run_frames(self, frames: Iterable[Frame]) -> None:
+        """Process frames (in the calling thread) until they end or the service stops."""
+        proc = self.processor
+        for decoded in decode_frames(self._paced(frames), self.counters.decode):
+            with self.lock:
+                if proc.handle(decoded):
+                    self._publish_alerts()
+                if (
+                    proc.pending_rows >= FLUSH_ROWS
+                    or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+                ):
+                    self._flush()
+                self._maybe_tick()
+        with self.lock:
+            self._flush(force=True)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            for source in self.sources:
+                if self.stop_event.is_set():
+                    break
+                try:
+                    self.run_frames(source())
+                except Exception as exc:  # a broken capture: log, count, go on
+                    self.counters.source_errors += 1
+                    log.error("source failed: %s: %s", exc.__class__.__name__, exc)
+            if not self.loop_sources or not self.sources:
+                break
+        self.sources_done.set()
+        while not self.stop_event.wait(0.25):
+            with self.lock:
+                self._maybe_tick()
+                if time.monotonic() - self._last_flush >= 0.25:
+                    self._flush()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the dronewatch schema, run programmatically by ``Store.migrate``."""

@@ -1,0 +1,170 @@
+"""The one entry point from decoded messages to tracks and alerts.
+
+    pipeline = TrackingPipeline(zones=load_zones("zones.geojson"), whitelist=load_whitelist(p))
+    for decoded in decode_frames(frames):
+        track, alerts = pipeline.feed(decoded)
+    alerts = pipeline.tick(time.time())   # periodically: staleness, drone lost, closes
+
+``feed`` never raises on bad input: a message about no drone gives ``(None, [])`` and is
+counted in ``pipeline.stats``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+
+from dronewatch.alerts.airports import airport_zones
+from dronewatch.alerts.engine import AlertEngine
+from dronewatch.alerts.rules import RulesConfig
+from dronewatch.alerts.whitelist import Whitelist, load_whitelist
+from dronewatch.alerts.zones import ZoneSet, load_zones
+from dronewatch.model import Alert, Decoded, Frame, Observation, Track
+from dronewatch.track.observe import observe
+from dronewatch.track.tracker import Tracker, TrackerConfig, TrackerStats
+
+__all__ = [
+    "RulesConfig",
+    "TrackerConfig",
+    "TrackingPipeline",
+    "Whitelist",
+    "ZoneSet",
+    "airport_zones",
+    "load_whitelist",
+    "load_zones",
+    "zones_from_geojson",
+]
+
+
+def zones_from_geojson(obj: object, *, source: str = "<geojson>") -> ZoneSet:
+    """A ZoneSet from a parsed GeoJSON FeatureCollection/Feature (``ZoneError`` if bad)."""
+    return ZoneSet.from_geojson(obj, source=source)
+
+
+class TrackingPipeline:
+    """Observations -> tracker -> rules. Single-threaded: feed and tick from one thread.
+
+    ``auto_tick_s``: when set, ``feed`` also runs :meth:`tick` at the observations' own time
+    every that many seconds (for replaying captures, where no wall clock drives ticks).
+    """
+
+    def __init__(
+        self,
+        *,
+        zones: ZoneSet | None = None,
+        whitelist: Whitelist | None = None,
+        tracker_config: TrackerConfig | None = None,
+        rules_config: RulesConfig | None = None,
+        auto_tick_s: float | None = None,
+    ) -> None:
+        self.tracker = Tracker(tracker_config)
+        self.engine = AlertEngine(zones, whitelist, rules_config)
+        self.auto_tick_s = auto_tick_s
+        self._next_tick: float | None = None
+        self.latest_time: float | None = None
+        self.ignored_messages = 0
+        self._merges: deque[tuple[str, str]] = deque(maxlen=10_000)
+        self._last_frame: Frame | None = None
+        self._frame_track: str | None = None
+
+    @property
+    def tracks(self) -> Mapping[str, Track]:
+        """Every track in memory by id (active, stale, and ended until forgotten)."""
+        return self.tracker.tracks
+
+    @property
+    def merged(self) -> Mapping[str, str]:
+        """Track ids merged away -> the surviving track id (a provisional track of a new
+        random MAC that turned out to be a known drone, two IDs found to be one drone).
+        The merged-away track is gone from :attr:`tracks`; its alert episodes were closed."""
+        return self.tracker.merged
+
+    def pop_merges(self) -> list[tuple[str, str]]:
+        """``(merged-away id, surviving id)`` pairs since the last call (the last 10,000).
+
+        A consumer that keeps its own copy of tracks (the server) drops the merged-away
+        ones: they will get no further updates."""
+        out = list(self._merges)
+        self._merges.clear()
+        return out
+
+    @property
+    def stats(self) -> TrackerStats:
+        return self.tracker.stats
+
+    @property
+    def zones(self) -> ZoneSet:
+        return self.engine.zones
+
+    def set_zones(self, zones: ZoneSet) -> None:
+        """Replace the zones (e.g. after an edit); open zone episodes close on their own."""
+        self.engine.replace_zones(zones)
+
+    def set_whitelist(self, whitelist: Whitelist | None) -> None:
+        """Use another whitelist (``None``: no unknown-drone rule)."""
+        self.engine.replace_whitelist(whitelist)
+
+    def feed(self, decoded: Decoded) -> tuple[Track | None, list[Alert]]:
+        """One decoded message in: its track (``None`` if it is about no drone) and alerts."""
+        obs = observe(decoded)
+        if obs is None:
+            self.ignored_messages += 1
+            return None, []
+        # Messages of one frame (a message pack) describe one drone.
+        hint = self._frame_track if decoded.frame is self._last_frame else None
+        track, alerts = self.feed_observation(obs, _hint=hint)
+        self._last_frame = decoded.frame
+        self._frame_track = track.track_id if track is not None else hint
+        return track, alerts
+
+    def feed_observation(
+        self, obs: Observation, *, _hint: str | None = None
+    ) -> tuple[Track | None, list[Alert]]:
+        """One observation in: its track (``None`` if it names no drone) and alerts."""
+        alerts: list[Alert] | None = None
+        t = obs.time
+        if self.auto_tick_s is not None and t == t:
+            if self._next_tick is None:
+                self._next_tick = t + self.auto_tick_s
+            elif t >= self._next_tick:
+                alerts = self.tick(t)
+                self._next_tick = t + self.auto_tick_s
+        st = self.tracker.update(obs, _hint)
+        if st is None:
+            return None, alerts if alerts is not None else []
+        if self.latest_time is None or t > self.latest_time:
+            self.latest_time = t
+        if self.tracker._last_merged:
+            merges = self.tracker.pop_merges()
+            if alerts is None:
+                alerts = []
+            for gone, _survivor in merges:
+                alerts.extend(self.engine.track_merged(gone, st.track, t))
+            self._merges.extend(merges)
+        out = self.engine.evaluate(st, obs)
+        if alerts:
+            alerts.extend(out)
+            return st.track, alerts
+        return st.track, out
+
+    def tick(self, now: float) -> list[Alert]:
+        """Let time pass: stale and ended tracks, drone lost, held episode closes."""
+        _stale, ended = self.tracker.tick(now)
+        alerts = self.engine.tick(now, self.tracker.states())
+        for track in ended:
+            alerts.extend(self.engine.track_ended(track, now))
+        return alerts
+
+    def finish(self) -> list[Alert]:
+        """At the end of a replay: close every open episode at the last observation time."""
+        alerts: list[Alert] = []
+        now = self.latest_time if self.latest_time is not None else 0.0
+        for st in list(self.tracker.states()):
+            alerts.extend(self.engine.track_ended(st.track, now, "end of input"))
+        return alerts
+
+
+def load_zone_file(path: str | Path) -> ZoneSet:
+    """Alias of :func:`load_zones` for callers that import everything from here."""
+    return load_zones(path)

@@ -1,0 +1,782 @@
+// dronewatch live map: boot, live state, filters, replay and the glue between panels.
+/* global L */
+
+import { AlertStore, colours } from "./alerts.js";
+import { api, adoptUrlToken, auth, download, LiveStream, onUnauthorized, request } from "./api.js";
+import { addBasemap, addTiles } from "./basemap.js";
+import { renderDetail } from "./detail.js";
+import { DroneRenderer } from "./drones.js";
+import { sound, unlockAudioOnGesture } from "./sound.js";
+import {
+  bearingDeg, distanceM, esc, fmtDateTime, fmtNum, fmtTime, lastIndexAtOrBefore, offsetM,
+} from "./util.js";
+import { ZoneLayer } from "./zones.js";
+
+const STALE_S = 30; // no update for this long: drawn as stale (unless the server says so first)
+const FORGET_S = 1800; // tracks silent this long leave the live map
+const ENDED_KEEP_S = 300; // ended tracks stay (grey) this long
+const TRAIL_S = 600; // live trail length
+const TRAIL_MAX = 600;
+const REPLAY_MAX_S = 6 * 3600; // how far back the replay slider reaches
+const REPLAY_TRAIL_S = 300;
+const REPLAY_GAP_S = 60; // in replay, a drone not heard for this long is not shown
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  role: null,
+  started: false,
+  tracks: new Map(), // track_id -> TrackSummary (+ _trail: [[t, lat, lon, alt], ...])
+  transports: new Set(),
+  selected: null,
+  selectedFull: null,
+  selectedAlerts: [],
+  skew: null, // server clock - our clock (the demo may run on simulated time)
+  conn: "connecting",
+  replay: null, // {from, to, t, playing, speed, tracks, loading}
+  speed: 1,
+  fittedOnce: false,
+};
+
+const nowRef = () => Date.now() / 1000 + (state.skew ?? 0);
+
+function noteServerTime(t) {
+  if (t == null || !Number.isFinite(t)) return;
+  const skew = t - Date.now() / 1000;
+  if (state.skew == null || skew > state.skew) state.skew = skew;
+}
+
+// ---------------------------------------------------------------- map and layers
+const map = L.map("map", {
+  zoomControl: true, attributionControl: true, preferCanvas: false, worldCopyJump: true,
+  minZoom: 2, maxZoom: 19, keyboard: true,
+}).setView([48.0, 8.0], 5);
+map.attributionControl.setPrefix('<a href="https://leafletjs.com" rel="noreferrer">Leaflet</a>');
+L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+const layerControl = L.control.layers(null, null, { collapsed: true, position: "topright" }).addTo(map);
+// Legend and "fit all drones" button.
+const Legend = L.Control.extend({
+  options: { position: "bottomright" },
+  onAdd() {
+    const div = L.DomUtil.create("div", "legend");
+    div.setAttribute("role", "note");
+    div.setAttribute("aria-label", "Map legend");
+    const item = (cls, text) => `<span class="lg"><i class="lg-${cls}" aria-hidden="true"></i>${text}</span>`;
+    div.innerHTML = item("normal", "Normal") + item("alerting", "Alerting") + item("spoof", "Spoof suspected") +
+      item("stale", "Stale") + item("pilot", "Pilot") + item("home", "Home");
+    return div;
+  },
+});
+new Legend().addTo(map);
+const FitControl = L.Control.extend({
+  options: { position: "topleft" },
+  onAdd() {
+    const bar = L.DomUtil.create("div", "leaflet-bar");
+    const a = L.DomUtil.create("a", "fit-btn", bar);
+    a.href = "#";
+    a.title = "Fit all drones and zones";
+    a.setAttribute("role", "button");
+    a.setAttribute("aria-label", "Fit all drones and zones in view");
+    a.innerHTML = '<svg viewBox="0 0 16 16" aria-hidden="true"><path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
+    L.DomEvent.on(a, "click", (ev) => { L.DomEvent.preventDefault(ev); fitAll(); });
+    L.DomEvent.disableClickPropagation(bar);
+    return bar;
+  },
+});
+new FitControl().addTo(map);
+
+function fitAll() {
+  const pts = Object.values(renderer.positions());
+  let b = pts.length ? L.latLngBounds(pts) : null;
+  const zb = zones.bounds();
+  if (zb) b = b ? b.extend(zb) : zb;
+  if (b) map.fitBounds(b.pad(0.15), { maxZoom: 16 });
+}
+
+// Labels would only clutter a zoomed-out map.
+const syncZoomClass = () => map.getContainer().classList.toggle("zoom-far", map.getZoom() < 10);
+map.on("zoomend", syncZoomClass);
+syncZoomClass();
+
+const zones = new ZoneLayer(map);
+const airportZones = new ZoneLayer(map, { labels: false });
+const sensorsLayer = L.layerGroup().addTo(map);
+const renderer = new DroneRenderer(map, { onSelect: (id) => select(id, { pan: false }) });
+layerControl.addOverlay(zones.group, "Protected zones");
+layerControl.addOverlay(airportZones.group, "Airport zones (server)");
+layerControl.addOverlay(renderer.trails, "Trails");
+layerControl.addOverlay(renderer.pilots, "Pilots and home points");
+layerControl.addOverlay(sensorsLayer, "Sensors");
+
+const alerts = new AlertStore({
+  listEl: $("alert-list"),
+  emptyEl: $("alerts-empty"),
+  countEl: $("alert-count"),
+  openOnlyEl: $("alerts-open-only"),
+  onFocusTrack: (trackId, a) => select(trackId, { pan: true, fallback: a }),
+  onChange: () => scheduleRender(),
+});
+
+// ---------------------------------------------------------------- live state
+function mergeTrail(old, t) {
+  let pts = old ? old.slice() : [];
+  if (Array.isArray(t.trail)) {
+    const firstNew = t.trail.length ? t.trail[0][0] : Infinity;
+    // The server's trail is authoritative for its span; keep our older points before it.
+    pts = pts.filter((p) => p[0] < firstNew).concat(t.trail);
+  }
+  if (t.lat != null && t.lon != null && t.last_seen != null) {
+    const last = pts[pts.length - 1];
+    if (!last || t.last_seen > last[0]) pts.push([t.last_seen, t.lat, t.lon, t.alt]);
+  }
+  const cut = (t.last_seen ?? 0) - TRAIL_S;
+  pts = pts.filter((p) => p[0] >= cut);
+  if (pts.length > TRAIL_MAX) pts = pts.slice(pts.length - TRAIL_MAX);
+  return pts;
+}
+
+function upsertTrack(t) {
+  if (!t || !t.track_id) return;
+  const old = state.tracks.get(t.track_id);
+  const merged = { ...old, ...t, _rx: Date.now() / 1000 };
+  merged._trail = mergeTrail(old?._trail, t);
+  state.tracks.set(t.track_id, merged);
+  noteServerTime(t.last_seen);
+  for (const tr of merged.transports || []) {
+    if (!state.transports.has(tr)) {
+      state.transports.add(tr);
+      const sel = $("filter-transport");
+      sel.append(new Option(tr, tr));
+    }
+  }
+  scheduleRender();
+}
+
+function liveStatus(t, active) {
+  const a = active.get(t.track_id);
+  // The server ages tracks on the data's clock (state); silence on the wire is our fallback.
+  const stale = (t.state && t.state !== "active") || Date.now() / 1000 - t._rx > STALE_S;
+  if (a?.spoof) return "spoof";
+  if (a && !stale) return "alerting";
+  if (stale) return "stale";
+  return a ? "alerting" : "normal";
+}
+
+const FILTER = { q: "", transport: "", alerting: false, hideStale: false };
+
+function passes(t, status) {
+  if (FILTER.alerting && status !== "alerting" && status !== "spoof") return false;
+  if (FILTER.hideStale && status === "stale") return false;
+  if (FILTER.transport && !(t.transports || []).includes(FILTER.transport)) return false;
+  if (FILTER.q) {
+    const hay = [t.track_id, t.uas_id, t.serial, t.operator_id, t.product, ...(t.sources || [])]
+      .filter(Boolean).join(" ").toLowerCase();
+    if (!hay.includes(FILTER.q)) return false;
+  }
+  return true;
+}
+
+const MAX_PLAUSIBLE_MPS = 120; // faster than any consumer drone: a spoofed or cloned position
+
+/** Trail points [t, lat, lon, ...] -> polyline parts, broken where the drone "teleported". */
+function splitTrail(points) {
+  const parts = [];
+  let cur = [];
+  let prev = null;
+  for (const p of points) {
+    if (prev) {
+      const dt = Math.max(p[0] - prev[0], 0.05);
+      if (distanceM(prev[1], prev[2], p[1], p[2]) / dt > MAX_PLAUSIBLE_MPS) {
+        if (cur.length > 1) parts.push(cur);
+        cur = [];
+      }
+    }
+    cur.push([p[1], p[2]]);
+    prev = p;
+  }
+  if (cur.length > 1) parts.push(cur);
+  return parts;
+}
+
+function droneLabel(t) {
+  return t.serial || t.uas_id || t.track_id;
+}
+
+function sublabel(alt, speed) {
+  const parts = [];
+  if (alt != null) parts.push(fmtNum(alt, 0, "m"));
+  if (speed != null) parts.push(fmtNum(speed, 1, "m/s"));
+  return parts.join(" · ");
+}
+
+function liveViews() {
+  const active = alerts.activeByTrack();
+  const now = nowRef();
+  const views = [];
+  for (const [id, t] of state.tracks) {
+    const age = now - (t.last_seen ?? 0);
+    if (age > FORGET_S || (t.state === "ended" && age > ENDED_KEEP_S)) {
+      state.tracks.delete(id);
+      continue;
+    }
+    const status = liveStatus(t, active);
+    if (!passes(t, status)) continue;
+    views.push({
+      id, lat: t.lat, lon: t.lon, heading: t.direction, status,
+      label: droneLabel(t), sublabel: sublabel(t.alt, t.speed),
+      trail: splitTrail(t._trail),
+      pilot: t.operator_lat != null ? [t.operator_lat, t.operator_lon] : null,
+      home: t.home_lat != null ? [t.home_lat, t.home_lon] : null,
+      selected: id === state.selected,
+    });
+  }
+  return views;
+}
+
+// ---------------------------------------------------------------- replay
+function interpAt(points, t) {
+  const i = lastIndexAtOrBefore(points, t);
+  if (i < 0) return null;
+  const p = points[i];
+  if (t - p[0] > REPLAY_GAP_S) return null;
+  const q = points[i + 1];
+  let lat = p[1], lon = p[2], alt = p[3];
+  if (q && q[0] > p[0] && q[0] - p[0] <= REPLAY_GAP_S &&
+      distanceM(p[1], p[2], q[1], q[2]) / (q[0] - p[0]) <= MAX_PLAUSIBLE_MPS) {
+    const f = (t - p[0]) / (q[0] - p[0]);
+    lat = p[1] + (q[1] - p[1]) * f;
+    lon = p[2] + (q[2] - p[2]) * f;
+    if (p[3] != null && q[3] != null) alt = p[3] + (q[3] - p[3]) * f;
+  }
+  let heading = null;
+  const a = i > 0 ? points[i - 1] : p, b = q && q !== p ? q : p;
+  const from = a !== p ? a : p, to = a !== p ? p : b;
+  if (from !== to && (from[1] !== to[1] || from[2] !== to[2])) {
+    heading = bearingDeg(from[1], from[2], to[1], to[2]);
+  }
+  return { i, lat, lon, alt, heading, lastT: p[0] };
+}
+
+function replayViews() {
+  const r = state.replay;
+  const t = r.t;
+  const views = [];
+  for (const tr of r.tracks) {
+    const pos = interpAt(tr.points, t);
+    if (!pos) continue;
+    const live = state.tracks.get(tr.track_id) || {};
+    const info = { ...live, track_id: tr.track_id };
+    if (tr.uas_id != null) info.uas_id = tr.uas_id;
+    if (tr.serial != null) info.serial = tr.serial;
+    let status = "normal";
+    const its = alerts.forTrack(tr.track_id).filter((a) =>
+      colours({ ...a, status: "open" }) && (a.first_time ?? a.time) <= t &&
+      (a.status !== "closed" || a.time >= t));
+    if (its.some((a) => /spoof/i.test(a.rule || ""))) status = "spoof";
+    else if (its.length) status = "alerting";
+    else if (t - pos.lastT > 10) status = "stale";
+    if (!passes(info, status)) continue;
+    let k0 = pos.i;
+    while (k0 > 0 && tr.points[k0 - 1][0] >= t - REPLAY_TRAIL_S) k0--;
+    const trail = splitTrail([...tr.points.slice(k0, pos.i + 1), [t, pos.lat, pos.lon]]);
+    let pilot = null;
+    if (tr.operator && tr.operator.length) {
+      const j = lastIndexAtOrBefore(tr.operator, t);
+      if (j >= 0) pilot = [tr.operator[j][1], tr.operator[j][2]];
+    }
+    views.push({
+      id: tr.track_id, lat: pos.lat, lon: pos.lon, heading: pos.heading, status,
+      label: droneLabel(info), sublabel: sublabel(pos.alt, null), trail, pilot,
+      home: live.home_lat != null ? [live.home_lat, live.home_lon] : null,
+      selected: tr.track_id === state.selected, alt: pos.alt,
+    });
+  }
+  return views;
+}
+
+async function enterReplay() {
+  if (state.replay) return state.replay;
+  const to = nowRef();
+  let first = to - 600;
+  for (const t of state.tracks.values()) if (t.first_seen != null) first = Math.min(first, t.first_seen);
+  const from = Math.max(to - REPLAY_MAX_S, first - 5);
+  const r = { from, to, t: to, playing: false, speed: state.speed, tracks: [], loading: true };
+  state.replay = r;
+  document.body.classList.add("replaying");
+  $("live-btn").classList.remove("active");
+  $("live-btn").setAttribute("aria-pressed", "false");
+  map.getContainer().classList.add("no-anim");
+  setConn(state.conn);
+  try {
+    const hist = await api.history(from, to);
+    if (state.replay !== r) return r;
+    r.tracks = (hist.tracks || []).map((tr) => ({
+      ...tr,
+      points: (tr.points || []).slice().sort((a, b) => a[0] - b[0]),
+      operator: (tr.operator || []).slice().sort((a, b) => a[0] - b[0]),
+    }));
+    // Let the slider span the stored data, not empty time before it.
+    let minT = Infinity;
+    for (const tr of r.tracks) if (tr.points.length) minT = Math.min(minT, tr.points[0][0]);
+    if (Number.isFinite(minT) && minT - 2 > r.from && minT < r.to - 10) r.from = minT - 2;
+  } catch (err) {
+    console.warn("replay: history not loaded", err);
+  }
+  r.loading = false;
+  setReplayTime(sliderTime());
+  return r;
+}
+
+function exitReplay() {
+  if (!state.replay) return;
+  clearInterval(state.replay.timer);
+  state.replay = null;
+  alerts.cutoff = null;
+  alerts.render();
+  document.body.classList.remove("replaying");
+  $("live-btn").classList.add("active");
+  $("live-btn").setAttribute("aria-pressed", "true");
+  $("play-btn").textContent = "▶";
+  $("play-btn").setAttribute("aria-label", "Play replay");
+  $("time-slider").value = "1000";
+  map.getContainer().classList.remove("no-anim");
+  setConn(state.conn);
+  scheduleRender();
+}
+
+function sliderTime() {
+  const r = state.replay;
+  const v = Number($("time-slider").value) / 1000;
+  return r.from + (r.to - r.from) * v;
+}
+
+function setReplayTime(t) {
+  const r = state.replay;
+  if (!r) return;
+  r.t = Math.min(r.to, Math.max(r.from, t));
+  $("time-slider").value = String(Math.round(((r.t - r.from) / (r.to - r.from)) * 1000));
+  alerts.cutoff = r.t;
+  alerts.render();
+  scheduleRender();
+}
+
+function setPlaying(on) {
+  const r = state.replay;
+  if (!r) return;
+  clearInterval(r.timer);
+  r.playing = on;
+  $("play-btn").textContent = on ? "❚❚" : "▶";
+  $("play-btn").setAttribute("aria-label", on ? "Pause replay" : "Play replay");
+  if (!on) return;
+  let last = performance.now();
+  r.timer = setInterval(() => {
+    const now = performance.now();
+    const dt = (now - last) / 1000;
+    last = now;
+    if (r.loading) return;
+    setReplayTime(r.t + dt * state.speed);
+    if (r.t >= r.to) setPlaying(false);
+  }, 200);
+}
+
+// ---------------------------------------------------------------- rendering
+let renderPending = false;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
+}
+
+function render() {
+  const views = state.replay ? (state.replay.loading ? [] : replayViews()) : liveViews();
+  renderer.render(views);
+  const total = state.replay ? state.replay.tracks.length : state.tracks.size;
+  $("drone-count").textContent = views.length === total
+    ? `${views.length} drone${views.length === 1 ? "" : "s"}`
+    : `${views.length} of ${total} drones`;
+  updateTimeLabel();
+  renderSelected(views);
+  if (!state.fittedOnce && !state.replay && views.length && !zones.bounds()) {
+    state.fittedOnce = true;
+    map.fitBounds(L.latLngBounds(views.map((v) => [v.lat, v.lon])).pad(0.5), { maxZoom: 15 });
+  }
+}
+
+function updateTimeLabel() {
+  const r = state.replay;
+  const label = $("time-label");
+  if (!r) {
+    label.textContent = `Live · ${fmtTime(nowRef())}`;
+  } else if (r.loading) {
+    label.textContent = "Loading history…";
+  } else {
+    label.textContent = `${fmtDateTime(r.t)} ${r.playing ? "▶" : "❚❚"} ×${state.speed}`;
+  }
+}
+
+let detailRenderedAt = 0;
+let detailRenderedFor = null;
+function renderSelected(views) {
+  const id = state.selected;
+  if (!id) return;
+  // At most 4 times a second (track updates can come much faster), but at once on a new pick.
+  const nowMs = performance.now();
+  if (id === detailRenderedFor && nowMs - detailRenderedAt < 250 && !state.replay) return;
+  detailRenderedAt = nowMs;
+  detailRenderedFor = id;
+  const live = state.tracks.get(id);
+  const view = views.find((v) => v.id === id);
+  let t = { ...state.selectedFull, ...live };
+  if (!t.track_id) {
+    const hist = state.replay?.tracks.find((x) => x.track_id === id);
+    if (!hist) return;
+    t = { track_id: id, uas_id: hist.uas_id, serial: hist.serial };
+  }
+  if (state.replay && view) {
+    t = { ...t, lat: view.lat, lon: view.lon, alt: view.alt, direction: view.heading };
+    if (view.pilot) { t.operator_lat = view.pilot[0]; t.operator_lon = view.pilot[1]; }
+  }
+  const byId = new Map(state.selectedAlerts.map((a) => [a.alert_id, a]));
+  for (const a of alerts.forTrack(id)) byId.set(a.alert_id, { ...byId.get(a.alert_id), ...a });
+  let list = [...byId.values()].sort((a, b) => b.time - a.time);
+  if (state.replay) list = list.filter((a) => (a.first_time ?? a.time) <= state.replay.t);
+  const status = view?.status ?? (live ? liveStatus(live, alerts.activeByTrack()) : "stale");
+  renderDetail($("detail-body"), $("detail-title"), t, list, status,
+    state.replay ? state.replay.t : nowRef(), { replayTime: state.replay ? state.replay.t : null });
+}
+
+async function select(id, { pan = false, fallback = null } = {}) {
+  state.selected = id;
+  state.selectedFull = null;
+  state.selectedAlerts = [];
+  detailRenderedFor = null;
+  $("detail").hidden = false;
+  scheduleRender();
+  const live = state.tracks.get(id);
+  if (pan) {
+    const pos = renderer.positions()[id];
+    if (pos) map.panTo(pos);
+    else if (live?.lat != null) map.panTo([live.lat, live.lon]);
+    else if (fallback?.lat != null) map.panTo([fallback.lat, fallback.lon]);
+  }
+  try {
+    const [full, its] = await Promise.all([
+      api.drone(id).catch(() => null), api.droneAlerts(id).catch(() => []),
+    ]);
+    if (state.selected !== id) return;
+    if (full) {
+      const { positions, trail, ...rest } = full;
+      state.selectedFull = rest;
+    }
+    state.selectedAlerts = Array.isArray(its) ? its : [];
+    detailRenderedFor = null;
+    scheduleRender();
+  } catch { /* the panel shows what we have */ }
+}
+
+function closeDetail() {
+  state.selected = null;
+  $("detail").hidden = true;
+  scheduleRender();
+}
+
+// ---------------------------------------------------------------- connection and data
+function setConn(s) {
+  state.conn = s;
+  const el = $("conn");
+  const text = {
+    connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline",
+  }[s];
+  const shown = state.replay ? "replay" : s;
+  el.className = `conn conn-${shown}`;
+  el.querySelector(".conn-text").textContent = state.replay ? "Replay" : text;
+  el.title = `Live stream: ${text}`;
+}
+
+const stream = new LiveStream({
+  onState: setConn,
+  onMessage(msg) {
+    if (msg.kind === "track") upsertTrack(msg.track);
+    else if (msg.kind === "zones") loadZones().catch(() => {});
+    else if (msg.kind === "dropped") loadSnapshot().catch(() => {}); // we fell behind: resync
+    else if (msg.kind === "alert" && msg.alert) {
+      alerts.upsert(msg.alert, { live: true });
+      if (msg.alert.track_id === state.selected) scheduleRender();
+    }
+  },
+  onReconnect() { loadSnapshot().catch(() => {}); },
+  onAuthFailure() { showLogin("The server refused the token (401). Sign in again."); },
+  onProbe() { api.me().catch(() => {}); }, // a 401 here opens the login box
+});
+
+async function loadSnapshot() {
+  const [drones, alertList] = await Promise.all([
+    api.drones({ active: "true" }),
+    api.alerts({ status: "all" }),
+  ]);
+  for (const t of drones) noteServerTime(t.last_seen);
+  for (const t of drones) upsertTrack(t);
+  alerts.load(Array.isArray(alertList) ? alertList : []);
+  // Drones that went quiet in the last minutes are still of interest (shown as stale).
+  try {
+    const recent = await api.drones({ active: "false", since: String(nowRef() - ENDED_KEEP_S), limit: "200" });
+    for (const t of recent) if (!state.tracks.has(t.track_id)) upsertTrack(t);
+  } catch (err) {
+    if (err.status === 401) throw err;
+  }
+  await seedTrails();
+}
+
+/** Longer trails at start-up than the summaries carry: the last TRAIL_S of history. */
+async function seedTrails() {
+  if (!state.tracks.size) return;
+  const to = nowRef() + 5;
+  let hist;
+  try {
+    hist = await api.history(to - TRAIL_S, to);
+  } catch {
+    return;
+  }
+  for (const h of hist?.tracks || []) {
+    const t = state.tracks.get(h.track_id);
+    if (!t || !Array.isArray(h.points) || !h.points.length) continue;
+    const pts = h.points.slice().sort((a, b) => a[0] - b[0]);
+    const firstLocal = t._trail.length ? t._trail[0][0] : Infinity;
+    t._trail = pts.filter((p) => p[0] < firstLocal).concat(t._trail).slice(-TRAIL_MAX);
+  }
+  scheduleRender();
+}
+
+async function loadZones() {
+  try {
+    const fc = await api.zones();
+    zones.lastIds = (fc?.features || []).map((f) => f.id);
+    zones.set(fc);
+  } catch (err) {
+    if (err.status === 401) throw err;
+    console.warn("zones not loaded", err);
+  }
+}
+
+// Airport zones built into the server (serve --airports) are listed only on request, by bbox.
+let airportTimer = null;
+function loadAirportZones() {
+  clearTimeout(airportTimer);
+  airportTimer = setTimeout(async () => {
+    if (map.getZoom() < 8) { airportZones.set(null); return; }
+    const b = map.getBounds().pad(0.2);
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(4)).join(",");
+    try {
+      const fc = await request("GET", `/api/zones?${new URLSearchParams({ airports: "true", bbox })}`);
+      const own = new Set((zones.lastIds || []));
+      fc.features = (fc.features || []).filter((f) => String(f.properties?.kind) === "airport" && !own.has(f.id));
+      airportZones.set(fc);
+    } catch { /* optional */ }
+  }, 400);
+}
+map.on("moveend", () => { if (state.started && !loginShown) loadAirportZones(); });
+
+async function loadSensors() {
+  try {
+    const list = await api.sensors();
+    sensorsLayer.clearLayers();
+    for (const s of list || []) {
+      if (s.lat == null || s.lon == null) continue;
+      // Range rings: a sense of distance on the plain offline background.
+      for (const km of [1, 2, 5, 10]) {
+        L.circle([s.lat, s.lon], {
+          radius: km * 1000, color: "#6b8196", weight: 1, opacity: 0.45, dashArray: "2 6",
+          fill: false, interactive: false,
+        }).addTo(sensorsLayer);
+        L.marker(offsetM(s.lat, s.lon, 0, km * 1000), {
+          icon: L.divIcon({ className: "ring-label", html: `${km} km`, iconSize: [40, 14], iconAnchor: [20, 7] }),
+          interactive: false, keyboard: false,
+        }).addTo(sensorsLayer);
+      }
+      L.marker([s.lat, s.lon], {
+        icon: L.divIcon({
+          className: "sensor-icon",
+          html: '<svg viewBox="0 0 16 16" aria-hidden="true"><rect x="2" y="2" width="12" height="12" rx="2" fill="#0b1218" stroke="#e2e8f0" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="#e2e8f0"/></svg>',
+          iconSize: [16, 16], iconAnchor: [8, 8],
+        }),
+        title: `Sensor ${s.sensor_id}`, keyboard: false,
+      }).bindTooltip(`Sensor ${esc(s.sensor_id)}<br>last seen ${esc(fmtDateTime(s.last_seen))}`)
+        .addTo(sensorsLayer);
+    }
+  } catch { /* optional */ }
+}
+
+async function start() {
+  const me = await api.me();
+  state.role = me?.role ?? "viewer";
+  $("role").textContent = state.role;
+  alerts.canAck = state.role === "operator" || state.role === "admin";
+  hideLogin();
+  if (!state.started) {
+    state.started = true;
+    const config = await api.config().catch(() => ({}));
+    const c = config.center;
+    if (Array.isArray(c) && c.length === 2 && (c[0] !== 0 || c[1] !== 0)) {
+      map.setView(config.center, config.zoom ?? 14);
+      state.fittedOnce = true;
+    }
+    addTiles(map, config, layerControl, basemap);
+    setInterval(tick, 1000);
+    setInterval(() => { if (state.conn === "live") loadZones().catch(() => {}); }, 60000);
+    // Acknowledgements by other operators are not streamed: refresh the alert list now and then.
+    setInterval(async () => {
+      if (state.conn !== "live" || loginShown) return;
+      try { alerts.load(await api.alerts({ status: "all" })); } catch { /* next time */ }
+    }, 20000);
+  }
+  await loadZones();
+  if (!state.fittedOnce && zones.bounds()) {
+    map.fitBounds(zones.bounds().pad(0.2));
+    state.fittedOnce = true;
+  }
+  await loadSnapshot();
+  loadSensors();
+  loadAirportZones();
+  stream.stop();
+  stream.start();
+  alerts.render();
+}
+
+function tick() {
+  $("clock").textContent = fmtTime(Date.now() / 1000);
+  scheduleRender();
+}
+
+// ---------------------------------------------------------------- login
+let loginShown = false;
+function showLogin(message, { keepToken = false } = {}) {
+  stream.stop();
+  if (!keepToken) auth.token = null;
+  loginShown = true;
+  $("login-msg").textContent = message || "";
+  $("login").hidden = false;
+  for (const el of document.querySelectorAll(".topbar, .layout, .timebar")) el.inert = true;
+  setTimeout(() => $("login-token").focus(), 0);
+}
+
+function hideLogin() {
+  loginShown = false;
+  $("login").hidden = true;
+  for (const el of document.querySelectorAll(".topbar, .layout, .timebar")) el.inert = false;
+}
+
+onUnauthorized(() => {
+  if (!loginShown) {
+    showLogin(auth.token ? "Your token was refused (401). Enter a valid token." :
+      "This server needs an access token.");
+  }
+});
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const token = $("login-token").value.trim();
+  if (!token) return;
+  auth.token = token;
+  loginShown = false;
+  try {
+    await start();
+    $("login-token").value = "";
+  } catch (err) {
+    if (err.status === 401) showLogin("That token was refused (401). Check it and try again.");
+    else showLogin(`Cannot reach the server: ${err.message}`, { keepToken: true });
+  }
+});
+
+$("logout").addEventListener("click", () => showLogin("Signed out."));
+
+// ---------------------------------------------------------------- controls
+$("filters").addEventListener("submit", (ev) => ev.preventDefault());
+$("filter-q").addEventListener("input", (ev) => { FILTER.q = ev.target.value.trim().toLowerCase(); scheduleRender(); });
+$("filter-transport").addEventListener("change", (ev) => { FILTER.transport = ev.target.value; scheduleRender(); });
+$("filter-alerting").addEventListener("change", (ev) => { FILTER.alerting = ev.target.checked; scheduleRender(); });
+$("filter-stale").addEventListener("change", (ev) => { FILTER.hideStale = ev.target.checked; scheduleRender(); });
+$("detail-close").addEventListener("click", closeDetail);
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && !$("detail").hidden) closeDetail();
+});
+
+const muteBtn = $("mute");
+function syncMute() {
+  muteBtn.setAttribute("aria-pressed", String(sound.muted));
+  muteBtn.title = sound.muted ? "Alert sound muted (click to unmute)" : "Alert sound on (click to mute)";
+}
+muteBtn.addEventListener("click", () => { sound.muted = !sound.muted; syncMute(); });
+syncMute();
+unlockAudioOnGesture();
+
+$("time-slider").addEventListener("input", async () => {
+  const v = Number($("time-slider").value);
+  if (!state.replay && v >= 1000) return;
+  const r = await enterReplay();
+  if (!r.loading) setReplayTime(sliderTime());
+});
+$("live-btn").addEventListener("click", exitReplay);
+$("play-btn").addEventListener("click", async () => {
+  if (!state.replay) {
+    const r = await enterReplay();
+    $("time-slider").value = "0";
+    if (!r.loading) setReplayTime(r.from);
+    setPlaying(true);
+    return;
+  }
+  if (state.replay.t >= state.replay.to) setReplayTime(state.replay.from);
+  setPlaying(!state.replay.playing);
+});
+for (const btn of document.querySelectorAll(".speed")) {
+  btn.addEventListener("click", () => {
+    state.speed = Number(btn.dataset.speed);
+    for (const b of document.querySelectorAll(".speed")) {
+      b.classList.toggle("active", b === btn);
+      b.setAttribute("aria-pressed", String(b === btn));
+    }
+    updateTimeLabel();
+  });
+}
+
+$("export").addEventListener("change", async (ev) => {
+  const fmt = ev.target.value;
+  ev.target.value = "";
+  if (!fmt) return;
+  const r = state.replay;
+  const to = r ? r.to : nowRef();
+  const from = r ? r.from : to - 3600;
+  const stamp = fmtDateTime(to).replace(/[-: ]/g, "").replace("Z", "Z");
+  try {
+    await download(`/api/export.${fmt}?${new URLSearchParams({ from: String(from), to: String(to) })}`,
+      `dronewatch-${stamp}.${fmt}`);
+  } catch (err) {
+    console.warn("export failed", err);
+  }
+});
+
+// Test and debugging hook (read-only views of the state).
+window.dronewatch = {
+  positions: () => renderer.positions(),
+  tracks: () => [...state.tracks.values()],
+  replay: () => state.replay && { from: state.replay.from, to: state.replay.to, t: state.replay.t,
+    loading: state.replay.loading, tracks: state.replay.tracks.length },
+  setReplayTime: async (t) => { await enterReplay(); setReplayTime(t); },
+  dropStream: () => stream.ws?.close(4000, "test: simulated network drop"),
+  zoneCount: () => zones.count,
+  beeps: () => sound.beeps,
+  map,
+};
+
+// ---------------------------------------------------------------- boot
+adoptUrlToken();
+const basemap = addBasemap(map, layerControl);
+setConn("connecting");
+$("clock").textContent = fmtTime(Date.now() / 1000);
+start().catch((err) => {
+  if (err.status === 401) return; // the login box is up
+  setConn("offline");
+  showLogin(`Cannot reach the server: ${err.message}`, { keepToken: true });
+});

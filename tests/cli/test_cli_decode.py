@@ -1,0 +1,116 @@
+"""``dronewatch decode``: table, JSON Lines, summary, strict mode, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dronewatch.cli import main
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["decode", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_table(data_dir: Path) -> None:
+    code, out, err = _run(str(data_dir / "odid_wifi_bcn_sample.pcap"),
+                          str(data_dir / "wireless_RID_test_linux_transmitter.pcapng"))
+    assert code == 0
+    assert "2 drone(s)" in out
+    for text in ("MFG1A0123456789", "112624150A90E3AE1EC0", "GBR-OP-123ABCD", "FIN87astrdge12k8",
+                 "84:cc:a8:60:43:24", "8c:17:59:f5:95:65", "wifi-beacon", "51.479100, -0.001300",
+                 "2021-05-21 21:52:25.961"):
+        assert text in out, text
+    assert err.strip() == "42 packets read, 42 frames, 294 messages decoded, 0 skipped"
+
+
+def test_json_lines(data_dir: Path) -> None:
+    code, out, err = _run("--json", "--sensor", "roof", str(data_dir / "odid_wifi_bcn_sample.pcap"))
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 105  # 21 packs of 5 messages
+    first = records[0]
+    assert first["type"] == "basic_id" and first["uas_id"] == "MFG1A0123456789"
+    assert first["sensor"] == "roof"
+    assert first["source"] == "84:cc:a8:60:43:24"
+    assert first["rssi"] == -33.0 and first["channel"] == 6
+    loc = records[1]
+    assert loc["type"] == "location"
+    assert loc["lat"] == 45.5457468 and loc["lon"] == -122.9681496
+    assert "105 messages decoded" in err
+
+
+def test_ble_crc_skips_in_summary(data_dir: Path) -> None:
+    code, out, err = _run("--json", str(data_dir / "odid_bt5_lr_sample.pcapng"))
+    assert code == 0
+    assert "274 packets read, 244 frames" in err
+    assert "ble: bad-crc: 30" in err
+    assert {json.loads(x)["transport"] for x in out.splitlines()} == {"ble-long-range"}
+
+
+def test_strict_and_truncated(data_dir: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes((data_dir / "wireless_RID_test_linux_transmitter.pcapng").read_bytes()[:5000])
+    code, out, err = _run("--json", str(cut))
+    assert code == 0
+    assert len(out.splitlines()) > 0
+    assert "pcap: truncated: 1" in err
+    code, out, err = _run("--strict", "--json", str(cut))
+    assert code == 1
+    assert "error:" in err and "truncated" in err
+    assert "Traceback" not in err
+    code, _, err = _run("--strict", str(data_dir / "odid_bt5_lr_sample.pcapng"))
+    assert code == 1  # the first failure (an empty pack or a bad CRC) stops the run
+    assert err.startswith("error: ") and "odid_bt5_lr_sample.pcapng" in err
+
+
+def test_unreadable_files(data_dir: Path, tmp_path: Path) -> None:
+    code, out, err = _run(str(tmp_path / "missing.pcap"))
+    assert code == 1
+    assert "missing.pcap" in err and "Traceback" not in err
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello")
+    code, out, err = _run(str(junk), str(data_dir / "odid_wifi_bcn_sample.pcap"))
+    assert code == 1  # the bad file fails the run, the good one is still decoded
+    assert "junk.txt" in err and "MFG1A0123456789" in out
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"\x00" * 100)
+    code, out, err = _run(str(garbage))
+    assert code == 1 and "bad-magic" in err
+
+
+def test_iq_file_goes_through_the_same_path(data_dir: Path) -> None:
+    code, out, err = _run("--json", "--iq-format", "cf32", "--sample-rate", "50e6",
+                          str(data_dir / "mavic_air_2.cf32"))
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["transport"] for r in records} == {"dji-ocusync"}
+    assert any(r.get("serial") == "1WNBH3900201N1" for r in records)
+
+
+def test_table_merges_transmitters_of_one_drone() -> None:
+    from dronewatch.cli.decode import DroneTable
+    from dronewatch.model import Decoded, Frame, Transport
+    from dronewatch.protocols.astm import BasicId, IdType, Location
+
+    table = DroneTable()
+    basic = BasicId(id_type=IdType.SERIAL_NUMBER, uas_id="1581F0000000001")
+    for t, transport, mac, msg in (
+        (1.0, Transport.WIFI_BEACON, "02:00:00:00:00:01", basic),
+        (2.0, Transport.BLE_LEGACY, "c0:00:00:00:00:01", basic),
+        (3.0, Transport.BLE_LEGACY, "c0:00:00:00:00:01", Location(lat=48.5, lon=2.25)),
+        (1.5, Transport.WIFI_BEACON, "02:00:00:00:00:01", Location(lat=48.0, lon=2.0)),
+        (4.0, Transport.WIFI_BEACON, "02:00:00:00:00:99", Location(lat=10.0, lon=10.0)),
+    ):
+        table.add(Decoded(Frame(b"", t, transport, mac), msg))
+    drones = table.drones()
+    assert len(drones) == 2
+    newest, drone = drones
+    assert newest.lat == 10.0 and newest.uas_id is None
+    assert drone.serial == "1581F0000000001"
+    assert drone.transports == {"wifi-beacon", "ble-legacy"}
+    assert drone.sources == {"02:00:00:00:00:01", "c0:00:00:00:00:01"}
+    assert (drone.lat, drone.lon, drone.last_seen) == (48.5, 2.25, 3.0)

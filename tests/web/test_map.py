@@ -1,0 +1,210 @@
+"""The live map in a real browser against the real server running the demo scenario."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+LiveServer = Any  # conftest.LiveServer
+PageProbe = Any  # conftest.PageProbe
+
+
+def positions(page: Any) -> dict[str, list[float]]:
+    result: dict[str, list[float]] = page.evaluate("() => window.dronewatch.positions()")
+    return result
+
+
+def metres(a: list[float], b: list[float]) -> float:
+    dlat = math.radians(b[0] - a[0])
+    dlon = math.radians(b[1] - a[1]) * math.cos(math.radians(a[0]))
+    return 6371000.0 * math.hypot(dlat, dlon)
+
+
+def open_map(probe: PageProbe, server: LiveServer, token: str, min_drones: int = 2) -> Any:
+    page = probe.page
+    page.goto(f"{server.url}/?token={token}")
+    page.wait_for_function(
+        f"() => window.dronewatch && Object.keys(window.dronewatch.positions()).length >= {min_drones}",
+        timeout=30000,
+    )
+    return page
+
+
+def assert_offline(probe: PageProbe, server: LiveServer) -> None:
+    """Every request went to the server under test: no CDN, no tile server, no fonts."""
+    port = urlsplit(server.url).port
+    assert probe.requests, "recorded no requests at all"
+    for url in probe.requests:
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            continue
+        assert parts.hostname in LOCAL_HOSTS and parts.port == port, f"external request: {url}"
+
+
+def test_login_box_on_401(live_server: LiveServer, probe: PageProbe, screenshot: Any) -> None:
+    page = probe.page
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.is_visible("#login-token")
+
+    page.fill("#login-token", "not-a-valid-token")
+    page.click("#login button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#login-msg').innerText.includes('401')")
+    assert page.is_visible("#login")
+    screenshot(page, "login")
+
+    page.fill("#login-token", live_server.viewer_token)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#login", state="hidden")
+    page.wait_for_selector("#conn.conn-live")
+    assert page.inner_text("#role").lower() == "viewer"
+
+    # A stored token that stops working brings the box back, saying why.
+    page.evaluate("() => sessionStorage.setItem('dronewatch.token', 'revoked')")
+    page.reload()
+    page.wait_for_selector("#login:not([hidden])")
+    assert "401" in page.inner_text("#login-msg")
+    assert page.evaluate("() => sessionStorage.getItem('dronewatch.token')") is None
+    assert not probe.errors, probe.errors
+    assert_offline(probe, live_server)
+
+
+def test_replay_moves_drones_back_in_time(
+    live_server: LiveServer, probe: PageProbe, screenshot: Any
+) -> None:
+    page = open_map(probe, live_server, live_server.viewer_token)
+    time.sleep(3)  # let the drones fly a little so that there is history to go back to
+    live = positions(page)
+
+    # Drag the slider to the start of history: replay mode, drones where they were.
+    page.fill("#time-slider", "0")
+    page.wait_for_function("() => { const r = window.dronewatch.replay(); return r && !r.loading; }")
+    page.fill("#time-slider", "150")
+    page.wait_for_selector("#conn.conn-replay")
+    replay = page.evaluate("() => window.dronewatch.replay()")
+    assert replay["tracks"] >= 1
+    assert replay["from"] <= replay["t"] < replay["to"]
+    page.wait_for_function("() => Object.keys(window.dronewatch.positions()).length >= 1")
+    past = positions(page)
+    shifted = [tid for tid in past if tid in live and metres(past[tid], live[tid]) > 5.0]
+    assert shifted, f"replay shows the live positions: {past} vs {live}"
+    assert "Z" in page.inner_text("#time-label")
+    screenshot(page, "replay")
+
+    # Play at x60: time moves forward by about a minute per second.
+    page.click('.speed[data-speed="60"]')
+    page.click("#play-btn")
+    t0 = page.evaluate("() => window.dronewatch.replay().t")
+    time.sleep(1.0)
+    t1 = page.evaluate("() => window.dronewatch.replay().t")
+    assert t1 > t0 + 20 or t1 >= page.evaluate("() => window.dronewatch.replay().to") - 0.5
+
+    # Back to live.
+    page.click("#live-btn")
+    page.wait_for_selector("#conn.conn-live")
+    assert page.evaluate("() => window.dronewatch.replay()") is None
+    page.wait_for_function("() => Object.keys(window.dronewatch.positions()).length >= 2")
+    # A viewer cannot acknowledge.
+    assert page.locator(".ack-btn").count() == 0
+    assert not probe.errors, probe.errors
+    assert not probe.console_errors, probe.console_errors
+    assert_offline(probe, live_server)
+
+
+def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: Any) -> None:
+    page = open_map(probe, live_server, live_server.admin_token)
+
+    # The token left the address bar and lives in sessionStorage.
+    assert "token" not in page.url
+    assert page.evaluate("() => sessionStorage.getItem('dronewatch.token')") == live_server.admin_token
+    page.wait_for_selector("#conn.conn-live")
+    assert page.inner_text("#role").lower() == "admin"
+
+    # Browsers play sound only after a user gesture: click the map once, as an operator would.
+    page.mouse.click(300, 400)
+    muted = page.locator("#mute")
+    assert muted.get_attribute("aria-pressed") == "false"
+
+    # Drones move: marker positions change between two samples.
+    first = positions(page)
+    time.sleep(2.5)
+    second = positions(page)
+    moved = [tid for tid in first if tid in second and metres(first[tid], second[tid]) > 2.0]
+    assert moved, f"no drone moved: {first} -> {second}"
+    for tid in second:
+        el = page.locator(f'.drone-icon[data-track-id="{tid}"]')
+        assert el.count() == 1
+        assert el.get_attribute("data-status") in {"normal", "alerting", "spoof", "stale"}
+
+    # Protected zones from /api/zones are drawn with their names.
+    zone_names = page.locator(".leaflet-tooltip.zone-label").all_inner_texts()
+    assert zone_names, "no zone drawn"
+
+    # A zone alert arrives in the panel; an admin can acknowledge it.
+    # (the demo's intruder first approaches, then enters the aerodrome protection zone).
+    zone_alert = page.locator(
+        '#alert-list li.alert[data-rule="zone_entry"], #alert-list li.alert[data-rule="zone_approach"]'
+    )
+    zone_alert.first.wait_for(timeout=60000)
+    row = zone_alert.first
+    assert row.locator(".sev").inner_text().lower() in {"warning", "critical"}
+    assert "zone" in row.inner_text().lower()
+    assert "LFPO" in row.inner_text()
+    track_id = row.get_attribute("data-track-id")
+    # New warning/critical alerts beeped (WebAudio), and the mute toggle works.
+    assert page.evaluate("() => window.dronewatch.beeps()") >= 1
+    muted.click()
+    assert muted.get_attribute("aria-pressed") == "true"
+    assert page.evaluate("() => localStorage.getItem('dronewatch.muted')") == "1"
+    muted.click()
+    assert track_id
+    ack = row.locator(".ack-btn")
+    if ack.count():
+        alert_id = row.get_attribute("data-alert-id")
+        ack.click()
+        page.locator(f'#alert-list li[data-alert-id="{alert_id}"] .acked-label').wait_for()
+
+    # Clicking an alert opens that drone's details.
+    page.locator(f'#alert-list li[data-track-id="{track_id}"]').first.click()
+    page.wait_for_selector("#detail:not([hidden])")
+    body = page.inner_text("#detail-body")
+    assert track_id in body
+    assert "m/s" in body and "Z" in body
+    assert "Zone entry" in body or "Zone approach" in body
+
+    # The live stream reconnects by itself after a drop.
+    page.evaluate("() => window.dronewatch.dropStream()")
+    page.wait_for_selector("#conn.conn-reconnecting", timeout=5000)
+    page.wait_for_selector("#conn.conn-live", timeout=10000)
+    assert page.evaluate("() => window.dronewatch.zoneCount()") >= 1
+
+    # A drone marker opens its details too, also from the keyboard (focus it, press Enter).
+    other = next(iter(positions(page)))
+    marker = page.locator(f'.drone-icon[data-track-id="{other}"]')
+    marker.focus()
+    marker.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelector('#detail-body').innerText.includes({other!r})")
+
+    # Filters: searching for one drone leaves only that one on the map.
+    page.fill("#filter-q", other)
+    page.wait_for_function(f"() => {{ const p = window.dronewatch.positions(); "
+                           f"return Object.keys(p).length === 1 && {other!r} in p; }}")
+    page.fill("#filter-q", "")
+    page.wait_for_function("() => Object.keys(window.dronewatch.positions()).length >= 2")
+    page.click("#detail-close")
+
+    # A screenshot for people, and one for the README.
+    time.sleep(0.5)
+    screenshot(page, "live")
+
+    assert not probe.errors, probe.errors
+    assert not probe.console_errors, probe.console_errors
+    assert_offline(probe, live_server)
