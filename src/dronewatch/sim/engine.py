@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dronewatch.model import Frame, Transport
+from dronewatch.protocols import ble, wifi
 from dronewatch.sim.flight import FloatArray, LocalFrame, Track, flight_track, pilot_track
 from dronewatch.sim.scenario import Drone, Scenario, ScenarioError
 
@@ -171,18 +172,10 @@ def _default_ids(d: Drone, seed: int) -> tuple[str, str]:
 
 def mhz_of(transport: Transport, channel: int) -> float:
     if transport in (Transport.BLE_LEGACY, Transport.BLE_LONG_RANGE):
-        if channel == 37:
-            return 2402.0
-        if channel == 38:
-            return 2426.0
-        if channel == 39:
-            return 2480.0
-        return 2404.0 + 2 * channel if channel <= 10 else 2428.0 + 2 * (channel - 11)
+        return float(ble.channel_mhz(channel))
     if transport is Transport.DJI_OCUSYNC:
         return 2414.5
-    if channel >= 36:
-        return 5000.0 + 5 * channel
-    return 2484.0 if channel == 14 else 2407.0 + 5 * channel
+    return float(wifi.mhz_from_channel(channel))
 
 
 def prepare(scenario: Scenario, seed: int = 0) -> tuple[LocalFrame, list[DroneRuntime]]:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dronewatch.phy.ocusync.crc import append_crc24a
+from dronewatch.phy.ocusync.numerology import CODED_BITS
 from dronewatch.phy.ocusync.ratematch import derate_match, rate_match
 from dronewatch.phy.ocusync.turbo import Algorithm, turbo_decode, turbo_encode
 
@@ -26,7 +27,7 @@ BLOCK_BYTES: Final = 176  # transport block incl. CRC-24A
 PAYLOAD_BYTES: Final = 173  # without CRC-24A
 BLOCK_BITS: Final = BLOCK_BYTES * 8  # K = 1408
 STREAM_BITS: Final = BLOCK_BITS + 4  # D = K + 4
-CODED_BITS: Final = 7200  # E: 6 data symbols x 600 carriers x 2 bits
+# E = 7200: 6 data symbols x 600 carriers x 2 bits, fixed by the OFDM numerology.
 REDUNDANCY_VERSION: Final = 0
 LLR_CLIP: Final = 512.0  # |LLR| bound applied to the input (inf -> bound, NaN -> 0)
 
