@@ -18,6 +18,21 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
+
+
+def slot_twin(cls: type) -> type:
+    """An unfrozen class with the same bases and slots as the slotted class ``cls``.
+
+    An instance of the twin can be filled with plain slot stores and then turned into a
+    ``cls`` by assigning ``__class__`` (the layouts are identical), which skips the
+    ``object.__setattr__`` call a frozen dataclass makes per field.
+    """
+    if "__dict__" in dir(cls) or "__slots__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__} must be a slotted class")
+    slots = cls.__dict__["__slots__"]
+    return type(f"_{cls.__name__}Builder", cls.__bases__, {"__slots__": slots})
+
 
 class Transport(enum.StrEnum):
     """How a broadcast reached us. The value is the JSON ``transport`` key."""
@@ -31,14 +46,18 @@ class Transport(enum.StrEnum):
     FR_BEACON = "fr-beacon"
 
 
-@dataclass(slots=True, frozen=True)
-class Frame:
+class Frame(msgspec.Struct, frozen=True, gc=False):
     """One received broadcast payload, before decoding.
 
     ``payload`` is exactly the bytes the protocol decoder for ``transport`` reads: for
     Remote ID the message counter byte is stripped and ``payload`` is one 25-byte message or a
     message pack; for DJI Wi-Fi and the French beacon it is the vendor element body after the
     OUI (and OUI type); for DJI OcuSync it is the CRC-checked transport block.
+
+    Frames and :class:`Decoded` records are built once per frame and per message on the
+    decode path, hundreds of thousands per second: they are ``msgspec`` structs, which
+    construct in a fifth of the time of a frozen dataclass and, holding no cycles, stay out
+    of the garbage collector (``gc=False``). Use ``msgspec.structs.replace`` to copy one.
     """
 
     payload: bytes
@@ -50,7 +69,7 @@ class Frame:
     frequency_hz: float | None = None
     sensor_id: str = "local"
     counter: int | None = None  # Remote ID message counter, when the transport carries one
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. snr_db, cfo_hz from the PHY
+    extra: dict[str, Any] | None = None  # what the PHY measured, e.g. snr_db, cfo_hz
 
 
 class Message:
@@ -65,10 +84,23 @@ class Message:
 
     def fields(self) -> dict[str, Any]:
         """The message's fields as plain JSON-able values (enums by their value)."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(
+                f.name
+                for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            )
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            out[f.name] = to_jsonable(getattr(self, f.name))
+        for name in names:
+            value = getattr(self, name)
+            out[name] = value if type(value) in _PLAIN else to_jsonable(value)
         return out
+
+
+# Field names by message class (dataclasses.fields() is slow for the JSON Lines hot path),
+# and the types that are JSON as they are.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_PLAIN = frozenset((float, int, str, bool, type(None)))
 
 
 def to_jsonable(value: Any) -> Any:
@@ -88,8 +120,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(slots=True, frozen=True)
-class Decoded:
+class Decoded(msgspec.Struct, frozen=True, gc=False):
     """A decoded message with the frame it came in."""
 
     frame: Frame
@@ -108,7 +139,8 @@ class Decoded:
             "sensor": f.sensor_id,
             "type": self.message.type,
         }
-        out.update(f.extra)
+        if f.extra:
+            out.update(f.extra)
         out.update(self.message.fields())
         return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from pathlib import Path
 
@@ -268,3 +269,180 @@ def test_batch_encoder_matches(rows: list[tuple[float, float, float, float, floa
         for i, r in enumerate(rows)
     ]
     assert many == one
+
+
+# --- the compiled telemetry decoders against the table-driven reference ----------------------
+
+_INT_RANGES = {"B": (0, 255), "H": (0, 65535), "h": (-32768, 32767), "i": (-(2**31), 2**31 - 1),
+               "Q": (0, 2**64 - 1)}
+
+
+def _raw_values(fmt: str) -> st.SearchStrategy[object]:
+    if fmt.endswith("s"):
+        return st.binary(min_size=int(fmt[:-1]), max_size=int(fmt[:-1]))
+    lo, hi = _INT_RANGES[fmt]
+    # the boundaries and the sentinels the codecs special-case, besides arbitrary values
+    special = [lo, hi, 0, 1, 10**11 - 1, 10**11, 90 * 174533, 180 * 174533]
+    return st.sampled_from([v for v in special if lo <= v <= hi]) | st.integers(lo, hi)
+
+
+def _codec_fields() -> list[tuple[str, str, object]]:
+    from dronewatch.protocols.dji_droneid import TELEMETRY_LAYOUTS
+
+    seen: dict[tuple[str, int], tuple[str, str, object]] = {}
+    for layout in TELEMETRY_LAYOUTS.values():
+        for f in layout.fields:
+            seen.setdefault((f.fmt, id(f.codec)), (f.name, f.fmt, f.codec))
+    return list(seen.values())
+
+
+_CODEC_FIELDS = _codec_fields()
+
+
+@pytest.mark.parametrize(("name", "fmt", "codec"), _CODEC_FIELDS, ids=[f[0] for f in _CODEC_FIELDS])
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_codec_decode_source_matches_decode(
+    name: str, fmt: str, codec: object, data: st.DataObject
+) -> None:
+    from dronewatch.protocols.dji_droneid import Codec
+
+    assert isinstance(codec, Codec)
+    raw = data.draw(_raw_values(fmt))
+    if codec.decode_source is None:
+        return  # the compiled decoder calls codec.decode itself
+    got = eval(codec.decode_source.format(raw="raw"), {}, {"raw": raw})
+    assert repr(got) == repr(codec.decode(raw)), name  # same value and type (1 vs 1.0)
+
+
+def _record_strategy() -> st.SearchStrategy[bytes]:
+    from dronewatch.protocols.dji_droneid import TELEMETRY_LAYOUTS
+
+    def build(version: int) -> st.SearchStrategy[bytes]:
+        layout = TELEMETRY_LAYOUTS[version]
+        fields = [
+            st.just(0x10) if f.name == "record_type"
+            else st.just(version) if f.name == "version"
+            else st.integers(0, 20) if f.name == "uuid_len"
+            else _raw_values(f.fmt)
+            for f in layout.fields
+        ]
+        return st.tuples(*fields).map(lambda v: layout.struct.pack(*v)).flatmap(
+            lambda head: st.binary(min_size=20, max_size=20).map(lambda uuid: head + uuid)
+        )
+
+    return st.sampled_from([1, 2]).flatmap(build)
+
+
+def _valid_pair(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
+    if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+        return None, None
+    return lat, lon
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=_record_strategy())
+def test_compiled_decoder_matches_reference(record: bytes) -> None:
+    """Every field of the compiled decode, from the wire values through the codecs' own
+    ``decode`` (``Layout.unpack``) and the documented semantics."""
+    import math
+
+    from dronewatch.protocols.dji_droneid import TELEMETRY_LAYOUTS
+
+    layout = TELEMETRY_LAYOUTS[record[1]]
+    v = layout.unpack(record)
+    msg = decode_record(record)
+    assert type(msg) is DjiTelemetry
+    lat, lon = _valid_pair(v["lat"], v["lon"])
+    home = _valid_pair(v["home_lat"], v["home_lon"])
+    operator = _valid_pair(v.get("operator_lat"), v.get("operator_lon"))
+    vn, ve = v["speed_north_raw"] / 100, v["speed_east_raw"] / 100
+    speed = math.hypot(vn, ve)
+    uuid_text = record[layout.size :].replace(b"\x00", b"")
+    uuid = uuid_text.decode("utf-8", "replace").strip() or None if v["uuid_len"] else None
+    expected = DjiTelemetry(
+        serial=v["serial"], sequence=v["sequence"], version=v["version"],
+        state_info=v["state_info"], lat=lat, lon=lon, alt=float(v["alt_raw"]),
+        height=v["height_raw"] / 10, speed_north=vn, speed_east=ve,
+        speed_up=v["speed_up_raw"] / 100, speed=speed,
+        direction=None if speed == 0 else math.degrees(math.atan2(ve, vn)) % 360,
+        yaw=v["yaw"], pitch=v.get("pitch"), roll=v.get("roll"), home_lat=home[0],
+        home_lon=home[1], operator_lat=operator[0], operator_lon=operator[1],
+        gps_time=v.get("gps_time"), product_type=v["product_type"],
+        product=product_name(v["product_type"]), uuid=uuid, alt_raw=v["alt_raw"],
+        height_raw=v["height_raw"], speed_north_raw=v["speed_north_raw"],
+        speed_east_raw=v["speed_east_raw"], speed_up_raw=v["speed_up_raw"],
+    )
+    assert repr(msg) == repr(expected)  # also tells 1 from 1.0 and -0.0 from 0.0
+    # built the fast way (unfrozen twin), it is an ordinary frozen, hashable DjiTelemetry
+    assert msg == expected and hash(msg) == hash(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        msg.lat = 1.0  # type: ignore[misc]
+    assert dataclasses.replace(msg, sequence=7).sequence == 7
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lat=_lat, lon=_lon, alt=st.floats(-3000, 3000), height=st.floats(-3000, 3000),
+    vn=st.floats(-300, 300), ve=st.floats(-300, 300), vu=st.floats(-300, 300),
+    yaw=st.floats(-720, 720), gps=st.integers(10**11, 4 * 10**12), product=st.integers(0, 255),
+    uuid=st.text(alphabet="0123456789", min_size=1, max_size=19), version=st.sampled_from([1, 2]),
+)
+def test_decode_gives_the_encoded_values(
+    lat: float, lon: float, alt: float, height: float, vn: float, ve: float, vu: float,
+    yaw: float, gps: int, product: int, uuid: str, version: int,
+) -> None:
+    """SI values through ``encode_telemetry`` come back to within half a wire step."""
+    import math
+
+    from dronewatch.protocols.dji_droneid import encode_telemetry
+
+    msg = decode_record(encode_telemetry(
+        serial="SN42", lat=lat, lon=lon, alt=alt, height=height, speed_north=vn,
+        speed_east=ve, speed_up=vu, yaw=yaw, pitch=yaw / 10, roll=-yaw / 10, home_lat=-lat,
+        home_lon=-lon, operator_lat=lat / 2, operator_lon=lon / 2, gps_time=gps / 1000,
+        product_type=product, uuid=uuid, sequence=9, version=version,
+    ))
+    assert isinstance(msg, DjiTelemetry)
+    pos_step = 0.5 / RAD_E7_PER_DEG + 1e-12
+    assert (msg.serial, msg.sequence, msg.version, msg.uuid) == ("SN42", 9, version, uuid)
+    assert msg.lat is not None and msg.lon is not None
+    assert abs(msg.lat - lat) <= pos_step and abs(msg.lon - lon) <= pos_step
+    assert msg.home_lat is not None and abs(msg.home_lat + lat) <= pos_step
+    assert msg.alt is not None and abs(msg.alt - alt) <= 0.5
+    assert msg.height is not None and abs(msg.height - height) <= 0.05 + 1e-9
+    assert msg.speed_north is not None and abs(msg.speed_north - vn) <= 0.005 + 1e-9
+    assert msg.speed_east is not None and abs(msg.speed_east - ve) <= 0.005 + 1e-9
+    assert msg.speed_up is not None and abs(msg.speed_up - vu) <= 0.005 + 1e-9
+    assert msg.speed == math.hypot(msg.speed_north, msg.speed_east)
+    assert msg.yaw is not None and 0 <= msg.yaw < 360
+    assert abs((msg.yaw - yaw + 180) % 360 - 180) <= 0.005 + 1e-9
+    assert msg.product_type == product and msg.product == product_name(product)
+    if version == 2:
+        assert msg.operator_lat is not None and abs(msg.operator_lat - lat / 2) <= pos_step
+        assert msg.gps_time == pytest.approx(gps / 1000, abs=5e-4)
+        assert msg.pitch is None and msg.roll is None
+    else:
+        assert msg.pitch == pytest.approx(yaw / 10, abs=0.005 + 1e-9)
+        assert msg.roll == pytest.approx(-yaw / 10, abs=0.005 + 1e-9)
+        assert msg.operator_lat is None and msg.gps_time is None
+
+
+def test_record_cut_inside_its_uuid() -> None:
+    data = encode_record(make_telemetry(serial="S", lat=1.0, lon=2.0, uuid="123456"))
+    size = len(data) - 20  # the fixed part; the uuid field is the last 20 bytes
+    with pytest.raises(Truncated):
+        decode_record(data[: size + 5])
+    short = decode_record(data[: size + 6])  # all six characters there
+    assert isinstance(short, DjiTelemetry) and short.uuid == "123456"
+
+
+def test_decode_memo_is_bounded() -> None:
+    from dronewatch.protocols.dji_droneid import DecodeMemo
+
+    calls: list[bytes] = []
+    memo = DecodeMemo(lambda raw: calls.append(raw) or raw.decode() or None, max_size=3)
+    assert memo[b"a"] == "a" and memo[b"a"] == "a" and memo[b""] is None and memo[b""] is None
+    assert calls == [b"a", b""]  # computed once each, None remembered too
+    memo[b"b"], memo[b"c"]
+    assert len(memo) == 1 and calls[-1] == b"c"  # cleared when full

@@ -8,7 +8,6 @@ a one-line summary (packets, frames, messages, skips by reason) goes to stderr a
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time as _time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+import msgspec
 
 from dronewatch.decode import decode_frames
 from dronewatch.errors import DecodeError
@@ -190,6 +190,34 @@ def _progress_messages(
             progress.stop()
 
 
+class _JsonLines:
+    """JSON Lines to a text stream, encoded by msgspec in chunks (the --json hot path)."""
+
+    CHUNK = 1024
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+        self._binary: IO[bytes] | None = getattr(out, "buffer", None)
+        self._encode = msgspec.json.Encoder(enc_hook=str).encode_lines
+        self._pending: list[dict[str, object]] = []
+
+    def add(self, record: dict[str, object]) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = self._encode(self._pending)
+        self._pending.clear()
+        if self._binary is not None:
+            self._out.flush()  # keep text written earlier in order
+            self._binary.write(data)
+        else:
+            self._out.write(data.decode())
+
+
 def _quiet_exit() -> None:
     """The reader of stdout went away: leave without a traceback at interpreter exit."""
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead stdout until exit
@@ -229,17 +257,20 @@ def command(
     out = sys.stdout
     progress = sys.stderr.isatty()  # a live counter for people only, never in pipelines
     failed = False
-    dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+    lines = _JsonLines(out) if as_json else None
     for path in files:
         try:
             frames = open_capture(path, options, stats)
             decoded = decode_frames(frames, stats, strict=strict)
-            for d in _progress_messages(decoded, stats, path.name, progress):
-                if as_json:
-                    out.write(dumps(d.to_json()))
-                    out.write("\n")
-                else:
-                    table.add(d)
+            try:
+                for d in _progress_messages(decoded, stats, path.name, progress):
+                    if lines is not None:
+                        lines.add(d.to_json())
+                    else:
+                        table.add(d)
+            finally:
+                if lines is not None:
+                    lines.flush()
         except KeyboardInterrupt:
             click.echo(f"interrupted in {path}", err=True)
             failed = True

@@ -20,9 +20,10 @@ or a message pack (extended). Addresses are sent little-endian and reported as M
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import struct
+
+import msgspec
 
 from dronewatch.errors import Corrupt, NotMine, Truncated
 from dronewatch.model import Frame, Transport
@@ -486,7 +487,7 @@ def build_ble_packet(frame: Frame, linktype: int = LINKTYPE_BLUETOOTH_LE_LL_WITH
         raise ValueError(f"not a Bluetooth address: {frame.source!r}")
     ad = odid_service_data(frame.counter or 0, frame.payload)
     if frame.rssi_dbm is not None and not math.isfinite(frame.rssi_dbm):
-        frame = dataclasses.replace(frame, rssi_dbm=None)
+        frame = msgspec.structs.replace(frame, rssi_dbm=None)
     if linktype == LINKTYPE_BLUETOOTH_HCI_H4:
         if legacy:
             return hci_adv_report(adv_a, ad, frame.rssi_dbm)

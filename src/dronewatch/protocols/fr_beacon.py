@@ -26,13 +26,14 @@ is read as "no position" -> ``None``.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
-from dronewatch.model import Message, Transport
+from dronewatch.model import Message, Transport, slot_twin
 from dronewatch.protocols import register
 
 FR_OUI: Final = bytes.fromhex("6a5c35")
@@ -63,17 +64,19 @@ class FrBeacon(Message):
 
 @dataclass(slots=True, frozen=True)
 class Tlv:
-    """One TLV of the layout: message attribute, struct code (None = variable ASCII)."""
+    """One TLV of the layout: message attribute, struct code (None = variable ASCII).
+
+    ``decode_source`` is ``decode`` as a Python expression over ``{raw}``, pasted into the
+    compiled decoders (:func:`_compile_shape`); ``None`` makes them call ``decode``. It must
+    compute exactly what ``decode`` computes (the tests check it).
+    """
 
     code: int
     name: str
     fmt: str | None
     decode: Callable[[Any], Any]
     encode: Callable[[Any], Any]
-
-    @property
-    def size(self) -> int | None:
-        return None if self.fmt is None else struct.calcsize(">" + self.fmt)
+    decode_source: str | None = None
 
 
 def _text_decode(raw: bytes) -> str | None:
@@ -115,19 +118,22 @@ def _direction_decode(raw: int) -> float | None:
     return float(raw) if 0 <= raw < 360 else None
 
 
+_POS_SOURCE: Final = f"{{raw}} / {POS_SCALE!r}"
+
 # The layout, in the order the encoder writes it.
 TLVS: Final = (
-    Tlv(1, "version", "B", lambda r: r, lambda v: v & 0xFF),
+    Tlv(1, "version", "B", lambda r: r, lambda v: v & 0xFF, "{raw}"),
     Tlv(2, "uas_id", f"{ID_FR_LENGTH}s", _text_decode, _text_encode(ID_FR_LENGTH)),
     Tlv(3, "serial", None, _ansi_decode, _text_encode(None)),
-    Tlv(4, "lat", "i", _pos_decode, _pos_encode),
-    Tlv(5, "lon", "i", _pos_decode, _pos_encode),
-    Tlv(6, "alt", "h", float, _i16),
-    Tlv(7, "height", "h", float, _i16),
-    Tlv(8, "home_lat", "i", _pos_decode, _pos_encode),
-    Tlv(9, "home_lon", "i", _pos_decode, _pos_encode),
-    Tlv(10, "speed", "B", float, lambda v: max(0, min(255, round(v)))),
-    Tlv(11, "direction", "H", _direction_decode, lambda v: round(v) % 360),
+    Tlv(4, "lat", "i", _pos_decode, _pos_encode, _POS_SOURCE),
+    Tlv(5, "lon", "i", _pos_decode, _pos_encode, _POS_SOURCE),
+    Tlv(6, "alt", "h", float, _i16, "float({raw})"),
+    Tlv(7, "height", "h", float, _i16, "float({raw})"),
+    Tlv(8, "home_lat", "i", _pos_decode, _pos_encode, _POS_SOURCE),
+    Tlv(9, "home_lon", "i", _pos_decode, _pos_encode, _POS_SOURCE),
+    Tlv(10, "speed", "B", float, lambda v: max(0, min(255, round(v))), "float({raw})"),
+    Tlv(11, "direction", "H", _direction_decode, lambda v: round(v) % 360,
+        "(float({raw}) if 0 <= {raw} < 360 else None)"),
 )
 _BY_CODE: Final = {t.code: t for t in TLVS}
 _STRUCTS: Final = {t.code: struct.Struct(">" + t.fmt) for t in TLVS if t.fmt is not None}
@@ -141,15 +147,122 @@ def _pair(lat: Any, lon: Any) -> tuple[float | None, float | None]:
     return lat, lon
 
 
-@register(Transport.FR_BEACON)
-def decode(payload: bytes) -> list[Message]:
-    """The French beacon in a vendor element body (after the OUI ``6A:5C:35``)."""
-    payload = bytes(payload)
-    if not payload:
-        raise Truncated("empty French beacon element", reason="truncated")
-    if payload[0] != VS_TYPE:
-        raise NotMine(f"vendor type 0x{payload[0]:02x} is not the French beacon", reason="vs-type")
+Shape = tuple[tuple[int, int], ...]  # (code, length) of each TLV, in order
+ShapeDecoder = Callable[[bytes], "FrBeacon | None"]
+
+# A sender repeats one TLV shape in every frame, so each shape seen in SHAPE_COMPILE_AFTER
+# good frames gets a decoder compiled for it. At most MAX_SHAPES are compiled (each costs
+# ~0.2 ms and some memory); frames of other shapes take the TLV walk.
+SHAPE_COMPILE_AFTER: Final = 3
+MAX_SHAPES: Final = 64
+_MAX_SHAPE_COUNTS: Final = 4096
+_compiled: dict[int, tuple[ShapeDecoder, ...]] = {}  # by payload length
+_compiled_count = 0
+_shape_counts: dict[Shape, int] = {}  # good frames per shape not yet compiled
+_BeaconBuilder: Final = slot_twin(FrBeacon)
+_DEFAULTS: Final = {f.name: f.default for f in dataclasses.fields(FrBeacon)}
+
+
+def _compile_shape(shape: Shape) -> ShapeDecoder:
+    """A decoder for the payloads whose TLVs are exactly ``shape`` (a shape the TLV walk
+    accepted): one struct unpack of the whole payload, the TLV headers compared with the
+    shape's (``None`` when they differ: another shape of the same length), the TLVs'
+    ``decode_source`` pasted inline, then the same checks as :func:`_decode_walk`."""
+    ns: dict[str, Any] = {
+        "_new": object.__new__,
+        "_builder": _BeaconBuilder,
+        "_cls": FrBeacon,
+        "_Unsupported": Unsupported,
+        "_Corrupt": Corrupt,
+    }
+    fmt = ">B"  # the vendor-specific type, then each TLV's header as one big-endian H
+    heads = ["h0"]
+    expected = [VS_TYPE]
+    items = ["h0"]
+    values: list[str] = []
+    present: set[str] = set()
+    for i, (code, length) in enumerate(shape, 1):
+        fmt += "H"
+        heads.append(f"h{i}")
+        items.append(f"h{i}")
+        expected.append(code << 8 | length)
+        tlv = _BY_CODE.get(code)
+        if tlv is None:  # a TLV of a later version: skipped
+            fmt += f"{length}x"
+            continue
+        if tlv.fmt is None:
+            fmt += f"{length}s"
+        elif _STRUCTS[code].size == length:
+            fmt += tlv.fmt
+        else:
+            raise ValueError(f"TLV {code} of length {length} in a shape")
+        raw = f"v{i}"
+        items.append(raw)
+        if tlv.decode_source is None:
+            ns[f"_decode{code}"] = tlv.decode
+            expr = f"_decode{code}({raw})"
+        else:
+            expr = tlv.decode_source.format(raw=raw)
+        values.append(f"    {tlv.name} = {expr}")  # a repeated TLV: the last one counts
+        present.add(tlv.name)
+    ns["_unpack"] = struct.Struct(fmt).unpack
+    ns["_heads"] = tuple(expected)
+    lines = [
+        "def _decode(payload):",
+        f"    {', '.join(items)}, = _unpack(payload)",
+        f"    if ({', '.join(heads)},) != _heads:",
+        "        return None",
+        *values,
+    ]
+    for name, default in _DEFAULTS.items():
+        if name not in present:
+            ns[f"_default_{name}"] = default
+            lines.append(f"    {name} = _default_{name}")
+    if "version" in present:
+        lines += [
+            f"    if version != {PROTOCOL_VERSION}:",
+            "        raise _Unsupported(f'French beacon version {version}',"
+            " reason='unsupported-version')",
+        ]
+    lines += [
+        "    if uas_id is None and serial is None:",
+        "        raise _Corrupt('French beacon without an identifier', reason='no-id')",
+    ]
+    for lat, lon in (("lat", "lon"), ("home_lat", "home_lon")):  # as _pair
+        lines += [
+            f"    if {lat} is None or {lon} is None or ({lat} == 0 and {lon} == 0) or not"
+            f" (-90.0 <= {lat} <= 90.0 and -180.0 <= {lon} <= 180.0):",
+            f"        {lat} = {lon} = None",
+        ]
+    lines.append("    m = _new(_builder)")
+    lines += [f"    m.{name} = {name}" for name in _DEFAULTS]
+    lines += ["    m.__class__ = _cls", "    return m"]
+    src = "\n".join(lines) + "\n"
+    exec(compile(src, f"<French beacon decoder {shape}>", "exec"), ns)
+    fn: ShapeDecoder = ns["_decode"]
+    fn.__doc__ = src  # the generated source, for debugging
+    return fn
+
+
+def _count_shape(shape: Shape, length: int) -> None:
+    """Note one good frame of ``shape`` (``length`` bytes); compile it when it recurs."""
+    global _compiled_count
+    count = _shape_counts.get(shape, 0) + 1
+    if count < SHAPE_COMPILE_AFTER:
+        if len(_shape_counts) >= _MAX_SHAPE_COUNTS:
+            _shape_counts.clear()
+        _shape_counts[shape] = count
+        return
+    _shape_counts.pop(shape, None)
+    if _compiled_count < MAX_SHAPES:
+        _compiled[length] = (*_compiled.get(length, ()), _compile_shape(shape))
+        _compiled_count += 1
+
+
+def _decode_walk(payload: bytes) -> tuple[FrBeacon, Shape]:
+    """The beacon in ``payload`` (bytes, first byte VS_TYPE) read TLV by TLV, and its shape."""
     values: dict[str, Any] = {}
+    shape: list[tuple[int, int]] = []
     pos = 1
     end = len(payload)
     while pos < end:
@@ -161,6 +274,7 @@ def decode(payload: bytes) -> list[Message]:
             raise Truncated(f"French beacon TLV {code} cut off", reason="truncated")
         value = payload[pos : pos + length]
         pos += length
+        shape.append((code, length))
         tlv = _BY_CODE.get(code)
         if tlv is None:
             continue  # a TLV of a later version
@@ -181,7 +295,25 @@ def decode(payload: bytes) -> list[Message]:
         raise Corrupt("French beacon without an identifier", reason="no-id")
     values["lat"], values["lon"] = _pair(values.get("lat"), values.get("lon"))
     values["home_lat"], values["home_lon"] = _pair(values.get("home_lat"), values.get("home_lon"))
-    return [FrBeacon(**values)]
+    return FrBeacon(**values), tuple(shape)
+
+
+@register(Transport.FR_BEACON)
+def decode(payload: bytes) -> list[Message]:
+    """The French beacon in a vendor element body (after the OUI ``6A:5C:35``)."""
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    for decode_shape in _compiled.get(len(payload), ()):
+        msg = decode_shape(payload)
+        if msg is not None:
+            return [msg]
+    if not payload:
+        raise Truncated("empty French beacon element", reason="truncated")
+    if payload[0] != VS_TYPE:
+        raise NotMine(f"vendor type 0x{payload[0]:02x} is not the French beacon", reason="vs-type")
+    beacon, shape = _decode_walk(payload)
+    _count_shape(shape, len(payload))
+    return [beacon]
 
 
 def encode(message: FrBeacon) -> bytes:

@@ -28,14 +28,18 @@ import math
 import mmap
 import struct
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from dronewatch.errors import Corrupt, DecodeError, NotMine, Truncated
 from dronewatch.model import Frame
 from dronewatch.sources import CaptureOptions
 from dronewatch.stats import DecodeStats
+
+if TYPE_CHECKING:
+    from dronewatch.protocols.link import LinkParser
 
 __all__ = [
     "CaptureFormatError",
@@ -334,6 +338,13 @@ def read_packets(
         mapped.close()
 
 
+#: Captures at least this large are read through the compiled index and link scan
+#: (:mod:`.pcap_index`, :mod:`dronewatch.protocols.link_batch`); smaller ones by the
+#: reference parsers alone: below ~150,000 packets the kernels take longer to load (~1 s)
+#: than they save.
+FAST_PATH_MIN_BYTES = 32 << 20
+
+
 def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iterator[Frame]:
     """Frames carrying drone payloads from a pcap/pcapng file, in file order.
 
@@ -341,35 +352,102 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
     ``stats.packets_read`` only); broken ones are counted by reason in ``stats.skipped``
     (or raise with ``options.strict``).
     """
-    from dronewatch.protocols.link import family_of, parsers
-
-    table = parsers()
-    sensor = options.sensor_id
-    strict = options.strict
     mapped = _Mapped(Path(path))
     try:
-        packets = _packet_source(mapped.buf)
+        packets = _packet_source(mapped.buf)  # a wrong magic raises here, before any frame
         try:
-            # The hot loop: one dict lookup and one call per packet (see bench/).
-            for time, linktype, data in packets:
-                stats.packets_read += 1
-                parse = table.get(linktype)
-                if parse is None:
-                    continue
-                try:
-                    frames = parse(data, time, sensor)
-                except NotMine:
-                    continue
-                except DecodeError as exc:
-                    if strict:
-                        raise
-                    stats.skip(f"{family_of(linktype)}: {exc.reason}")
-                    continue
-                yield from frames
+            if len(mapped.buf) >= FAST_PATH_MIN_BYTES:
+                yield from _scanned_frames(mapped.buf, packets, options, stats)
+            else:
+                yield from _parsed_frames(packets, options, stats)
         except _Stop as stop:
-            _fail(stop.error, stats, strict)
+            _fail(stop.error, stats, options.strict)
     finally:
         mapped.close()
+
+
+def _parsed_frames(
+    packets: Iterator[Packet], options: CaptureOptions, stats: DecodeStats
+) -> Iterator[Frame]:
+    """The reference path: every packet through its link-layer parser."""
+    from dronewatch.protocols.link import parsers
+
+    table = parsers()
+    for time, linktype, data in packets:
+        stats.packets_read += 1
+        parse = table.get(linktype)
+        if parse is not None:
+            yield from _parse(parse, linktype, data, time, options, stats)
+
+
+def _parse(
+    parse: LinkParser,
+    linktype: int,
+    data: bytes,
+    time: float,
+    options: CaptureOptions,
+    stats: DecodeStats,
+) -> list[Frame]:
+    """The frames of one packet; none for a packet that is not ours or is broken (counted)."""
+    from dronewatch.protocols.link import family_of
+
+    try:
+        return parse(data, time, options.sensor_id)
+    except NotMine:
+        return []
+    except DecodeError as exc:
+        if options.strict:
+            raise
+        stats.skip(f"{family_of(linktype)}: {exc.reason}")
+        return []
+
+
+def _scanned_frames(
+    buf: bytes | mmap.mmap,
+    packets: Iterator[Packet],
+    options: CaptureOptions,
+    stats: DecodeStats,
+) -> Iterator[Frame]:
+    """The fast path: the same frames as :func:`_parsed_frames`, from the compiled index and
+    link scan; the packets the kernels leave (``FALLBACK``) go through the reference parsers,
+    and after an early stop of the index (damage) the reference reader takes over."""
+    import numpy as np
+
+    from dronewatch.protocols.link import parsers
+    from dronewatch.protocols.link_batch import scan_batch
+    from dronewatch.protocols.link_scan import FALLBACK
+    from dronewatch.sources.pcap_index import index_packets
+
+    table = parsers()
+    handover: int | None = None
+    view = np.frombuffer(buf, np.uint8)
+    try:
+        for batch in index_packets(buf):
+            times = batch.time.tolist()
+            status, frames = scan_batch(
+                buf, view, batch.offset, batch.length, times, batch.linktype, options.sensor_id
+            )
+            next_frame = 0
+            for i, count in enumerate(status):
+                stats.packets_read += 1
+                if count == 1:
+                    yield frames[next_frame]
+                    next_frame += 1
+                elif count > 1:
+                    yield from frames[next_frame : next_frame + count]
+                    next_frame += count
+                elif count == FALLBACK:
+                    linktype = int(batch.linktype[i])
+                    parse = table.get(linktype)
+                    if parse is not None:
+                        start = int(batch.offset[i])
+                        data = buf[start : start + int(batch.length[i])]
+                        yield from _parse(parse, linktype, data, times[i], options, stats)
+            handover = batch.handover
+    finally:
+        del view  # an mmap cannot close while a view of it exists
+    if handover is not None:
+        yield from _parsed_frames(islice(packets, handover, None), options, stats)
 
 
 # --- writers -------------------------------------------------------------------------------

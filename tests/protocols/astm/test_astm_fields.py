@@ -358,14 +358,13 @@ def test_basic_id_example() -> None:
 def test_caches_share_immutable_results_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     from dronewatch.protocols.astm import codec
 
-    monkeypatch.setattr(codec, "_RECENT_MAX", 4)
     monkeypatch.setattr(codec, "_CACHE_MAX", 4)
     raw_static = encode(OperatorId(operator_id="OP-1"))
     assert decode(raw_static)[0] is decode(raw_static)[0]
     raws = [encode(Location(lat=1.0, lon=float(i + 1))) for i in range(10)]
     first = [decode(r)[0] for r in raws]
     assert decode(raws[-1])[0] is first[-1]  # a repeated fix is a cache hit
-    assert len(codec._recent) <= 4
+    assert len(codec._cache) <= 4
     for i in range(10):
         decode(encode(BasicId(uas_id=f"ID{i}")))
     assert len(codec._cache) <= 4

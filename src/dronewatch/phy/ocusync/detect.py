@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
 import scipy.ndimage
 import scipy.signal
 
+from dronewatch.jit import njit
 from dronewatch.phy.ocusync.numerology import BANDWIDTH_HZ
 
 BIN_TARGET_HZ = 0.75e6
@@ -83,7 +83,7 @@ def power_map(
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _cell_power(spec: npt.NDArray[np.complex64], out: npt.NDArray[np.float32]) -> None:
     """out[c, shifted bin] = mean over frames of |spec[c, f, bin]|^2 (fftshift order)."""
     n_cells, n_frames, nbin = spec.shape

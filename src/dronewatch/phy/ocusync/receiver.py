@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from dronewatch.jit import njit
 from dronewatch.phy.ocusync.coding import decode_llrs
 from dronewatch.phy.ocusync.demod import burst_llrs
 from dronewatch.phy.ocusync.detect import Candidate, DetectorConfig, detect
@@ -295,7 +295,7 @@ class Receiver:
         return None, self.config.max_iterations, 1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _all_finite(v: npt.NDArray[np.float32]) -> bool:
     for i in range(v.size):  # noqa: SIM110 (numba: an early-exit loop, no generator)
         if not np.isfinite(v[i]):

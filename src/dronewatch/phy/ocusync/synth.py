@@ -92,7 +92,7 @@ def write_sigmf_capture(
         if abs(offset) > half_band:
             skip("out-of-band")
             continue
-        snr = float(f.extra.get("snr_db", snr_db))
+        snr = float((f.extra or {}).get("snr_db", snr_db))
         iq = transmit(f.payload, sample_rate=sample_rate, freq_offset_hz=offset, layout=layout,
                       amplitude=float(np.sqrt(10 ** (snr / 10))))
         phase = np.complex64(np.exp(2j * np.pi * rng.uniform()))

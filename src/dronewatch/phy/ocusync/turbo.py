@@ -18,10 +18,10 @@ import functools
 from dataclasses import dataclass
 from typing import Final, Literal
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from dronewatch.jit import njit
 from dronewatch.phy.ocusync.crc import CRC24A_POLY
 
 # QPP interleaver parameters (TS 36.212 Table 5.1.3-3): DroneID's K = 1408 and a few sizes
@@ -70,7 +70,7 @@ def qpp_interleaver(k: int, f1: int | None = None, f2: int | None = None) -> npt
     return perm
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _rsc_encode(
     bits: npt.NDArray[np.uint8], nxt: npt.NDArray[np.int64], par: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
@@ -125,7 +125,7 @@ JACOBIAN_TABLE: Final = np.append(
 _NO_TABLE: Final = np.zeros(0, dtype=np.float32)  # max-log-MAP: no correction
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _ms(a: np.float32, b: np.float32, table: npt.NDArray[np.float32]) -> np.float32:
     """max*(a, b) = log(e^a + e^b); plain max (max-log) when ``table`` is empty. Branch-free."""
     m = max(a, b)
@@ -134,7 +134,7 @@ def _ms(a: np.float32, b: np.float32, table: npt.NDArray[np.float32]) -> np.floa
     return np.float32(m + table[int(min(float(abs(a - b)), _CORR_MAX) * _CORR_RES)])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _siso(
     lu: npt.NDArray[np.float32],
     lp: npt.NDArray[np.float32],
@@ -267,7 +267,7 @@ def _siso(
         b7 = max(c7 - c0, neg)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _crc24a_bits_ok(bits: npt.NDArray[np.uint8]) -> bool:
     """CRC-24A remainder of the bit string is zero, and the string is not all zeros.
 
@@ -287,7 +287,7 @@ def _crc24a_bits_ok(bits: npt.NDArray[np.uint8]) -> bool:
     return nonzero and reg == 0
 
 
-@numba.njit(cache=True, nogil=True)
+@njit()
 def _decode(
     streams: npt.NDArray[np.float32],
     perm: npt.NDArray[np.int64],

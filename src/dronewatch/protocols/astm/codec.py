@@ -10,11 +10,12 @@ layout-identical *unfrozen* twin class (plain slot stores) and then assigns ``__
 to the frozen class: the result is an ordinary, immutable instance of the message class
 (``tests`` check it equals the one built by ``__init__``).
 
-Static messages (Basic ID, Self-ID, System, Operator ID, Authentication) repeat verbatim,
-so their decodes are memoised in a bounded cache keyed by the 25 bytes (the messages are
-immutable, so sharing them is safe; the cache is invisible to callers). Location messages
-change with every fix but are re-broadcast verbatim between fixes and arrive on several
-transports, so the last few hundred are kept in a second, small cache.
+Messages repeat verbatim: the static ones (Basic ID, Self-ID, System, Operator ID,
+Authentication) for the whole flight, a Location between fixes and on every transport the
+drone uses. So decodes are memoised in a bounded cache keyed by the 25 bytes (the messages
+are immutable, so sharing them is safe; the cache is invisible to callers). It is emptied
+when full: re-decoding the few static messages of the drones in view then costs nothing
+next to a lookup per message for a least-recently-used order.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import fields as dc_fields
 from typing import Any
 
 from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
-from dronewatch.model import Message
+from dronewatch.model import Message, slot_twin
 from dronewatch.protocols.astm.constants import (
     DEFAULT_VERSION,
     MAX_PACK_MESSAGES,
@@ -112,17 +113,6 @@ def _defaults(cls: type[Message]) -> dict[str, Any]:
     return out
 
 
-def _twin(cls: type[Message]) -> type:
-    """An unfrozen class with the same slots as ``cls``, to build instances quickly.
-
-    ``__class__`` assignment needs identical layouts: ``cls`` must be a slotted dataclass
-    directly below :class:`Message` (which has empty ``__slots__``).
-    """
-    if cls.__bases__ != (Message,) or "__dict__" in dir(cls):
-        raise TypeError(f"{cls.__name__} must be a slotted direct subclass of Message")
-    return type(f"_{cls.__name__}Builder", (Message,), {"__slots__": cls.__slots__})
-
-
 def compile_decoder(layout: Layout) -> Decoder:
     """A function ``bytes (>= 25) -> message`` generated from ``layout``.
 
@@ -134,7 +124,7 @@ def compile_decoder(layout: Layout) -> Decoder:
     ns: dict[str, Any] = {
         "_unpack": unpack,
         "_new": object.__new__,
-        "_twin": _twin(layout.cls),
+        "_twin": slot_twin(layout.cls),
         "_cls": layout.cls,
     }
     lines = ["def _decode(data):"]
@@ -295,9 +285,9 @@ _ENCODERS: dict[type, Encoder] = {
 _ENCODERS[Authentication] = _encode_auth
 
 _CACHE_MAX = 8192
-_cache: dict[bytes, Message] = {}  # static messages by their 25 bytes
-_RECENT_MAX = 512
-_recent: dict[bytes, Message] = {}  # recent Location messages by their 25 bytes
+_cache: dict[bytes, Message] = {}  # decoded messages by their 25 bytes
+
+_MESSAGE_PACK = int(MessageType.MESSAGE_PACK)  # a plain int compares faster than the enum
 
 
 def message_type(data: bytes) -> int:
@@ -315,31 +305,23 @@ def _decode_new(key: bytes) -> Message:
             reason="astm-truncated",
         )
     head = key[0]
-    if head & 0x0F > _MAX_VERSION:
-        raise Unsupported(f"Remote ID protocol version {head & 0x0F}", reason="astm-version")
     decoder = _DECODERS[head >> 4]
-    if decoder is None:
-        if head >> 4 == MessageType.MESSAGE_PACK:
-            raise Corrupt(
-                "a message pack where one message was expected", reason="astm-nested-pack"
-            )
-        raise Unsupported(f"Remote ID message type 0x{head >> 4:X}", reason="astm-type")
-    if head >> 4 == MessageType.LOCATION:
-        # A fix is repeated verbatim only briefly (re-broadcasts between GNSS updates, the
-        # same message on several transports): a small cache of recent ones suffices, and
-        # keeps the working set small.
-        msg = _recent.get(key)
-        if msg is None:
-            msg = decoder(key)
-            if len(_recent) >= _RECENT_MAX:
-                _recent.clear()
-            _recent[key] = msg
-        return msg
+    if decoder is None or head & 0x0F > _MAX_VERSION:
+        raise _refusal(head)
     msg = decoder(key)
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     _cache[key] = msg
     return msg
+
+
+def _refusal(head: int) -> DecodeError:
+    """Why the message with header byte ``head`` is not decoded."""
+    if head & 0x0F > _MAX_VERSION:
+        return Unsupported(f"Remote ID protocol version {head & 0x0F}", reason="astm-version")
+    if head >> 4 == _MESSAGE_PACK:
+        return Corrupt("a message pack where one message was expected", reason="astm-nested-pack")
+    return Unsupported(f"Remote ID message type 0x{head >> 4:X}", reason="astm-type")
 
 
 def decode_message(data: bytes) -> Message:
@@ -355,6 +337,13 @@ def decode_message(data: bytes) -> Message:
     return msg if msg is not None else _decode_new(key)
 
 
+#: Splits a pack's ``count`` messages off its header in one C call (by ``count``).
+_PACK_SPLIT = [
+    struct.Struct(f"{PACK_HEADER_SIZE}x" + f"{MESSAGE_SIZE}s" * count).unpack_from
+    for count in range(MAX_PACK_MESSAGES + 1)
+]
+
+
 def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     """The messages of a pack (``payload`` is bytes whose type nibble is 0xF)."""
     n = len(payload)
@@ -367,16 +356,14 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     count = payload[2]
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
-    end = PACK_HEADER_SIZE + count * MESSAGE_SIZE
-    if n < end:
+    if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
         raise Truncated(
             f"message pack announces {count} messages but has {n} bytes", reason="astm-truncated"
         )
     messages: list[Message] = []
     errors: list[DecodeError] = []
     get = _cache.get
-    for start in range(PACK_HEADER_SIZE, end, MESSAGE_SIZE):
-        key = payload[start : start + MESSAGE_SIZE]
+    for key in _PACK_SPLIT[count](payload):
         msg = get(key)
         if msg is None:
             try:
