@@ -27,7 +27,6 @@ opendroneid dissector is loaded. All times are CPU seconds of one process (``pro
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import resource
 import shutil
@@ -36,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 from dronewatch.decode import decode_frames
 from dronewatch.model import Frame, Transport
@@ -185,7 +186,7 @@ def build(path: Path, n_frames: int) -> dict[str, int]:
                         )
                     )
                 elif kind == 5:
-                    tel = dataclasses.replace(
+                    tel = msgspec.structs.replace(
                         dji,
                         lat=lat,
                         lon=lon,  # type: ignore[type-var]

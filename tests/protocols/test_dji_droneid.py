@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -376,9 +376,9 @@ def test_compiled_decoder_matches_reference(record: bytes) -> None:
     assert repr(msg) == repr(expected)  # also tells 1 from 1.0 and -0.0 from 0.0
     # built the fast way (unfrozen twin), it is an ordinary frozen, hashable DjiTelemetry
     assert msg == expected and hash(msg) == hash(expected)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         msg.lat = 1.0  # type: ignore[misc]
-    assert dataclasses.replace(msg, sequence=7).sequence == 7
+    assert msgspec.structs.replace(msg, sequence=7).sequence == 7
 
 
 @settings(max_examples=200, deadline=None)

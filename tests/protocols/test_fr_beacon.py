@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import random
 import struct
 from collections.abc import Callable
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -183,9 +183,9 @@ def test_compiled_beacon_is_an_ordinary_frozen_beacon() -> None:
     _, shape = fr_beacon._decode_walk(EXAMPLE)
     fast = fr_beacon._compile_shape(shape)(EXAMPLE)
     assert type(fast) is FrBeacon
-    rebuilt = FrBeacon(**{f.name: getattr(fast, f.name) for f in dataclasses.fields(FrBeacon)})
+    rebuilt = FrBeacon(**{f.name: getattr(fast, f.name) for f in msgspec.structs.fields(FrBeacon)})
     assert fast == rebuilt == walked and hash(fast) == hash(rebuilt)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         fast.lat = 1.0  # type: ignore[misc]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
@@ -147,16 +146,14 @@ def test_fr_beacon() -> None:
     assert (o.home_lat, o.home_lon) == (48.849, 2.349)
 
 
-@dataclass(slots=True, frozen=True)
-class _Weird(Message):
+class _Weird(Message, frozen=True):
     type: ClassVar[str] = "location"
     lat: object = "not a number"
     lon: float = math.nan
     speed: object = None
 
 
-@dataclass(slots=True, frozen=True)
-class _Other(Message):
+class _Other(Message, frozen=True):
     type: ClassVar[str] = "authentication"
 
 

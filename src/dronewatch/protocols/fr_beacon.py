@@ -26,14 +26,15 @@ is read as "no position" -> ``None``.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+import msgspec
+
 from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
-from dronewatch.model import Message, Transport, slot_twin
+from dronewatch.model import Message, Transport
 from dronewatch.protocols import register
 
 FR_OUI: Final = bytes.fromhex("6a5c35")
@@ -43,8 +44,7 @@ ID_FR_LENGTH: Final = 30
 POS_SCALE: Final = 1e5  # raw units per degree
 
 
-@dataclass(slots=True, frozen=True)
-class FrBeacon(Message):
+class FrBeacon(Message, frozen=True):
     """One French beacon frame: identity, position, home point and motion."""
 
     type: ClassVar[str] = "fr_beacon"
@@ -159,8 +159,7 @@ _MAX_SHAPE_COUNTS: Final = 4096
 _compiled: dict[int, tuple[ShapeDecoder, ...]] = {}  # by payload length
 _compiled_count = 0
 _shape_counts: dict[Shape, int] = {}  # good frames per shape not yet compiled
-_BeaconBuilder: Final = slot_twin(FrBeacon)
-_DEFAULTS: Final = {f.name: f.default for f in dataclasses.fields(FrBeacon)}
+_DEFAULTS: Final = {f.name: f.default for f in msgspec.structs.fields(FrBeacon)}
 
 
 def _compile_shape(shape: Shape) -> ShapeDecoder:
@@ -169,8 +168,6 @@ def _compile_shape(shape: Shape) -> ShapeDecoder:
     shape's (``None`` when they differ: another shape of the same length), the TLVs'
     ``decode_source`` pasted inline, then the same checks as :func:`_decode_walk`."""
     ns: dict[str, Any] = {
-        "_new": object.__new__,
-        "_builder": _BeaconBuilder,
         "_cls": FrBeacon,
         "_Unsupported": Unsupported,
         "_Corrupt": Corrupt,
@@ -234,9 +231,7 @@ def _compile_shape(shape: Shape) -> ShapeDecoder:
             f" (-90.0 <= {lat} <= 90.0 and -180.0 <= {lon} <= 180.0):",
             f"        {lat} = {lon} = None",
         ]
-    lines.append("    m = _new(_builder)")
-    lines += [f"    m.{name} = {name}" for name in _DEFAULTS]
-    lines += ["    m.__class__ = _cls", "    return m"]
+    lines.append(f"    return _cls({', '.join(_DEFAULTS)})")
     src = "\n".join(lines) + "\n"
     exec(compile(src, f"<French beacon decoder {shape}>", "exec"), ns)
     fn: ShapeDecoder = ns["_decode"]

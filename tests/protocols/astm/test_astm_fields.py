@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import random
 import struct
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -251,10 +251,10 @@ def test_messages_are_frozen_slotted_and_equal_to_init_built() -> None:
     assert type(msg) is OperatorId
     assert msg == OperatorId(operator_id="FIN87astrdge12k8")
     assert hash(msg) == hash(OperatorId(operator_id="FIN87astrdge12k8"))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         msg.operator_id = "x"  # type: ignore[misc]
     assert not hasattr(msg, "__dict__")
-    assert dataclasses.replace(msg, operator_id="y").operator_id == "y"
+    assert msgspec.structs.replace(msg, operator_id="y").operator_id == "y"
     assert msg.fields()["operator_id_type"] == "operator_id"
 
 

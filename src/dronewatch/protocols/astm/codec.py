@@ -4,11 +4,8 @@ At import, every :class:`~.layout.Layout` becomes one generated decoder and one 
 a precompiled :class:`struct.Struct` for the 25 bytes, bit-field extraction and the field
 codecs' own expressions pasted inline (lookup tables for enums, speeds and directions).
 
-Decoded messages are frozen dataclasses. Building one through the generated frozen
-``__init__`` costs ~17 ``object.__setattr__`` calls, so the decoder fills an instance of a
-layout-identical *unfrozen* twin class (plain slot stores) and then assigns ``__class__``
-to the frozen class: the result is an ordinary, immutable instance of the message class
-(``tests`` check it equals the one built by ``__init__``).
+Decoded messages are immutable ``msgspec`` structs, built by one positional call of their
+constructor with every field's expression as an argument.
 
 Messages repeat verbatim: the static ones (Basic ID, Self-ID, System, Operator ID,
 Authentication) for the whole flight, a Location between fixes and on every transport the
@@ -22,12 +19,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import MISSING
-from dataclasses import fields as dc_fields
 from typing import Any
 
+import msgspec
+
 from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
-from dronewatch.model import Message, slot_twin
+from dronewatch.model import Message
 from dronewatch.protocols.astm.constants import (
     DEFAULT_VERSION,
     MAX_PACK_MESSAGES,
@@ -105,10 +102,10 @@ def _bit_raws(layout: Layout) -> dict[str, At]:
 
 def _defaults(cls: type[Message]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for fld in dc_fields(cls):  # type: ignore[arg-type]
-        if fld.default is not MISSING:
+    for fld in msgspec.structs.fields(cls):
+        if fld.default is not msgspec.NODEFAULT:
             out[fld.name] = fld.default
-        elif fld.default_factory is not MISSING:
+        elif fld.default_factory is not msgspec.NODEFAULT:
             out[fld.name] = fld.default_factory()
     return out
 
@@ -121,12 +118,7 @@ def compile_decoder(layout: Layout) -> Decoder:
     items = _struct_items(layout)
     unpack = struct.Struct(_struct_format(items)).unpack_from
     defaults = _defaults(layout.cls)
-    ns: dict[str, Any] = {
-        "_unpack": unpack,
-        "_new": object.__new__,
-        "_twin": slot_twin(layout.cls),
-        "_cls": layout.cls,
-    }
+    ns: dict[str, Any] = {"_unpack": unpack, "_cls": layout.cls}
     lines = ["def _decode(data):"]
     lines.append(f"    {', '.join(f'w{o}' for o, _ in items)}, = _unpack(data)")
     # A bit field read by one field is extracted inline; one read by several, once.
@@ -147,9 +139,7 @@ def compile_decoder(layout: Layout) -> Decoder:
             inline[var] = f"({expr})"
         else:
             lines.append(f"    {var} = {expr}")
-    lines.append("    _o = _new(_twin)")
-    lines.append("    _o.protocol_version = w0 & 15")
-    set_names = {"protocol_version"}
+    values = {"protocol_version": "w0 & 15"}
     for i, field in enumerate(layout.fields):
         ref = f"_c{i}"
         ns.update(field.codec.namespace(ref))
@@ -157,19 +147,19 @@ def compile_decoder(layout: Layout) -> Decoder:
         if field.since_version:
             ns[f"_d{i}"] = defaults[field.name]
             expr = f"({expr}) if w0 & 15 >= {field.since_version} else _d{i}"
-        lines.append(f"    _o.{field.name} = {expr}")
-        set_names.add(field.name)
-    missing = {f.name for f in dc_fields(layout.cls)} - set_names - defaults.keys()  # type: ignore[arg-type]
+        values[field.name] = expr
+    missing = set(layout.cls.__struct_fields__) - values.keys() - defaults.keys()
     if missing:
         raise TypeError(
             f"{layout.cls.__name__}: {sorted(missing)} neither on the wire nor defaulted"
         )
     for name, value in defaults.items():  # fields this layout does not carry
-        if name not in set_names:
+        if name not in values:
             ns[f"_k_{name}"] = value
-            lines.append(f"    _o.{name} = _k_{name}")
-    lines.append("    _o.__class__ = _cls")
-    lines.append("    return _o")
+            values[name] = f"_k_{name}"
+    # One positional call of the struct's constructor (in C) builds the message.
+    args = ",\n        ".join(values[name] for name in layout.cls.__struct_fields__)
+    lines.append(f"    return _cls(\n        {args},\n    )")
     src = "\n".join(lines) + "\n"
     exec(compile(src, f"<astm decoder {layout.cls.__name__} {layout.name}>", "exec"), ns)
     fn: Decoder = ns["_decode"]

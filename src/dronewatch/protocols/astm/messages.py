@@ -13,7 +13,6 @@ defaults encode as the wire's "unknown" values. ``protocol_version`` defaults to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from dronewatch.model import Message
@@ -42,8 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True, frozen=True)
-class BasicId(Message):
+class BasicId(Message, frozen=True):
     """Message type 0x0: the aircraft's identity (a drone may send up to two)."""
 
     type: ClassVar[str] = "basic_id"
@@ -54,8 +52,7 @@ class BasicId(Message):
     uas_id: str | None = None  # up to 20 ASCII characters
 
 
-@dataclass(slots=True, frozen=True)
-class Location(Message):
+class Location(Message, frozen=True):
     """Message type 0x1: position, altitudes, velocity and their accuracies."""
 
     type: ClassVar[str] = "location"
@@ -79,8 +76,7 @@ class Location(Message):
     timestamp_accuracy: float | None = None  # s
 
 
-@dataclass(slots=True, frozen=True)
-class Authentication(Message):
+class Authentication(Message, frozen=True):
     """Message type 0x2: one page of authentication data.
 
     Page 0 carries ``last_page_index``, ``length`` (bytes of authentication data over all
@@ -100,8 +96,7 @@ class Authentication(Message):
     auth_data: bytes = b""
 
 
-@dataclass(slots=True, frozen=True)
-class SelfId(Message):
+class SelfId(Message, frozen=True):
     """Message type 0x3: a free-text description of the flight's purpose or status."""
 
     type: ClassVar[str] = "self_id"
@@ -111,8 +106,7 @@ class SelfId(Message):
     description: str | None = None  # up to 23 ASCII characters
 
 
-@dataclass(slots=True, frozen=True)
-class System(Message):
+class System(Message, frozen=True):
     """Message type 0x4: operator position, group/area, EU classification, system time.
 
     ``operator_alt`` is sent from protocol version 1 (EN 4709-002, F3411-22a) and
@@ -137,8 +131,7 @@ class System(Message):
     system_timestamp: float | None = None  # UTC epoch seconds (whole seconds)
 
 
-@dataclass(slots=True, frozen=True)
-class OperatorId(Message):
+class OperatorId(Message, frozen=True):
     """Message type 0x5: the operator's registration ID."""
 
     type: ClassVar[str] = "operator_id"
