@@ -534,37 +534,39 @@ def _telemetry(
     speed_north = speed_north_raw / SPEED_SCALE
     speed_east = speed_east_raw / SPEED_SCALE
     speed = hypot(speed_north, speed_east)
+    # Positional, in field order: msgspec matches 29 keywords ~7x slower than it takes
+    # positions (tests compare with the keyword-built message).
     return DjiTelemetry(
-        serial=serial,
-        sequence=sequence,
-        version=version,
-        state_info=state_info,
-        lat=lat,
-        lon=lon,
-        alt=alt_raw / ALT_SCALE,
-        height=height_raw / HEIGHT_SCALE,
-        speed_north=speed_north,
-        speed_east=speed_east,
-        speed_up=speed_up_raw / SPEED_SCALE,
-        speed=speed,
-        direction=None if speed == 0.0 else degrees(atan2(speed_east, speed_north)) % 360.0,
-        yaw=yaw,
-        pitch=pitch,
-        roll=roll,
-        home_lat=home_lat,
-        home_lon=home_lon,
-        operator_lat=operator_lat,
-        operator_lon=operator_lon,
-        gps_time=gps_time,
-        product_type=product_type,
-        product=_PRODUCT_NAMES[product_type],
+        serial,
+        sequence,
+        version,
+        state_info,
+        lat,
+        lon,
+        alt_raw / ALT_SCALE,  # alt
+        height_raw / HEIGHT_SCALE,  # height
+        speed_north,
+        speed_east,
+        speed_up_raw / SPEED_SCALE,  # speed_up
+        speed,
+        None if speed == 0.0 else degrees(atan2(speed_east, speed_north)) % 360.0,  # direction
+        yaw,
+        pitch,
+        roll,
+        home_lat,
+        home_lon,
+        operator_lat,
+        operator_lon,
+        gps_time,
+        product_type,
+        _PRODUCT_NAMES[product_type],  # product
         # the whole 20-byte field when present: some senders misplace the text by a byte
-        uuid=_UUID_TEXTS[uuid_field] if uuid_len else None,
-        alt_raw=alt_raw,
-        height_raw=height_raw,
-        speed_north_raw=speed_north_raw,
-        speed_east_raw=speed_east_raw,
-        speed_up_raw=speed_up_raw,
+        _UUID_TEXTS[uuid_field] if uuid_len else None,  # uuid
+        alt_raw,
+        height_raw,
+        speed_north_raw,
+        speed_east_raw,
+        speed_up_raw,
     )
 
 

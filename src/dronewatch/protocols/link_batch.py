@@ -10,7 +10,6 @@ parsers (:func:`.link.frames_from_packet`), which also name what is wrong with a
 from __future__ import annotations
 
 import mmap
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -126,7 +125,7 @@ def scan_batch(
     times: list[float],
     linktypes: npt.NDArray[np.int64],
     sensor_id: str = "local",
-) -> tuple[list[int], list[Frame]]:
+) -> tuple[npt.NDArray[np.int64], list[Frame]]:
     """(per-packet status, frames in packet order) of the packets ``buf[offsets[i]:...]``.
 
     ``view`` is ``buf`` as a uint8 array (shared, not copied); ``times`` the packets' capture
@@ -153,7 +152,7 @@ def scan_batch(
         if m:
             frames += _frames_from_rows(buf, ints[:m], floats[:m], times[done:end], sensor_id)
         done += end
-    return status.tolist(), frames
+    return status, frames
 
 
 def _frames_from_rows(
@@ -165,25 +164,31 @@ def _frames_from_rows(
 ) -> list[Frame]:
     col = ints.T.tolist()
     fcol = floats.T.tolist()
-    payloads = [buf[a:b] for a, b in zip(col[C_PAYLOAD_START], col[C_PAYLOAD_END], strict=True)]
-    transports = [TRANSPORTS[t] for t in col[C_TRANSPORT]]
-    sources = [_ADDRESS_TEXT.get(a) or _address_text(a) for a in col[C_ADDRESS]]
-    frame_times = [times[p] for p in col[C_PACKET]]
-    rssi = [None if x != x else x for x in fcol[F_RSSI]]  # NaN: absent
-    frequency = [None if x != x else x for x in fcol[F_FREQUENCY]]
-    channel = [None if c < 0 else c for c in col[C_CHANNEL]]
-    counter = [None if c < 0 else c for c in col[C_COUNTER]]
-    return list(
-        map(
-            Frame,
-            payloads,
-            frame_times,
-            transports,
-            sources,
-            rssi,
-            channel,
-            frequency,
-            repeat(sensor_id),
-            counter,
+    transports = TRANSPORTS
+    address_text = _ADDRESS_TEXT.get
+    # One pass over the columns; -1 and NaN mean absent (None).
+    return [
+        Frame(
+            buf[start:end],
+            times[packet],
+            transports[transport],
+            address_text(address) or _address_text(address),
+            None if rssi != rssi else rssi,
+            None if channel < 0 else channel,
+            None if frequency != frequency else frequency,
+            sensor_id,
+            None if counter < 0 else counter,
         )
-    )
+        for packet, transport, start, end, address, channel, counter, rssi, frequency in zip(
+            col[C_PACKET],
+            col[C_TRANSPORT],
+            col[C_PAYLOAD_START],
+            col[C_PAYLOAD_END],
+            col[C_ADDRESS],
+            col[C_CHANNEL],
+            col[C_COUNTER],
+            fcol[F_RSSI],
+            fcol[F_FREQUENCY],
+            strict=True,
+        )
+    ]

@@ -427,22 +427,23 @@ def _scanned_frames(
             status, frames = scan_batch(
                 buf, view, batch.offset, batch.length, times, batch.linktype, options.sensor_id
             )
-            next_frame = 0
-            for i, count in enumerate(status):
+            # The packets the kernels read give their frames in runs; the reference parsers
+            # read the few others (FALLBACK) in between.
+            frame_ends = np.cumsum(np.maximum(status, 0)).tolist()
+            done_packets = done_frames = 0
+            for i in np.flatnonzero(status == FALLBACK).tolist():
+                stats.packets_read += i - done_packets
+                yield from frames[done_frames : frame_ends[i]]
                 stats.packets_read += 1
-                if count == 1:
-                    yield frames[next_frame]
-                    next_frame += 1
-                elif count > 1:
-                    yield from frames[next_frame : next_frame + count]
-                    next_frame += count
-                elif count == FALLBACK:
-                    linktype = int(batch.linktype[i])
-                    parse = table.get(linktype)
-                    if parse is not None:
-                        start = int(batch.offset[i])
-                        data = buf[start : start + int(batch.length[i])]
-                        yield from _parse(parse, linktype, data, times[i], options, stats)
+                linktype = int(batch.linktype[i])
+                parse = table.get(linktype)
+                if parse is not None:
+                    start = int(batch.offset[i])
+                    data = buf[start : start + int(batch.length[i])]
+                    yield from _parse(parse, linktype, data, times[i], options, stats)
+                done_packets, done_frames = i + 1, frame_ends[i]
+            stats.packets_read += len(status) - done_packets
+            yield from frames[done_frames:]
             handover = batch.handover
     finally:
         del view  # an mmap cannot close while a view of it exists
