@@ -1,7 +1,7 @@
 """Decode throughput: frames/s of the whole ``dronewatch decode`` path on one core, vs tshark.
 
 Run: .venv/bin/python bench/decode_throughput.py [--frames 200000] [--rebuild] [--no-tshark]
-     [--profile]
+     [--path auto|scanned|reference] [--repeat 3] [--profile]
 
 Builds once (cached in $TMPDIR/dronewatch-bench/) a pcapng of at least ``--frames`` drone
 frames covering every link-layer transport, with realistic content made by the encoders:
@@ -13,10 +13,17 @@ a failed CRC.
 
 Then it measures, single-threaded, best of ``--repeat`` runs:
 
-* read:          pcapng reader only (packets/s)
+* read:          the reference pcapng reader only (packets/s)
 * read+link:     reader + link-layer parsing (frames/s)
+* payload:       payload decoders over frames already in memory (frames/s)
 * full decode:   reader + link + payload decoders, i.e. what ``dronewatch decode --json``
-                 does before printing (frames/s and messages/s)
+                 does before printing (frames/s and messages/s): the figure to compare
+* CLI --json:    ``dronewatch decode --json FILE > /dev/null`` as a user runs it
+
+``--path`` picks how captures are read: ``scanned`` (the compiled index and link scan with
+the reference parsers as fallback), ``reference`` (the pure-Python parsers only) or ``auto``
+(what ``dronewatch decode`` does: scanned for captures of ``FAST_PATH_MIN_BYTES`` or more).
+The CLI line always runs ``auto``.
 
 and, when ``tshark`` is installed, ``tshark -r FILE`` (one summary line per packet) and
 ``tshark -r FILE -V`` (full protocol tree), output to /dev/null, stating whether an
@@ -54,7 +61,7 @@ from dronewatch.protocols.astm import (
     encode_pack,
 )
 from dronewatch.protocols.link import frames_from_packet, packet_from_frame
-from dronewatch.sources import CaptureOptions
+from dronewatch.sources import CaptureOptions, pcap
 from dronewatch.sources.pcap import PcapngWriter, read_frames, read_packets
 from dronewatch.stats import DecodeStats
 
@@ -278,7 +285,10 @@ def main() -> None:
         help="print a pyinstrument profile of one full decode run and stop",
     )
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "dronewatch-bench")
+    ap.add_argument("--path", choices=("auto", "scanned", "reference"), default="auto")
     args = ap.parse_args()
+    if args.path != "auto":
+        pcap.FAST_PATH_MIN_BYTES = 0 if args.path == "scanned" else 1 << 62
 
     args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / f"decode_throughput-v{VERSION}-{args.frames}.pcapng"
@@ -287,7 +297,8 @@ def main() -> None:
         counts = build(path, args.frames)
         print(f"built {path} in {time.perf_counter() - start:.1f} s: {counts}")
     size = path.stat().st_size
-    print(f"capture: {path} ({size / 1e6:.1f} MB)")
+    scanned = size >= pcap.FAST_PATH_MIN_BYTES
+    print(f"capture: {path} ({size / 1e6:.1f} MB), read by the {'scanned' if scanned else 'reference'} path")
 
     def read_only() -> int:
         return sum(1 for _ in read_packets(path))

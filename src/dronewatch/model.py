@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -74,23 +75,47 @@ class Message(msgspec.Struct, frozen=True, gc=False):
 
     def fields(self) -> dict[str, Any]:
         """The message's fields as plain JSON-able values (enums by their value)."""
-        out: dict[str, Any] = {}
-        for name in self.__struct_fields__:
-            value = getattr(self, name)
-            out[name] = value if type(value) in _PLAIN else to_jsonable(value)
+        out = msgspec.structs.asdict(self)
+        for name in _convertible_fields(type(self)):
+            value = out[name]
+            if type(value) not in _PLAIN:
+                out[name] = to_jsonable(value)
         return out
 
 
 # Types that are JSON as they are.
 _PLAIN = frozenset((float, int, str, bool, type(None)))
+_CONVERTIBLE: dict[type, tuple[str, ...]] = {}
+
+
+def _convertible_fields(cls: type[Message]) -> tuple[str, ...]:
+    """The fields of ``cls`` whose values may need :func:`to_jsonable` (enums, bytes...),
+    from its type hints; all of them if the hints cannot be read."""
+    names = _CONVERTIBLE.get(cls)
+    if names is None:
+        try:
+            hints = typing.get_type_hints(cls)
+            names = tuple(
+                name
+                for name in cls.__struct_fields__
+                if not set(typing.get_args(hints[name]) or (hints[name],)) <= _PLAIN
+            )
+        except (NameError, TypeError, KeyError):
+            names = cls.__struct_fields__
+        _CONVERTIBLE[cls] = names
+    return names
 
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types for enums, bytes, tuples and nested dataclasses."""
-    if isinstance(value, enum.StrEnum):
-        return value.value
     if isinstance(value, enum.Enum):
-        return value.name.lower()
+        texts = _ENUM_TEXTS.get(type(value))
+        if texts is None:
+            texts = _ENUM_TEXTS[type(value)] = {}
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = _enum_text(value)
+        return text
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, tuple | list):
@@ -100,6 +125,17 @@ def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
+
+
+def _enum_text(value: enum.Enum) -> str:
+    """A string enum by its value, any other by its lower-case name."""
+    return str(value.value) if isinstance(value, enum.StrEnum) else value.name.lower()
+
+
+# JSON texts of enum members, per enum class (an IntEnum member equals those of other
+# IntEnums with the same number, so one dict for all would mix them up); reading
+# ``Enum.name`` is slow on the JSON Lines hot path.
+_ENUM_TEXTS: dict[type, dict[enum.Enum, str]] = {}
 
 
 class Decoded(msgspec.Struct, frozen=True, gc=False):
