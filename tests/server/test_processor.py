@@ -31,7 +31,7 @@ class MergingPipeline:
         return self._merged
 
     def feed_observation(
-        self, obs: Observation, *, _hint: str | None = None
+        self, obs: Observation, *, frame_track: str | None = None
     ) -> tuple[Track | None, list[Alert]]:
         self.n += 1
         tid = "a" if self.n <= 10 else "b"

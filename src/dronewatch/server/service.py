@@ -45,7 +45,7 @@ class Pipeline(Protocol):
     """What the service needs of ``dronewatch.track.pipeline.TrackingPipeline``."""
 
     def feed_observation(
-        self, obs: Observation, *, _hint: str | None = None
+        self, obs: Observation, *, frame_track: str | None = None
     ) -> tuple[Track | None, list[Alert]]: ...
     def tick(self, now: float) -> list[Alert]: ...
     @property
@@ -142,7 +142,7 @@ class Processor:
         if obs is not None:
             hint = self._frame_track if frame is self._last_frame else None
             try:
-                track, alerts = self.pipeline.feed_observation(obs, _hint=hint)
+                track, alerts = self.pipeline.feed_observation(obs, frame_track=hint)
             except Exception:  # a pipeline bug must not stop the service: count and go on
                 c.pipeline_errors += 1
                 log.exception("tracking pipeline failed on a %s message", decoded.message.type)

@@ -113,15 +113,19 @@ class TrackingPipeline:
             return None, []
         # Messages of one frame (a message pack) describe one drone.
         hint = self._frame_track if decoded.frame is self._last_frame else None
-        track, alerts = self.feed_observation(obs, _hint=hint)
+        track, alerts = self.feed_observation(obs, frame_track=hint)
         self._last_frame = decoded.frame
         self._frame_track = track.track_id if track is not None else hint
         return track, alerts
 
     def feed_observation(
-        self, obs: Observation, *, _hint: str | None = None
+        self, obs: Observation, *, frame_track: str | None = None
     ) -> tuple[Track | None, list[Alert]]:
-        """One observation in: its track (``None`` if it names no drone) and alerts."""
+        """One observation in: its track (``None`` if it names no drone) and alerts.
+
+        ``frame_track``: the track of another message of the same frame (a message pack
+        describes one drone), which the observation joins unless identities contradict.
+        """
         alerts: list[Alert] | None = None
         t = obs.time
         if self.auto_tick_s is not None and t == t:
@@ -130,7 +134,7 @@ class TrackingPipeline:
             elif t >= self._next_tick:
                 alerts = self.tick(t)
                 self._next_tick = t + self.auto_tick_s
-        st = self.tracker.update(obs, _hint)
+        st = self.tracker.update(obs, frame_track)
         if st is None:
             return None, alerts if alerts is not None else []
         if self.latest_time is None or t > self.latest_time:
