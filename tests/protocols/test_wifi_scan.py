@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.protocols.scan_fuzz import DAMAGE, damaged, outcomes_of_one_flip
 
 from dronewatch.errors import DecodeError, NotMine
 from dronewatch.model import Frame, Transport
@@ -396,13 +397,7 @@ def test_random_bodies(linktype: int, head: bytes, body: bytes) -> None:
     check_with_bounds(linktype, head + body, b"", _AFTER)
 
 
-@given(
-    st.sampled_from(_SEEDS),
-    st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=4),
-    st.none() | st.integers(0, 10_000),
-    st.binary(max_size=8),
-    st.binary(max_size=40),
-)
+@given(st.sampled_from(_SEEDS), *DAMAGE)
 @settings(max_examples=1000, deadline=None)
 def test_damaged_packets(
     seed: tuple[int, bytes],
@@ -412,20 +407,10 @@ def test_damaged_packets(
     after: bytes,
 ) -> None:
     linktype, packet = seed
-    damaged = bytearray(packet)
-    for position, mask in flips:
-        damaged[position % len(damaged)] ^= mask
-    if cut is not None:
-        del damaged[cut % len(damaged) :]
-    check_with_bounds(linktype, bytes(damaged), before, after)
+    check_with_bounds(linktype, damaged(packet, flips, cut), before, after)
 
 
 def test_damaged_packets_reach_every_outcome() -> None:
     # the fuzz above is only worth something if flips keep some packets acceptable
-    rng = random.Random(3)
-    statuses: Counter[int] = Counter()
-    for linktype, packet in _SEEDS:
-        damaged = bytearray(packet)
-        damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
-        statuses[check(linktype, bytes(damaged))] += 1
+    statuses = outcomes_of_one_flip(_SEEDS, check)
     assert min(statuses[1], statuses[NOT_MINE], statuses[FALLBACK]) > 20
