@@ -47,6 +47,7 @@ from dronewatch.protocols.ble import (
     PHDR_SIGNAL_VALID,
     PHY_CODED,
     channel_mhz,
+    rf_to_index,
 )
 from dronewatch.protocols.link_scan import (
     C_CHANNEL,
@@ -102,16 +103,7 @@ def _channel_hz(channel: int) -> float:
     return math.nan
 
 
-@njit()
-def _rf_to_index(rf: int) -> int:
-    """``ble.rf_to_index``."""
-    if rf == 0:
-        return 37
-    if rf == 12:
-        return 38
-    if rf == 39:
-        return 39
-    return rf - 1 if rf < 12 else rf - 2
+_rf_to_index = njit()(rf_to_index)  # the reference's own function, compiled
 
 
 def _make_kernel(link_type: int) -> ScanKernel:

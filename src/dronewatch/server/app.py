@@ -18,7 +18,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,6 +40,13 @@ from dronewatch.server.settings import Settings
 from dronewatch.store import Store, StoreError
 
 log = logging.getLogger(__name__)
+
+OPENAPI_URL = "/openapi.json"
+DOCS_URL = "/docs"
+DOCS_OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# Swagger UI vendored from npm (see its README): FastAPI's default page loads it from a CDN,
+# which the offline machines dronewatch runs on cannot reach.
+SWAGGER_UI_DIR = "/static/vendor/swagger-ui"
 
 
 def static_dir() -> Path:
@@ -287,6 +295,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="Drone detection and identification: live tracks, alerts, zones, history. "
         "See docs/api.md. Every /api route needs `Authorization: Bearer TOKEN`.",
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
+        # Replaced by _install_api_docs (local assets). No ReDoc: it would be a CDN page too.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ctx = ctx
@@ -305,7 +317,32 @@ def create_app(settings: Settings) -> FastAPI:
             return JSONResponse({"detail": "the web map is not installed"}, status_code=404)
         return FileResponse(page, media_type="text/html")
 
+    _install_api_docs(app)
     return app
+
+
+def _install_api_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the package's own files. Open, like ``/openapi.json``:
+    the page holds no data, and every call made from it needs a token as usual."""
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def api_docs(request: Request) -> HTMLResponse:
+        # Behind a proxy that mounts the app under a prefix, every URL carries the prefix.
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + OPENAPI_URL,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{SWAGGER_UI_DIR}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_UI_DIR}/swagger-ui.css",
+            swagger_favicon_url=f"{root}/static/favicon.svg",
+            oauth2_redirect_url=root + DOCS_OAUTH2_REDIRECT_URL,
+            # Swagger UI's default would post the schema to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(DOCS_OAUTH2_REDIRECT_URL, include_in_schema=False)
+    async def api_docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
