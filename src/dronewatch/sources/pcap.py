@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from dronewatch.errors import Corrupt, DecodeError, NotMine, Truncated
 from dronewatch.model import Frame
@@ -162,7 +162,10 @@ def _guard(packets: Iterator[Packet], stats: DecodeStats | None, strict: bool) -
         _fail(stop.error, stats, strict)
 
 
-def _iter_pcap(buf: bytes | mmap.mmap, order: str, divisor: float) -> Iterator[Packet]:
+def _iter_pcap(
+    buf: bytes | mmap.mmap, order: str, divisor: float, start: int = 24
+) -> Iterator[Packet]:
+    """The records of a classic pcap file, from the record at ``start`` (after the header)."""
     size = len(buf)
     if size < 24:
         raise _Stop(Truncated("pcap file header cut short", reason="truncated-header"))
@@ -173,7 +176,7 @@ def _iter_pcap(buf: bytes | mmap.mmap, order: str, divisor: float) -> Iterator[P
     # Some writers put FCS length bits in the top of the link type field.
     linktype = network & 0x0FFFFFFF
     rec = _REC[order]
-    pos = 24
+    pos = start
     while pos < size:
         if pos + 16 > size:
             raise _Stop(Truncated("pcap record header cut short", reason="truncated"))
@@ -188,6 +191,8 @@ def _iter_pcap(buf: bytes | mmap.mmap, order: str, divisor: float) -> Iterator[P
 
 
 class _Interface:
+    """A pcapng interface: link type, snap length, timestamp divisor and offset (seconds)."""
+
     __slots__ = ("divisor", "linktype", "offset", "snaplen")
 
     def __init__(self, linktype: int, snaplen: int, divisor: int, offset: float) -> None:
@@ -195,6 +200,30 @@ class _Interface:
         self.snaplen = snaplen
         self.divisor = divisor
         self.offset = offset
+
+
+class Resume(NamedTuple):
+    """Where and in what state to go on reading a capture part-way (see ``resume_packets``).
+
+    ``pcapng``: block position, section byte order, the section's interfaces and the time of
+    the last packet (a simple packet inherits it). Classic pcap: the record position, the
+    byte order and the timestamp divisor (``interfaces`` empty).
+    """
+
+    pcapng: bool
+    position: int
+    order: str
+    divisor: float = 1e6
+    interfaces: tuple[_Interface, ...] = ()
+    last_time: float = 0.0
+
+
+def resume_packets(buf: bytes | mmap.mmap, resume: Resume) -> Iterator[Packet]:
+    """The packets of the capture in ``buf`` from ``resume`` on (raises ``_Stop`` on damage,
+    as the reader from the start does)."""
+    if resume.pcapng:
+        return _iter_pcapng(buf, resume)
+    return _iter_pcap(buf, resume.order, resume.divisor, resume.position)
 
 
 def _options(
@@ -232,16 +261,21 @@ def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> _Inter
     return _Interface(linktype, snaplen, divisor, offset)
 
 
-def _iter_pcapng(buf: bytes | mmap.mmap) -> Iterator[Packet]:
+def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterator[Packet]:
+    """The packets of a pcapng file; from the block and state of ``resume`` if given."""
     size = len(buf)
     pos = 0
     order = "<"
+    interfaces: list[_Interface] = []
+    last_time = 0.0
+    if resume is not None:
+        pos, order, interfaces, last_time = (
+            resume.position, resume.order, list(resume.interfaces), resume.last_time
+        )
     blk = _BLK[order]
     head = _HEAD[order]
     u32 = _U32[order]
     opb = _OPB[order]
-    interfaces: list[_Interface] = []
-    last_time = 0.0
     while pos < size:
         # One unpack reads the block header and, for an EPB, its fixed fields (hot path).
         if pos + 28 <= size:
@@ -422,6 +456,7 @@ def _scanned_frames(
     handover: int | None = None
     view = np.frombuffer(buf, np.uint8)
     try:
+        resume: Resume | None = None
         for batch in index_packets(buf):
             times = batch.time.tolist()
             status, frames = scan_batch(
@@ -444,10 +479,12 @@ def _scanned_frames(
                 done_packets, done_frames = i + 1, frame_ends[i]
             stats.packets_read += len(status) - done_packets
             yield from frames[done_frames:]
-            handover = batch.handover
+            handover, resume = batch.handover, batch.resume
     finally:
         del view  # an mmap cannot close while a view of it exists
-    if handover is not None:
+    if resume is not None:  # the index stopped (damage): the reference reads on from there
+        yield from _parsed_frames(resume_packets(buf, resume), options, stats)
+    elif handover is not None:
         yield from _parsed_frames(islice(packets, handover, None), options, stats)
 
 

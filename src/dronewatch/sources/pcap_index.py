@@ -14,11 +14,13 @@ takes over, so every reason and message is the reference's own.
 API
     :func:`index_packets` yields :class:`PacketBatch` es in file order; a packet's bytes are
     ``buf[offset:offset + length]``. When the last batch has ``handover`` set (an int
-    ``N``), the index stopped early: packets ``N`` and later come from
-    :func:`reference_packets` ``(buf, N)``, which raises like ``_packet_source`` (``_Stop``
-    on damage, :class:`~.pcap.CaptureFormatError` for a wrong magic). The handover re-reads
-    the first ``N`` packets with the reference to skip them: it costs one reference pass
-    over them, on damaged or unusual captures only.
+    ``N``), the index stopped early: packets ``N`` and later come from the reference
+    reader, which raises like ``_packet_source`` (``_Stop`` on damage,
+    :class:`~.pcap.CaptureFormatError` for a wrong magic). The batch's ``resume`` says
+    where and in what state (byte order, interfaces, last time) the reference goes on:
+    :func:`~.pcap.resume_packets` ``(buf, resume)``, at no cost for a capture cut short at
+    its end. Without ``resume`` (the index could not read the file header) it is
+    :func:`reference_packets` ``(buf, N)``, the reference from the start.
 
     :func:`iter_packets_fast` combines both and yields and raises exactly what
     ``_packet_source(buf)`` does.
@@ -26,8 +28,8 @@ API
     Neither holds a view of ``buf`` between batches (an ``mmap`` can be closed any time the
     iteration is suspended), nor do the batches.
 
-Constants of :mod:`.pcap` are compiled in: numba's cache is keyed on this file only, so after
-changing one there, touch this file (or clear ``__pycache__``).
+Constants of :mod:`.pcap` are compiled in; :mod:`dronewatch.jit` recompiles the kernels
+when they change.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ from dronewatch.sources.pcap import (
     SHB,
     SPB,
     Packet,
+    Resume,
+    _Interface,
     _packet_source,
+    resume_packets,
 )
 
 Buffer = bytes | mmap.mmap  # what the reference reads (a bytearray or memoryview works too)
@@ -454,8 +459,12 @@ class PacketBatch(NamedTuple):
     time: NDArray[np.float64]
     linktype: NDArray[np.int64]
     # Set on the last batch when the index stopped early: packets from this number on come
-    # from reference_packets(buf, handover). Always first + len(offset) when set.
+    # from the reference reader. Always first + len(offset) when set.
     handover: int | None
+    # With handover: where and in what state the reference goes on (resume_packets(buf,
+    # resume)); None when the index could not read even the file header (then the
+    # reference reads from the start: reference_packets(buf, handover)).
+    resume: Resume | None = None
 
 
 def index_packets(buf: Buffer, *, chunk_packets: int = CHUNK_PACKETS) -> Iterator[PacketBatch]:
@@ -485,9 +494,18 @@ def index_packets(buf: Buffer, *, chunk_packets: int = CHUNK_PACKETS) -> Iterato
         )
         del data
         handover = first + count if outcome == STOP else None
+        resume = None
+        if handover is not None and state[S_FORMAT] != F_UNKNOWN:
+            resume = _resume(pos, state, interfaces, time_offset, float(last_time[0]))
         if count or handover is not None:
             yield PacketBatch(
-                first, offset[:count], length[:count], time[:count], linktype[:count], handover
+                first,
+                offset[:count],
+                length[:count],
+                time[:count],
+                linktype[:count],
+                handover,
+                resume,
             )
         first += count
         if outcome in (DONE, STOP):
@@ -496,6 +514,39 @@ def index_packets(buf: Buffer, *, chunk_packets: int = CHUNK_PACKETS) -> Iterato
             rows = interfaces.shape[0]
             interfaces = np.concatenate([interfaces, np.zeros_like(interfaces)])
             time_offset = np.concatenate([time_offset, np.zeros(rows, dtype=np.float64)])
+
+
+def _resume(
+    pos: int,
+    state: NDArray[np.int64],
+    interfaces: NDArray[np.int64],
+    time_offset: NDArray[np.float64],
+    last_time: float,
+) -> Resume:
+    """The reference reader's state at the block or record ``pos`` where the index stopped.
+
+    (A stop at a section header may leave the byte order and interface count of the new
+    section in ``state``: the reference reads that header again and resets both itself.)
+    """
+    order = ">" if state[S_BIG_ENDIAN] else "<"
+    if state[S_FORMAT] == F_PCAP:
+        return Resume(False, pos, order, 1e9 if state[S_NANO] else 1e6)
+    declared = int(state[S_INTERFACES])
+    return Resume(
+        True,
+        pos,
+        order,
+        interfaces=tuple(
+            _Interface(
+                int(interfaces[i, I_LINKTYPE]),
+                int(interfaces[i, I_SNAPLEN]),
+                int(interfaces[i, I_BASE]) ** int(interfaces[i, I_EXPONENT]),
+                float(time_offset[i]),
+            )
+            for i in range(declared)
+        ),
+        last_time=last_time,
+    )
 
 
 def reference_packets(buf: Buffer, skip: int) -> Iterator[Packet]:
@@ -514,6 +565,7 @@ def _indexed_packets(
     buf: Buffer, reference: Iterator[Packet], chunk_packets: int
 ) -> Iterator[Packet]:
     handover = None
+    resume = None
     for batch in index_packets(buf, chunk_packets=chunk_packets):
         for start, packet_length, time, linktype in zip(
             batch.offset.tolist(),
@@ -523,6 +575,8 @@ def _indexed_packets(
             strict=True,
         ):
             yield time, linktype, buf[start : start + packet_length]
-        handover = batch.handover
-    if handover is not None:
+        handover, resume = batch.handover, batch.resume
+    if resume is not None:
+        yield from resume_packets(buf, resume)
+    elif handover is not None:
         yield from islice(reference, handover, None)
