@@ -60,7 +60,7 @@ def test_vendored_files_match_their_checksums() -> None:
         data = (VENDOR / name.lstrip("*")).read_bytes()
         assert hashlib.sha256(data).hexdigest() == digest, name
     for licence in ("leaflet/LICENSE", "topojson-client/LICENSE", "world-atlas/LICENSE",
-                    "ourairports/NOTICE"):
+                    "ourairports/NOTICE", "swagger-ui/LICENSE"):
         assert (VENDOR / licence).is_file(), licence
 
 

@@ -336,7 +336,8 @@ def _install_api_docs(app: FastAPI) -> None:
             swagger_css_url=f"{root}{SWAGGER_UI_DIR}/swagger-ui.css",
             swagger_favicon_url=f"{root}/static/favicon.svg",
             oauth2_redirect_url=root + DOCS_OAUTH2_REDIRECT_URL,
-            # Swagger UI's default would post the schema to validator.swagger.io.
+            # Belt and braces: Swagger UI's validator badge (absent from the layout FastAPI
+            # uses) would fetch an image from validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
         )
 
