@@ -94,6 +94,11 @@ def test_docs_schema_and_auth_unchanged(client: TestClient) -> None:
     # The API itself still needs a token; the docs page does not hand one out.
     assert client.get("/api/me").status_code == 401
     assert client.get("/api/me", headers=VIEWER).status_code == 200
+    assert client.get("/api/me", headers={"Authorization": "Basic x"}).status_code == 401
+    # The bearer scheme is declared, so the page's "Authorize" button can send a token.
+    doc = schema.json()
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {"HTTPBearer": []} in doc["paths"]["/api/drones"]["get"]["security"]
 
 
 def test_oauth2_redirect_page_is_kept(client: TestClient) -> None:

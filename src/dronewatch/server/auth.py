@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dronewatch.server.settings import Principal, Role
 
@@ -22,22 +24,20 @@ def lookup(tokens: Mapping[str, Principal], token: str | None) -> Principal | No
     return found
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
+# The "Authorization: Bearer <token>" header; declared in the OpenAPI schema, so the API
+# docs page (/docs) can send it ("Authorize"). Missing or another scheme: None (401 below).
+_BEARER = HTTPBearer(auto_error=False, description="an API token (see `dronewatch serve --help`)")
 
 
 def require(role: Role) -> Callable[[Request], Principal]:
     """A dependency: the request's principal, 401 without a valid token, 403 if too low."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> Principal:
         tokens: Mapping[str, Principal] = request.app.state.settings.tokens
-        principal = lookup(tokens, bearer(request))
+        principal = lookup(tokens, credentials.credentials if credentials else None)
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
