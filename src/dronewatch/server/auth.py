@@ -29,7 +29,7 @@ def lookup(tokens: Mapping[str, Principal], token: str | None) -> Principal | No
 _BEARER = HTTPBearer(auto_error=False, description="an API token (see `dronewatch serve --help`)")
 
 
-def require(role: Role) -> Callable[[Request], Principal]:
+def require(role: Role) -> Callable[..., Principal]:
     """A dependency: the request's principal, 401 without a valid token, 403 if too low."""
 
     def dependency(
