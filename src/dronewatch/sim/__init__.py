@@ -8,11 +8,12 @@
 * :func:`iter_frames` -- time-ordered :class:`~dronewatch.model.Frame` objects, made with the
   protocol encoders, with per-packet RSSI from a path-loss model (:mod:`.engine`);
 * :func:`ground_truth` -- per drone: identity, transport, path samples, pilot (:mod:`.truth`);
-* :func:`write_capture` -- a pcapng file of what one sensor hears (:mod:`.capture`).
+* :func:`write_capture` -- a pcapng file of what one sensor hears (:mod:`.capture`), and its
+  DJI OcuSync bursts as a SigMF IQ recording (:mod:`.iq_capture`).
 
 Drone kinds: ``wifi-beacon``, ``wifi-nan``, ``ble-legacy``, ``ble-long-range`` (ASTM Remote
-ID), ``dji-wifi``, ``fr-beacon`` and ``dji-ocusync`` (payload frames; IQ is written by the
-PHY). Another module can add or replace a kind with :func:`register_emitter`.
+ID), ``dji-wifi``, ``fr-beacon`` and ``dji-ocusync`` (payload frames; :mod:`.iq_capture` turns
+them into IQ). Another module can add or replace a kind with :func:`register_emitter`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,23 @@
-"""Write a scenario as a pcapng capture, the way a sensor would have recorded it."""
+"""Write a scenario as a pcapng capture, the way a sensor would have recorded it, and its DJI
+OcuSync bursts as a SigMF IQ recording (:mod:`.iq_capture`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dronewatch.model import Transport
 from dronewatch.protocols.link import packet_from_frame
-from dronewatch.sim.engine import iter_frames
+from dronewatch.sim.engine import iter_frames, mhz_of
+from dronewatch.sim.iq_capture import MAX_SECONDS, BurstRecorder, IqSummary
 from dronewatch.sim.scenario import Scenario, ScenarioError
 from dronewatch.sources.pcap import PcapngWriter
 
-# Frames that travel as IQ, not as link-layer packets (written by the PHY, not here).
+# Frames that travel as IQ, not as link-layer packets (written by the PHY, not in the pcapng).
 IQ_ONLY = frozenset({Transport.DJI_OCUSYNC})
 
 
@@ -29,6 +32,7 @@ class CaptureSummary:
     skipped: Counter[str] = field(default_factory=Counter)  # e.g. "dji-ocusync: iq-only"
     drones: int = 0
     bytes_written: int = 0
+    iq: IqSummary | None = None  # the OcuSync IQ recording, when one was written
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +40,7 @@ class CaptureSummary:
             "first_time": self.first_time, "last_time": self.last_time,
             "by_transport": dict(self.by_transport), "skipped": dict(self.skipped),
             "drones": self.drones, "bytes_written": self.bytes_written,
+            "iq": self.iq.to_json() if self.iq is not None else None,
         }
 
 
@@ -47,10 +52,15 @@ def write_capture(
     duration: float | None = None,
     sensor: str | None = None,
     progress: Callable[[float], None] | None = None,
+    iq_path: str | Path | None = None,
+    iq_max_seconds: float = MAX_SECONDS,
 ) -> CaptureSummary:
     """Write what ``sensor`` (default: the first) receives as pcapng; returns a summary.
 
-    ``progress`` is called with the scenario seconds done so far.
+    With ``iq_path`` (a SigMF base name or ``.sigmf-meta`` path) and OcuSync drones in the
+    scenario, their bursts also go to a SigMF recording there, at most ``iq_max_seconds`` long
+    (see :mod:`.iq_capture`); otherwise they are counted as skipped. ``progress`` is called
+    with the scenario seconds done so far.
     """
     sensor_id = sensor if sensor is not None else scenario.sensors[0].id
     if sensor_id not in {s.id for s in scenario.sensors}:
@@ -59,12 +69,25 @@ def write_capture(
     t0 = scenario.start_epoch
     next_report = 0.0
     by_transport: Counter[str] = summary.by_transport
-    writer = PcapngWriter(path)
-    with writer:
+    recorder: BurstRecorder | None = None
+    with ExitStack() as stack:
+        writer = PcapngWriter(path)
+        stack.enter_context(writer)
         write = writer.write
+        if iq_path is not None and any(d.kind == "dji-ocusync" for d in scenario.drones):
+            recorder = stack.enter_context(BurstRecorder(
+                iq_path, center_freq_hz=mhz_of(Transport.DJI_OCUSYNC, 0) * 1e6,
+                max_seconds=iq_max_seconds, seed=seed,
+            ))
         for frame in iter_frames(scenario, seed=seed, duration=duration, sensors=[sensor_id]):
+            if progress is not None and frame.time - t0 >= next_report:
+                progress(frame.time - t0)
+                next_report = frame.time - t0 + 1.0
             if frame.transport in IQ_ONLY:
-                summary.skipped[f"{frame.transport.value}: iq-only"] += 1
+                if recorder is None:
+                    summary.skipped[f"{frame.transport.value}: iq-only"] += 1
+                else:
+                    recorder.add(frame)
                 continue
             linktype, data = packet_from_frame(frame)
             write(frame.time, linktype, data)
@@ -73,9 +96,10 @@ def write_capture(
             if summary.first_time is None:
                 summary.first_time = frame.time
             summary.last_time = frame.time
-            if progress is not None and frame.time - t0 >= next_report:
-                progress(frame.time - t0)
-                next_report = frame.time - t0 + 1.0
+    if recorder is not None:  # closed by the ExitStack: metadata written
+        summary.iq = recorder.summary
+        for reason, n in summary.iq.skipped.items():
+            summary.skipped[f"{Transport.DJI_OCUSYNC.value}: {reason}"] += n
     if progress is not None:
         progress(duration if duration is not None else scenario.duration_s)
     summary.bytes_written = Path(path).stat().st_size

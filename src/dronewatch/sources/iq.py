@@ -274,8 +274,11 @@ def write_sigmf_meta(
     start_time: float | None = None,
     annotations: Sequence[dict[str, Any]] = (),
     description: str | None = None,
+    time_jumps: Sequence[tuple[int, float]] = (),
 ) -> None:
-    """Write the ``.sigmf-meta`` JSON of a single-capture recording."""
+    """Write the ``.sigmf-meta`` JSON of a recording: one capture segment from sample 0 at
+    ``start_time``, and one more per ``time_jumps`` ``(sample_start, UTC epoch)`` where the
+    recording skips ahead in time (same centre frequency)."""
     glob: dict[str, Any] = {
         "core:datatype": fmt.datatype,
         "core:sample_rate": float(sample_rate),
@@ -289,9 +292,11 @@ def write_sigmf_meta(
         cap["core:frequency"] = float(center_freq_hz)
     if start_time is not None:
         cap["core:datetime"] = format_datetime(start_time)
+    jumps = [{**cap, "core:sample_start": int(sample), "core:datetime": format_datetime(t)}
+             for sample, t in time_jumps]
     meta = {
         "global": glob,
-        "captures": [cap],
+        "captures": [cap, *jumps],
         "annotations": sorted(annotations, key=lambda a: int(a.get("core:sample_start", 0))),
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
