@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 import numba
 
-__all__ = ["KERNEL_SOURCES", "cache_dir", "njit"]
+__all__ = ["KERNEL_SOURCES", "cache_dir", "compiled", "njit"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -80,6 +80,11 @@ def _configure() -> Path:
 
 
 cache_dir: Path = _configure()
+
+
+def compiled(module: str) -> bool:
+    """Whether kernels of ``module`` (e.g. ``"link_batch"``) are in the cache already."""
+    return any(cache_dir.rglob(f"{module}.*.nbi"))
 
 
 def njit(*, inline: Literal["never", "always"] = "never") -> Callable[[_F], _F]:

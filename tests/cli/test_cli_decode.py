@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dronewatch.cli import main
@@ -114,3 +115,22 @@ def test_table_merges_transmitters_of_one_drone() -> None:
     assert drone.transports == {"wifi-beacon", "ble-legacy"}
     assert drone.sources == {"02:00:00:00:00:01", "c0:00:00:00:00:01"}
     assert (drone.lat, drone.lon, drone.last_seen) == (48.5, 2.25, 3.0)
+
+
+def test_first_compile_is_announced_for_large_captures(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dronewatch import jit
+    from dronewatch.sources import pcap
+
+    capture = str(data_dir / "odid_wifi_sample.pcap")
+    note = "compiling the capture kernels"
+    monkeypatch.setattr(pcap, "FAST_PATH_MIN_BYTES", 0)  # every capture counts as large
+    monkeypatch.setattr(jit, "compiled", lambda module: False)
+    code, out, err = _run("--json", capture)
+    assert code == 0 and note in err and out.count("\n") > 10
+    monkeypatch.setattr(jit, "compiled", lambda module: module == "link_batch")
+    assert note not in _run("--json", capture)[2]
+    monkeypatch.setattr(pcap, "FAST_PATH_MIN_BYTES", 1 << 62)  # small: the reference path
+    monkeypatch.setattr(jit, "compiled", lambda module: False)
+    assert note not in _run("--json", capture)[2]

@@ -190,6 +190,20 @@ def _progress_messages(
             progress.stop()
 
 
+def _note_first_compile(files: tuple[Path, ...]) -> None:
+    """Say so when large captures will first compile the capture kernels (a one-off pause)."""
+    from dronewatch.sources.pcap import FAST_PATH_MIN_BYTES
+
+    large = [p for p in files if p.suffix.lower() in {".pcap", ".pcapng", ".cap"}
+             and p.is_file() and p.stat().st_size >= FAST_PATH_MIN_BYTES]
+    if not large:
+        return
+    from dronewatch import jit
+
+    if not jit.compiled("link_batch"):
+        click.echo("note: compiling the capture kernels for large files, once (~30 s)", err=True)
+
+
 class _JsonLines:
     """JSON Lines to a text stream, encoded by msgspec in chunks (the --json hot path)."""
 
@@ -258,6 +272,7 @@ def command(
     progress = sys.stderr.isatty()  # a live counter for people only, never in pipelines
     failed = False
     lines = _JsonLines(out) if as_json else None
+    _note_first_compile(files)
     for path in files:
         try:
             frames = open_capture(path, options, stats)
