@@ -14,6 +14,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("dronewatch.cli.decode", "command"),
     "simulate": ("dronewatch.cli.simulate", "command"),
     "analyze": ("dronewatch.cli.analyze", "command"),
+    "sensor": ("dronewatch.cli.sensor", "command"),
     "serve": ("dronewatch.cli.serve", "serve"),
     "demo": ("dronewatch.cli.serve", "demo"),
 }
@@ -22,6 +23,7 @@ _HELP = {
     "decode": "Decode captures (pcap, pcapng, SigMF, raw IQ) into messages.",
     "simulate": "Write a synthetic capture from a scenario file.",
     "analyze": "Decode captures, build tracks and raise alerts.",
+    "sensor": "Publish the frames of captures to an MQTT broker, as one sensor.",
     "serve": "Run the server: API, live stream and map.",
     "demo": "Start the server on a built-in simulated scenario and print its URL.",
 }

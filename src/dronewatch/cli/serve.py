@@ -111,6 +111,20 @@ def _run(settings: object, host: str, port: int, url_note: str) -> None:
     help="Replay speed factor (0: as fast as possible).",
 )
 @click.option(
+    "--mqtt",
+    "mqtt_url",
+    default=None,
+    metavar="URL",
+    help="Take live frames from sensors ('dronewatch sensor') via this MQTT broker: "
+    "mqtt://HOST[:PORT] or mqtts://... Not with --replay.",
+)
+@click.option(
+    "--mqtt-prefix",
+    default="dronewatch",
+    show_default=True,
+    help="Topic prefix the sensors publish under (PREFIX/SENSOR/frames).",
+)
+@click.option(
     "--zones",
     "zones_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -143,6 +157,8 @@ def serve(
     token: str | None,
     replay: tuple[Path, ...],
     speed: float,
+    mqtt_url: str | None,
+    mqtt_prefix: str,
     zones_file: Path | None,
     airports: bool,
     whitelist_file: Path | None,
@@ -161,6 +177,8 @@ def serve(
             db=db,
             replay=list(replay),
             speed=speed,
+            mqtt=mqtt_url,
+            mqtt_topic_prefix=mqtt_prefix,
             zones_file=zones_file,
             airports=airports,
             whitelist_file=whitelist_file,

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +38,9 @@ from dronewatch.server.service import (
 )
 from dronewatch.server.settings import Settings
 from dronewatch.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from dronewatch.sources.mqtt import MqttSource
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +195,24 @@ class AppContext:
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
+        self.live_sources: list[MqttSource] = []
+        if settings.mqtt is not None:
+            if settings.replay:
+                # One pipeline clock: live frames run on the wall clock, a replay on its own.
+                raise ValueError(
+                    "--mqtt takes live data and --replay a recording: replay it through "
+                    "the broker instead ('dronewatch sensor --as-live CAPTURE')"
+                )
+            from dronewatch.sources.mqtt import MqttSource
+
+            self.live_sources.append(
+                MqttSource(
+                    settings.mqtt,
+                    settings.mqtt_topic_prefix,
+                    self.counters.decode,
+                    idle=self._live_idle,
+                )
+            )
 
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
@@ -203,7 +224,14 @@ class AppContext:
             from dronewatch.server.demo import scenario_source
 
             out.append(scenario_source(s.scenario, seed=s.scenario_seed))
+        out.extend(self.live_sources)
         return out
+
+    def _live_idle(self) -> None:
+        """While a live source waits for data (in the pipeline thread): publish pending
+        results and age the tracks, as the service does while it waits between paced frames."""
+        if self.service is not None:
+            self.service.idle()
 
     def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
@@ -220,14 +248,16 @@ class AppContext:
             self.writer,
             self.bus,
             self.sources(),
-            speed=s.speed,
+            speed=0.0 if self.live_sources else s.speed,  # live frames come at their pace
             loop_sources=s.loop_replay,
-            realtime_clock=s.scenario is not None,
+            realtime_clock=s.scenario is not None or bool(self.live_sources),
             gc_freeze=s.gc_freeze,
         )
         self.service.start()
 
     def stop_pipeline(self) -> None:
+        for live in self.live_sources:
+            live.close()
         if self.service is not None:
             self.service.stop()
         if self.writer is not None:

@@ -421,6 +421,13 @@ class PipelineService:
         with self.lock:
             self._flush(force=True)
 
+    def idle(self) -> None:
+        """A source is waiting for data (call from the pipeline thread): publish what is
+        pending and age the tracks, as between paced frames."""
+        with self.lock:
+            self._flush()
+            self._maybe_tick()
+
     def call(self, fn: Callable[[Processor], None]) -> None:
         """Run ``fn(processor)`` under the lock (zone and whitelist updates from the API)."""
         with self.lock:

@@ -65,6 +65,8 @@ class Settings:
     loop_replay: bool = False
     scenario: str | None = None  # simulated scenario name (the demo), paced in real time
     scenario_seed: int = 1
+    mqtt: str | None = None  # broker URL: live frames from sensors (``dronewatch sensor``)
+    mqtt_topic_prefix: str = "dronewatch"
     zones_file: Path | None = None
     airports: bool = False
     whitelist_file: Path | None = None

@@ -1,0 +1,68 @@
+"""Helpers of the MQTT tests: the real Mosquitto broker on 127.0.0.1:1883."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from dronewatch.model import Frame
+from dronewatch.sources.mqtt import MqttSource
+
+BROKER_HOST, BROKER_PORT = "127.0.0.1", 1883
+BROKER_URL = f"mqtt://{BROKER_HOST}:{BROKER_PORT}"
+
+
+def require_broker() -> None:
+    """Fail (never skip) when the broker is not there: these tests are part of CI."""
+    try:
+        socket.create_connection((BROKER_HOST, BROKER_PORT), timeout=2.0).close()
+    except OSError as exc:
+        pytest.fail(
+            f"no MQTT broker on {BROKER_HOST}:{BROKER_PORT} ({exc}): start Mosquitto "
+            "(apt install mosquitto; mosquitto -d) to run the tests marked mqtt",
+            pytrace=False,
+        )
+
+
+def unique_prefix() -> str:
+    """A topic prefix no other test run publishes under."""
+    return f"dronewatch-test/{uuid.uuid4().hex[:12]}"
+
+
+class Received:
+    """Frames an ``MqttSource`` yields, collected in a thread."""
+
+    def __init__(self, source: MqttSource) -> None:
+        self.source = source
+        self.frames: list[Frame] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for frame in self.source():
+            self.frames.append(frame)
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[Frame]:
+        deadline = time.monotonic() + timeout
+        while len(self.frames) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.frames)
+
+
+@contextmanager
+def receiving(source: MqttSource) -> Iterator[Received]:
+    """``source`` iterated in a thread, subscribed when this is entered."""
+    received = Received(source)
+    received._thread.start()
+    try:
+        assert source.subscribed.wait(5.0), "the source did not subscribe within 5 s"
+        yield received
+    finally:
+        source.close()
+        received._thread.join(5.0)
+        assert not received._thread.is_alive(), "the source did not stop after close()"
