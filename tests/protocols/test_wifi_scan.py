@@ -313,9 +313,9 @@ def test_status_of_special_packets() -> None:
 
 
 def test_channel_numbers() -> None:
+    # the kernels compile the reference function: compiled, it answers as interpreted
     for mhz in range(1, 1 << 16):
-        expected = wifi.channel_from_mhz(mhz)
-        assert wifi_scan._channel_from_mhz(mhz) == (-1 if expected is None else expected), mhz
+        assert wifi_scan._channel_from_mhz(mhz) == wifi.channel_from_mhz(mhz), mhz
 
 
 def test_vendor_table_follows_wifi(monkeypatch: pytest.MonkeyPatch) -> None:

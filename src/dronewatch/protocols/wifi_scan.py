@@ -107,18 +107,7 @@ def wifi_tables() -> WifiTables:
 # --- kernel pieces (inlined into the kernels; every read is checked against the packet end) --
 
 
-@njit(inline="always")
-def _channel_from_mhz(mhz: int) -> int:
-    """:func:`.wifi.channel_from_mhz`, -1 for None."""
-    if mhz == 2484:
-        return 14
-    if 2412 <= mhz <= 2472:
-        return (mhz - 2407) // 5
-    if 5150 <= mhz <= 5925:
-        return (mhz - 5000) // 5
-    if 5955 <= mhz <= 7115:
-        return (mhz - 5950) // 5
-    return -1
+_channel_from_mhz = njit(inline="always")(wifi.channel_from_mhz)  # the reference's own
 
 
 @njit(inline="always")
@@ -378,7 +367,9 @@ def _scan_radiotap(
     if channel_off >= 0:
         mhz = _u16(buf, start + channel_off)
         if mhz:
-            channel = _channel_from_mhz(mhz)
+            number = _channel_from_mhz(mhz)
+            if number is not None:
+                channel = number
             frequency = mhz * 1e6
     rssi = np.nan
     if signal_off >= 0:
