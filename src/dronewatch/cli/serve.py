@@ -47,6 +47,23 @@ def free_port(host: str) -> int:
         return port
 
 
+# The options serve and demo share.
+_HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+_PORT = click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free port).",
+)
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def _run(settings: object, host: str, port: int, url_note: str) -> None:
     import uvicorn
 
@@ -74,14 +91,8 @@ def _run(settings: object, host: str, port: int, url_note: str) -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port (0: any free port).",
-)
+@_HOST
+@_PORT
 @click.option(
     "--db",
     default=None,
@@ -168,9 +179,7 @@ def serve(
     """Run the server: API, live stream and map."""
     from dronewatch.server.settings import Settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr()
     try:
         settings = Settings.from_env(
             token=token,
@@ -187,8 +196,7 @@ def serve(
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    if port == 0:
-        port = free_port(host)
+    port = port or free_port(host)
     admin = settings.admin_token()
     note = f"dronewatch serving on http://{host}:{port}/"
     if not token:
@@ -197,14 +205,8 @@ def serve(
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port (0: any free port).",
-)
+@_HOST
+@_PORT
 @click.option(
     "--db",
     default=None,
@@ -224,9 +226,7 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
     from dronewatch.server.settings import Settings, generate_token
     from dronewatch.sim import ScenarioError, load_scenario
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr()
     try:
         scen = load_scenario(scenario)
         center = scenario_center(scenario)
@@ -244,8 +244,7 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
         zoom=12,
         retention_days=None,
     )
-    if port == 0:
-        port = free_port(host)
+    port = port or free_port(host)
     url = f"http://{host}:{port}/?token={token}"
     note = f"dronewatch demo ({scen.name}): open {url}\n(database: {db})"
     click.echo(url)
