@@ -1,12 +1,53 @@
-"""Damage for the fuzz tests of the link-scan kernels (``test_*_scan.py``)."""
+"""Helpers of the link-scan kernel tests (``test_*_scan.py``): frames from rows, damage."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
 from hypothesis import strategies as st
+
+from dronewatch.model import Frame
+from dronewatch.protocols.link_scan import (
+    C_CHANNEL,
+    C_COUNTER,
+    C_PAYLOAD_END,
+    C_PAYLOAD_START,
+    C_SOURCE,
+    C_SOURCE_REVERSED,
+    C_TRANSPORT,
+    F_FREQUENCY,
+    F_RSSI,
+    TRANSPORTS,
+)
+
+
+def frame_from_row(
+    buf: np.ndarray, ints: np.ndarray, floats: np.ndarray, time: float, sensor_id: str
+) -> Frame:
+    """The frame a kernel's row describes, built independently of ``link_batch``."""
+    assert 0 <= ints[C_PAYLOAD_START] <= ints[C_PAYLOAD_END] <= len(buf)
+    source = None
+    if ints[C_SOURCE] >= 0:
+        address = bytes(buf[ints[C_SOURCE] : ints[C_SOURCE] + 6])
+        assert len(address) == 6
+        source = (address[::-1] if ints[C_SOURCE_REVERSED] == 1 else address).hex(":")
+    rssi, frequency = float(floats[F_RSSI]), float(floats[F_FREQUENCY])
+    return Frame(
+        bytes(buf[ints[C_PAYLOAD_START] : ints[C_PAYLOAD_END]]),
+        time,
+        TRANSPORTS[ints[C_TRANSPORT]],
+        source,
+        None if math.isnan(rssi) else rssi,
+        None if ints[C_CHANNEL] == -1 else int(ints[C_CHANNEL]),
+        None if math.isnan(frequency) else frequency,
+        sensor_id,
+        None if ints[C_COUNTER] == -1 else int(ints[C_COUNTER]),
+    )
+
 
 #: Hypothesis arguments after the seed packet: byte flips, a cut, bytes before and after.
 DAMAGE = (

@@ -8,7 +8,6 @@ and ``FALLBACK`` exactly where it raises ``Truncated`` or ``Corrupt``.
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import struct
 from collections import Counter
@@ -19,22 +18,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.protocols.scan_fuzz import DAMAGE, damaged, outcomes_of_one_flip
+from tests.protocols.scan_fuzz import DAMAGE, damaged, frame_from_row, outcomes_of_one_flip
 
 from dronewatch.errors import DecodeError, NotMine
 from dronewatch.model import Frame
 from dronewatch.protocols import ble
 from dronewatch.protocols.ble_scan import scan_ll, scan_ll_phdr, scan_nordic
 from dronewatch.protocols.link_scan import (
-    C_CHANNEL,
-    C_COUNTER,
-    C_PAYLOAD_END,
-    C_PAYLOAD_START,
-    C_SOURCE,
-    C_SOURCE_REVERSED,
-    C_TRANSPORT,
-    F_FREQUENCY,
-    F_RSSI,
     FALLBACK,
     MAX_FRAMES_PER_PACKET,
     N_FLOAT,
@@ -67,30 +57,14 @@ def run_kernel(
     floats = np.full((rows, N_FLOAT), float(_UNSET))
     start = len(before)
     status = int(kernel(buf, start, start + len(packet), ints, floats, row))
-    frames = [_frame(buf, ints[row + i], floats[row + i]) for i in range(max(status, 0))]
+    frames = [
+        frame_from_row(buf, ints[row + i], floats[row + i], TIME, SENSOR)
+        for i in range(max(status, 0))
+    ]
     for columns in (ints, floats):  # no row but the frames' is written
         assert (columns[:row] == _UNSET).all()
         assert (columns[row + max(status, 0) :] == _UNSET).all()
     return status, frames
-
-
-def _frame(buf: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> Frame:
-    source = None
-    if ints[C_SOURCE] >= 0:
-        address = bytes(buf[ints[C_SOURCE] : ints[C_SOURCE] + 6])
-        source = (address[::-1] if ints[C_SOURCE_REVERSED] == 1 else address).hex(":")
-    rssi, frequency = float(floats[F_RSSI]), float(floats[F_FREQUENCY])
-    return Frame(
-        bytes(buf[ints[C_PAYLOAD_START] : ints[C_PAYLOAD_END]]),
-        TIME,
-        TRANSPORTS[ints[C_TRANSPORT]],
-        source,
-        None if math.isnan(rssi) else rssi,
-        None if ints[C_CHANNEL] == -1 else int(ints[C_CHANNEL]),
-        None if math.isnan(frequency) else frequency,
-        SENSOR,
-        None if ints[C_COUNTER] == -1 else int(ints[C_COUNTER]),
-    )
 
 
 def check(linktype: int, packet: bytes, before: bytes = b"", after: bytes = b"") -> int:

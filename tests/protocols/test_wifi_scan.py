@@ -10,7 +10,6 @@ shorter than its OUI), and nowhere else on well-formed input.
 from __future__ import annotations
 
 import functools
-import math
 import random
 import struct
 from collections import Counter
@@ -23,27 +22,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.protocols.scan_fuzz import DAMAGE, damaged, outcomes_of_one_flip
+from tests.protocols.scan_fuzz import DAMAGE, damaged, frame_from_row, outcomes_of_one_flip
 
 from dronewatch.errors import DecodeError, NotMine
 from dronewatch.model import Frame, Transport
 from dronewatch.protocols import wifi, wifi_scan
 from dronewatch.protocols.link_scan import (
-    C_CHANNEL,
-    C_COUNTER,
-    C_PAYLOAD_END,
-    C_PAYLOAD_START,
     C_SOURCE,
     C_SOURCE_REVERSED,
-    C_TRANSPORT,
-    F_FREQUENCY,
-    F_RSSI,
     FALLBACK,
     MAX_FRAMES_PER_PACKET,
     N_FLOAT,
     N_INT,
     NOT_MINE,
-    TRANSPORTS,
 )
 from dronewatch.sources.pcap import read_packets
 
@@ -83,22 +74,9 @@ def run_kernel(
 
 
 def _frame(buf: np.ndarray, ints: np.ndarray, floats: np.ndarray) -> Frame:
-    assert ints[C_SOURCE_REVERSED] == 0
-    assert 0 <= ints[C_PAYLOAD_START] <= ints[C_PAYLOAD_END] <= len(buf)
-    address = bytes(buf[ints[C_SOURCE] : ints[C_SOURCE] + 6])
-    assert len(address) == 6
-    rssi, frequency = float(floats[F_RSSI]), float(floats[F_FREQUENCY])
-    return Frame(
-        bytes(buf[ints[C_PAYLOAD_START] : ints[C_PAYLOAD_END]]),
-        TIME,
-        TRANSPORTS[ints[C_TRANSPORT]],
-        address.hex(":"),
-        None if math.isnan(rssi) else rssi,
-        None if ints[C_CHANNEL] == -1 else int(ints[C_CHANNEL]),
-        None if math.isnan(frequency) else frequency,
-        SENSOR,
-        None if ints[C_COUNTER] == -1 else int(ints[C_COUNTER]),
-    )
+    # Wi-Fi frames always name their transmitter, in transmission order
+    assert ints[C_SOURCE] >= 0 and ints[C_SOURCE_REVERSED] == 0
+    return frame_from_row(buf, ints, floats, TIME, SENSOR)
 
 
 def check(linktype: int, packet: bytes, before: bytes = b"\x00\xdd", after: bytes = _AFTER) -> int:
