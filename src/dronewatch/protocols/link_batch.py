@@ -43,10 +43,12 @@ _RADIOTAP = wifi.LINKTYPE_IEEE802_11_RADIOTAP
 _IEEE802_11 = wifi.LINKTYPE_IEEE802_11
 _NORDIC = ble.LINKTYPE_NORDIC_BLE
 _LL_PHDR = ble.LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR
+_LL = ble.LINKTYPE_BLUETOOTH_LE_LL
 _scan_radiotap = wifi_scan.scan_radiotap
 _scan_80211 = wifi_scan.scan_80211
 _scan_nordic = ble_scan.scan_nordic
 _scan_ll_phdr = ble_scan.scan_ll_phdr
+_scan_ll = ble_scan.scan_ll
 
 
 @njit()
@@ -80,6 +82,8 @@ def _scan(
             n = _scan_ll_phdr(buf, start, end, ints, floats, k)
         elif lt == _IEEE802_11:
             n = _scan_80211(buf, start, end, ints, floats, k)
+        elif lt == _LL:
+            n = _scan_ll(buf, start, end, ints, floats, k)
         else:
             n = FALLBACK
         status[i] = n
