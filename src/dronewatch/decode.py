@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from dronewatch.errors import DecodeError
-from dronewatch.model import Decoded, Frame, Transport
-from dronewatch.protocols import PayloadDecoder, decoder_for
+from dronewatch.model import Decoded, Frame
+from dronewatch.protocols import decoder_for, decoders
 from dronewatch.stats import DecodeStats
 
 
@@ -18,21 +18,18 @@ def decode_frames(
     With ``strict`` the first failure raises instead.
     """
     stats = stats if stats is not None else DecodeStats()
-    # The hot loop of every decode (see bench/decode_throughput.py): decoders are looked up
-    # once per transport, and counters are kept in locals and written back per frame.
-    decoders: dict[Transport, PayloadDecoder] = {}
+    # The hot loop of every decode (see bench/decode_throughput.py): one dict lookup per
+    # frame, and counters kept in locals and written back per frame.
+    table = decoders()
     n_frames = stats.frames_read
     n_messages = stats.messages_decoded
     try:
         for frame in frames:
             n_frames += 1
-            try:
-                decode = decoders[frame.transport]
-            except KeyError:
-                decode = None
+            decode = table.get(frame.transport)
             try:
                 if decode is None:
-                    decode = decoders[frame.transport] = decoder_for(frame.transport)
+                    decode = decoder_for(frame.transport)  # raises Unsupported
                 messages = decode(frame.payload)
             except DecodeError as exc:
                 if strict:

@@ -58,6 +58,12 @@ def _load_all() -> None:
     _loaded = True
 
 
+def decoders() -> dict[Transport, PayloadDecoder]:
+    """The live dispatch table (transport -> decoder), every decoder loaded, for hot loops."""
+    _load_all()
+    return _DECODERS
+
+
 def decoder_for(transport: Transport) -> PayloadDecoder:
     """The payload decoder of ``transport``; ``Unsupported`` if none is registered."""
     fn = _DECODERS.get(transport)
