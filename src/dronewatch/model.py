@@ -34,6 +34,24 @@ class Transport(enum.StrEnum):
     FR_BEACON = "fr-beacon"
 
 
+class FrameKind(enum.StrEnum):
+    """Which kind of link-layer frame carried a payload: the JSON ``frame_kind`` key.
+
+    The transport says how a broadcast is sent (``wifi-beacon`` is the Remote ID "Wi-Fi
+    Beacon" method, whatever 802.11 frame carries its vendor element); the frame kind says
+    which frame it was. A probe response carries the same vendor elements as the beacon it
+    answers for: its payload keeps the transport of the element (``wifi-beacon``,
+    ``dji-wifi``, ``fr-beacon``) and says ``probe_response`` here.
+    """
+
+    BEACON = "beacon"  # 802.11 beacon
+    PROBE_RESPONSE = "probe_response"  # 802.11 probe response (unicast, may be retried)
+    ACTION = "action"  # 802.11 public action frame: Wi-Fi NAN service discovery
+    ADVERT = "advert"  # Bluetooth LE legacy advertising PDU or legacy advertising report
+    AUX_ADVERT = "aux_advert"  # Bluetooth LE extended advertising PDU (AUX_ADV_IND...) or report
+    BURST = "burst"  # a DJI OcuSync burst received from IQ samples
+
+
 class Frame(msgspec.Struct, frozen=True, gc=False):
     """One received broadcast payload, before decoding.
 
@@ -58,6 +76,12 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
     sensor_id: str = "local"
     counter: int | None = None  # Remote ID message counter, when the transport carries one
     extra: dict[str, Any] | None = None  # what the PHY measured, e.g. snr_db, cfo_hz
+    # Fields added later go last, with defaults: positional construction and the msgpack
+    # wire of older sensors stay valid.
+    frame_kind: str | None = None  # a FrameKind value (a plain str on the wire: new kinds
+    # from newer sensors must not make an older server drop the batch)
+    link_seq: int | None = None  # 802.11 sequence number (0..4095), for frames that have one
+    link_retry: bool = False  # 802.11 retry flag: a retransmission of link_seq
 
 
 class Message(msgspec.Struct, frozen=True, gc=False):
@@ -150,6 +174,7 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
         out: dict[str, Any] = {
             "time": f.time,
             "transport": f.transport.value,
+            "frame_kind": f.frame_kind,
             "source": f.source,
             "rssi": f.rssi_dbm,
             "channel": f.channel,

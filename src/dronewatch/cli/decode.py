@@ -142,9 +142,18 @@ class DroneTable:
                 _num(row.alt),
                 _num(row.speed),
                 _pos(row.operator_lat, row.operator_lon),
-                datetime.fromtimestamp(row.last_seen, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                _utc_text(row.last_seen),
             )
         console.print(table)
+
+
+def _utc_text(time: float) -> str:
+    """``time`` as UTC text to the millisecond; ``"-"`` for one no calendar can show (the
+    capture readers bound times, but frames may come from elsewhere)."""
+    try:
+        return datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):
+        return "-"
 
 
 def _pos(lat: float | None, lon: float | None) -> str:

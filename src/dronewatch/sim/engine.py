@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from dronewatch.model import Frame, Transport
 from dronewatch.protocols import ble, wifi
+from dronewatch.protocols.link import DEFAULT_FRAME_KIND
 from dronewatch.sim.flight import FloatArray, LocalFrame, Track, flight_track, pilot_track
 from dronewatch.sim.scenario import Drone, Scenario, ScenarioError
 
@@ -434,7 +435,7 @@ def _window_frames(
                     payload=payload, time=times[row], transport=transport,
                     source=mac_at(rt, times[row] - t0) if randomized else mac,
                     rssi_dbm=rssi_l[j], channel=channel, frequency_hz=hz, sensor_id=sid,
-                    counter=counter,
+                    counter=counter, frame_kind=DEFAULT_FRAME_KIND[transport],
                 )
             )
     return frames

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dronewatch.errors import Corrupt, DecodeError, Unsupported
-from dronewatch.model import Frame, Transport
+from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.sources import CaptureOptions
 from dronewatch.stats import DecodeStats
 
@@ -402,6 +402,7 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
                 payload=r.payload,
                 time=t,
                 transport=Transport.DJI_OCUSYNC,
+                frame_kind=FrameKind.BURST.value,
                 frequency_hz=(centre + r.freq_offset_hz) if centre is not None else None,
                 sensor_id=options.sensor_id,
                 extra={

@@ -27,13 +27,14 @@ from __future__ import annotations
 import math
 import mmap
 import struct
+import time as _time
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from dronewatch.errors import Corrupt, DecodeError, NotMine, Truncated
+from dronewatch.errors import Corrupt, DecodeError, NotMine, Partial, Truncated
 from dronewatch.model import Frame
 from dronewatch.sources import CaptureOptions
 from dronewatch.stats import DecodeStats
@@ -400,6 +401,28 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
         mapped.close()
 
 
+#: Capture times a packet may have: from 2000-01-01T00:00:00Z to one day after the time the
+#: capture is read (:func:`time_bounds`). A drone packet stamped outside (a sniffer clock
+#: never set, a damaged or hostile timestamp offset) cannot be placed in time: it is counted
+#: (``pcap: bad-timestamp``) and skipped, so no output shows an absurd time.
+EARLIEST_TIME = 946_684_800.0
+FUTURE_SLACK_S = 86_400.0
+BAD_TIMESTAMP = "bad-timestamp"
+
+
+def time_bounds() -> tuple[float, float]:
+    """(earliest, latest) capture time accepted now."""
+    return EARLIEST_TIME, _time.time() + FUTURE_SLACK_S
+
+
+def _bad_time(time: float, options: CaptureOptions, stats: DecodeStats) -> None:
+    """Count (or, strict, raise for) a drone packet whose capture time is out of bounds."""
+    if options.strict:
+        raise Corrupt(f"capture time {time!r} is outside 2000-01-01 .. now + 1 day",
+                      reason=BAD_TIMESTAMP)
+    stats.skip(f"pcap: {BAD_TIMESTAMP}")
+
+
 def _parsed_frames(
     packets: Iterator[Packet], options: CaptureOptions, stats: DecodeStats
 ) -> Iterator[Frame]:
@@ -407,11 +430,17 @@ def _parsed_frames(
     from dronewatch.protocols.link import parsers
 
     table = parsers()
+    earliest, latest = time_bounds()
     for time, linktype, data in packets:
         stats.packets_read += 1
         parse = table.get(linktype)
         if parse is not None:
-            yield from _parse(parse, linktype, data, time, options, stats)
+            frames = _parse(parse, linktype, data, time, options, stats)
+            if frames:
+                if earliest <= time <= latest:
+                    yield from frames
+                else:
+                    _bad_time(time, options, stats)
 
 
 def _parse(
@@ -426,7 +455,7 @@ def _parse(
     from dronewatch.protocols.link import family_of
 
     try:
-        return parse(data, time, options.sensor_id)
+        frames = parse(data, time, options.sensor_id)
     except NotMine:
         return []
     except DecodeError as exc:
@@ -434,6 +463,12 @@ def _parse(
             raise
         stats.skip(f"{family_of(linktype)}: {exc.reason}")
         return []
+    if isinstance(frames, Partial):  # good frames, then a broken part: count it
+        for error in frames.errors:
+            if options.strict:
+                raise error
+            stats.skip(f"{family_of(linktype)}: {error.reason}")
+    return frames
 
 
 def _scanned_frames(
@@ -453,6 +488,7 @@ def _scanned_frames(
     from dronewatch.sources.pcap_index import index_packets
 
     table = parsers()
+    earliest, latest = time_bounds()
     handover: int | None = None
     view = np.frombuffer(buf, np.uint8)
     try:
@@ -463,20 +499,31 @@ def _scanned_frames(
                 buf, view, batch.offset, batch.length, times, batch.linktype, options.sensor_id
             )
             # The packets the kernels read give their frames in runs; the reference parsers
-            # read the few others (FALLBACK) in between.
+            # read the few others (FALLBACK) in between, and the frames of packets stamped
+            # out of bounds (rare) are counted instead of given.
             frame_ends = np.cumsum(np.maximum(status, 0)).tolist()
+            out_of_time = ~((batch.time >= earliest) & (batch.time <= latest))
             done_packets = done_frames = 0
-            for i in np.flatnonzero(status == FALLBACK).tolist():
+            special = (status == FALLBACK) | (out_of_time & (status > 0))
+            for i in np.flatnonzero(special).tolist():
                 stats.packets_read += i - done_packets
-                yield from frames[done_frames : frame_ends[i]]
+                n = int(status[i])
+                yield from frames[done_frames : frame_ends[i] - max(n, 0)]
                 stats.packets_read += 1
+                done_packets, done_frames = i + 1, frame_ends[i]
+                if n > 0:  # the kernel's frames of a packet stamped out of bounds
+                    _bad_time(times[i], options, stats)
+                    continue
                 linktype = int(batch.linktype[i])
                 parse = table.get(linktype)
                 if parse is not None:
                     start = int(batch.offset[i])
                     data = buf[start : start + int(batch.length[i])]
-                    yield from _parse(parse, linktype, data, times[i], options, stats)
-                done_packets, done_frames = i + 1, frame_ends[i]
+                    packet_frames = _parse(parse, linktype, data, times[i], options, stats)
+                    if packet_frames and out_of_time[i]:
+                        _bad_time(times[i], options, stats)
+                    else:
+                        yield from packet_frames
             stats.packets_read += len(status) - done_packets
             yield from frames[done_frames:]
             handover, resume = batch.handover, batch.resume

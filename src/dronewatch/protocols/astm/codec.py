@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
+from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported, partial_or_raise
 from dronewatch.model import Message
 from dronewatch.protocols.astm.constants import (
     DEFAULT_VERSION,
@@ -335,7 +335,12 @@ _PACK_SPLIT = [
 
 
 def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
-    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF)."""
+    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF).
+
+    A pack whose count runs past the end of its bytes (its element was cut, or its sender
+    announced more than it sent) gives its complete messages, and one ``astm-truncated``
+    error for the rest.
+    """
     n = len(payload)
     if n < PACK_HEADER_SIZE:
         raise Truncated(f"message pack of {n} bytes", reason="astm-truncated")
@@ -346,12 +351,14 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     count = payload[2]
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
-    if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
-        raise Truncated(
-            f"message pack announces {count} messages but has {n} bytes", reason="astm-truncated"
-        )
     messages: list[Message] = []
     errors: list[DecodeError] = []
+    if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
+        complete = (n - PACK_HEADER_SIZE) // MESSAGE_SIZE
+        errors.append(Truncated(
+            f"message pack announces {count} messages but ends after {complete} and "
+            f"{(n - PACK_HEADER_SIZE) % MESSAGE_SIZE} bytes", reason="astm-truncated"))
+        count = complete
     get = _cache.get
     for key in _PACK_SPLIT[count](payload):
         msg = get(key)
@@ -379,9 +386,10 @@ def decode_with_errors(payload: bytes) -> tuple[list[Message], list[DecodeError]
 def decode(payload: bytes) -> list[Message]:
     """Decode one Remote ID payload: a single 25-byte message or a message pack.
 
-    A pack expands into its messages, in order. A pack's bad messages (reserved type,
-    newer version, nested pack) are dropped and the good ones kept; only if none is good
-    does the first error propagate. Use :func:`decode_with_errors` to see what was dropped.
+    A pack expands into its messages, in order. A pack that is good only in part (bad
+    messages: reserved type, newer version, nested pack; or a count running past its end)
+    gives a :class:`~dronewatch.errors.Partial`: its good messages, with the errors of the
+    others (streams count them); only if none is good does the first error propagate.
     A single message may be followed by padding (ignored).
     """
     if type(payload) is not bytes:
@@ -394,9 +402,7 @@ def decode(payload: bytes) -> list[Message]:
             return [msg if msg is not None else _decode_new(payload)]
         return [decode_message(payload)]
     messages, errors = _decode_pack(payload)
-    if not messages:
-        raise errors[0]
-    return messages
+    return partial_or_raise(messages, errors) if errors else messages
 
 
 def encode(message: Message) -> bytes:
