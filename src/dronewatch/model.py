@@ -187,6 +187,55 @@ class Decoded(msgspec.Struct, frozen=True, gc=False):
         out.update(self.message.fields())
         return out
 
+    def json_record(self) -> Any:
+        """What :meth:`to_json` gives, as a msgspec struct with the same keys in the same
+        order (a dict when it cannot be one): msgspec encodes it to the same JSON bytes in
+        a fraction of the time (the ``--json`` hot path)."""
+        build = _RECORD_BUILDERS.get(type(self.message), _NO_BUILDER)
+        if build is _NO_BUILDER:
+            build = _RECORD_BUILDERS[type(self.message)] = _record_builder(type(self.message))
+        if build is None or self.frame.extra:
+            return self.to_json()
+        return build(self.frame, self.message)
+
+
+_FRAME_KEYS = (
+    "time", "transport", "frame_kind", "source", "rssi", "channel", "frequency", "sensor", "type"
+)
+RecordBuilder = typing.Callable[[Frame, Message], Any]
+_RECORD_BUILDERS: dict[type, RecordBuilder | None] = {}
+_NO_BUILDER: Any = object()
+
+
+def _record_builder(cls: type[Message]) -> RecordBuilder | None:
+    """The builder of :meth:`Decoded.json_record` for messages of ``cls`` (``None`` when a
+    message field is named like a frame key: the dict of ``to_json`` has them once)."""
+    names = cls.__struct_fields__
+    if set(names) & set(_FRAME_KEYS):
+        return None
+    record = msgspec.defstruct(
+        f"{cls.__name__}Record", [(k, Any) for k in (*_FRAME_KEYS, *names)], gc=False
+    )
+    converted = tuple(names.index(n) for n in _convertible_fields(cls))
+    astuple = msgspec.structs.astuple
+    plain = _PLAIN
+    jsonable = to_jsonable
+
+    def build(f: Frame, m: Message) -> Any:
+        values = astuple(m)
+        if converted:
+            values = list(values)
+            for i in converted:
+                v = values[i]
+                if type(v) not in plain:
+                    values[i] = jsonable(v)
+        return record(
+            f.time, f.transport.value, f.frame_kind, f.source, f.rssi_dbm, f.channel,
+            f.frequency_hz, f.sensor_id, m.type, *values,
+        )
+
+    return build
+
 
 @dataclass(slots=True)
 class Observation:
