@@ -222,7 +222,7 @@ def _record_builder(cls: type[Message]) -> RecordBuilder | None:
     jsonable = to_jsonable
 
     def build(f: Frame, m: Message) -> Any:
-        values = astuple(m)
+        values: Any = astuple(m)
         if converted:
             values = list(values)
             for i in converted:

@@ -32,18 +32,21 @@ writes the raw values (build messages with :func:`make_telemetry` to get both).
 
 from __future__ import annotations
 
-import inspect
 import math
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import atan2, degrees, hypot
 from typing import Any, ClassVar, Final
 
-import numpy as np
-
 from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
 from dronewatch.model import Message
+from dronewatch.protocols.tables import (
+    At,
+    ExprCodec,
+    Layout,
+    compile_decoder,
+    register_layout,
+    sequential,
+)
 
 RECORD_TELEMETRY: Final = 0x10
 RECORD_FLIGHT_INFO: Final = 0x11
@@ -121,21 +124,22 @@ def product_name(code: int | None) -> str | None:
 # Value codecs: wire integer/bytes <-> message value
 
 
-@dataclass(slots=True, frozen=True)
-class Codec:
-    """Wire value <-> message value; ``encode_many`` does ``encode`` on numpy arrays (NaN for
-    ``None``) or on one scalar for the whole batch.
-
-    ``decode_source`` is ``decode`` as a Python expression over ``{raw}`` (a local variable
-    name), pasted by the telemetry decoder compiler (:func:`_compile_telemetry_decoder`)
-    instead of a call; ``None`` makes the compiled code call ``decode``. It must compute
-    exactly what ``decode`` computes (the tests check it).
+class Codec(ExprCodec):
+    """Wire value <-> message value (a :class:`~dronewatch.protocols.tables.ExprCodec`):
+    ``decode``, ``encode``, ``encode_many`` (``encode`` on numpy arrays, NaN for ``None``, or
+    on one scalar for the whole batch) and ``decode_expr``, ``decode`` as a Python expression
+    over ``{raw}`` that the table engine pastes into the compiled decoders (``None``: they call
+    ``decode``). It must compute exactly what ``decode`` computes (the tests check it).
     """
 
-    decode: Callable[[Any], Any]
-    encode: Callable[[Any], Any]
-    encode_many: Callable[[Any], Any] = lambda v: v
-    decode_source: str | None = None
+    def __init__(
+        self,
+        decode: Callable[[Any], Any],
+        encode: Callable[[Any], Any],
+        encode_many: Callable[[Any], Any] = lambda v: v,
+        decode_expr: str | None = None,
+    ) -> None:
+        super().__init__(decode, encode, encode_many, decode_expr)
 
 
 class DecodeMemo(dict[bytes, Any]):
@@ -168,6 +172,12 @@ def _pos_encode(deg: float | None) -> int:
     return 0 if deg is None else _clamp(round(deg * RAD_E7_PER_DEG), -(2**31), 2**31 - 1)
 
 
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
 def _clamp(v: int, lo: int, hi: int) -> int:
     return lo if v < lo else hi if v > hi else v
 
@@ -187,6 +197,8 @@ def _rint_many(v: Any, scale: float, lo: int, hi: int) -> Any:
     Python's ``round``)."""
     if v is None:
         return 0
+    import numpy as np
+
     a = np.asarray(v, dtype=np.float64) * scale
     return np.where(np.isnan(a), 0.0, np.clip(np.rint(a), lo, hi)).astype(np.int64)
 
@@ -194,6 +206,8 @@ def _rint_many(v: Any, scale: float, lo: int, hi: int) -> Any:
 def _yaw_encode_many(v: Any) -> Any:
     if v is None:
         return 0
+    import numpy as np
+
     a = np.asarray(v, dtype=np.float64)
     centi = np.where(np.isnan(a), 0.0, np.rint(a * 100.0)) % 36000
     return np.where(centi > 18000, centi - 36000, centi).astype(np.int64)
@@ -254,123 +268,81 @@ SERIAL16: Final = Codec(
 )
 
 
-@dataclass(slots=True, frozen=True)
-class Field:
-    """One wire field: message attribute ``name``, struct code ``fmt`` and value codec."""
-
-    name: str
-    fmt: str
-    codec: Codec = IDENT
-
-
-_NUMPY_CODES: Final = {"B": "u1", "H": "<u2", "h": "<i2", "i": "<i4", "I": "<u4", "Q": "<u8"}
-
-
-def _numpy_code(fmt: str) -> str:
-    return f"S{fmt[:-1]}" if fmt.endswith("s") else _NUMPY_CODES[fmt]
-
-
-@dataclass(slots=True, frozen=True)
-class Layout:
-    """A fixed record prefix declared once; drives both :func:`decode_record` and encoding
-    (one record with ``struct``, or many at once with a numpy structured ``dtype``)."""
-
-    fields: tuple[Field, ...]
-    struct: struct.Struct
-    dtype: np.dtype[Any]
-
-    @classmethod
-    def of(cls, *fields: Field) -> Layout:
-        st = struct.Struct("<" + "".join(f.fmt for f in fields))
-        dtype = np.dtype([(f.name, _numpy_code(f.fmt)) for f in fields])
-        assert dtype.itemsize == st.size
-        return cls(fields, st, dtype)
-
-    def pack_many(self, values: dict[str, Any], n: int) -> bytes:
-        """``n`` records back to back; each value is an array of ``n`` or one scalar."""
-        arr = np.zeros(n, dtype=self.dtype)
-        for f in self.fields:
-            v = values.get(f.name)
-            if v is not None:
-                arr[f.name] = f.codec.encode_many(v)
-        return arr.tobytes()
-
-    @property
-    def size(self) -> int:
-        return self.struct.size
-
-    def unpack(self, data: bytes) -> dict[str, Any]:
-        raw = self.struct.unpack_from(data)
-        return {f.name: f.codec.decode(v) for f, v in zip(self.fields, raw, strict=True)}
-
-    def pack(self, values: dict[str, Any]) -> bytes:
-        return self.struct.pack(*(f.codec.encode(values.get(f.name)) for f in self.fields))
+def _record(name: str, record_type: int, *specs: tuple[str, str, Codec]) -> Layout:
+    """A record layout from its type byte on: the type (a constant), then fields laid end
+    to end, ``(name, struct code, codec)``, little-endian."""
+    fields, size = sequential("<", *specs, start=1)
+    return register_layout(
+        Layout(name, fields, size, constants=((At(0, "B"), record_type),))
+    )
 
 
 UUID_FIELD_SIZE: Final = 20  # bytes reserved for the UUID (19 characters + NUL on OcuSync)
 
 # Telemetry record 0x10 from the type byte on. The uuid (uuid_len bytes of a 20-byte field)
 # follows the fixed part.
-TELEMETRY_V1: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("version", "B"),
-    Field("sequence", "H"),
-    Field("state_info", "H"),
-    Field("serial", "16s", SERIAL16),
-    Field("lon", "i", POS),
-    Field("lat", "i", POS),
-    Field("alt_raw", "h"),
-    Field("height_raw", "h"),
-    Field("speed_north_raw", "h"),
-    Field("speed_east_raw", "h"),
-    Field("speed_up_raw", "h"),
-    Field("pitch", "h", ANGLE_CENTI),
-    Field("roll", "h", ANGLE_CENTI),
-    Field("yaw", "h", YAW),
-    Field("home_lon", "i", POS),
-    Field("home_lat", "i", POS),
-    Field("product_type", "B"),
-    Field("uuid_len", "B"),
+TELEMETRY_V1: Final = _record(
+    "dji.telemetry_v1",
+    RECORD_TELEMETRY,
+    ("version", "B", IDENT),
+    ("sequence", "H", IDENT),
+    ("state_info", "H", IDENT),
+    ("serial", "16s", SERIAL16),
+    ("lon", "i", POS),
+    ("lat", "i", POS),
+    ("alt_raw", "h", IDENT),
+    ("height_raw", "h", IDENT),
+    ("speed_north_raw", "h", IDENT),
+    ("speed_east_raw", "h", IDENT),
+    ("speed_up_raw", "h", IDENT),
+    ("pitch", "h", ANGLE_CENTI),
+    ("roll", "h", ANGLE_CENTI),
+    ("yaw", "h", YAW),
+    ("home_lon", "i", POS),
+    ("home_lat", "i", POS),
+    ("product_type", "B", IDENT),
+    ("uuid_len", "B", IDENT),
 )
-TELEMETRY_V2: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("version", "B"),
-    Field("sequence", "H"),
-    Field("state_info", "H"),
-    Field("serial", "16s", SERIAL16),
-    Field("lon", "i", POS),
-    Field("lat", "i", POS),
-    Field("alt_raw", "h"),
-    Field("height_raw", "h"),
-    Field("speed_north_raw", "h"),
-    Field("speed_east_raw", "h"),
-    Field("speed_up_raw", "h"),
-    Field("yaw", "h", YAW),
-    Field("gps_time", "Q", GPS_TIME_MS),
-    Field("operator_lat", "i", POS),
-    Field("operator_lon", "i", POS),
-    Field("home_lon", "i", POS),
-    Field("home_lat", "i", POS),
-    Field("product_type", "B"),
-    Field("uuid_len", "B"),
+TELEMETRY_V2: Final = _record(
+    "dji.telemetry_v2",
+    RECORD_TELEMETRY,
+    ("version", "B", IDENT),
+    ("sequence", "H", IDENT),
+    ("state_info", "H", IDENT),
+    ("serial", "16s", SERIAL16),
+    ("lon", "i", POS),
+    ("lat", "i", POS),
+    ("alt_raw", "h", IDENT),
+    ("height_raw", "h", IDENT),
+    ("speed_north_raw", "h", IDENT),
+    ("speed_east_raw", "h", IDENT),
+    ("speed_up_raw", "h", IDENT),
+    ("yaw", "h", YAW),
+    ("gps_time", "Q", GPS_TIME_MS),
+    ("operator_lat", "i", POS),
+    ("operator_lon", "i", POS),
+    ("home_lon", "i", POS),
+    ("home_lat", "i", POS),
+    ("product_type", "B", IDENT),
+    ("uuid_len", "B", IDENT),
 )
 TELEMETRY_LAYOUTS: Final = {1: TELEMETRY_V1, 2: TELEMETRY_V2}
 
 # Flight information 0x11 over Wi-Fi (Kismet): drone id is a 10-byte field with a length
 # byte; the purpose length byte is followed by the text (DJI sometimes sends less than it says).
-FLIGHT_INFO: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("serial", "16s", SERIAL16),
-    Field("drone_id_len", "B"),
-    Field("drone_id_raw", "10s"),
-    Field("purpose_len", "B"),
+FLIGHT_INFO: Final = _record(
+    "dji.flight_info",
+    RECORD_FLIGHT_INFO,
+    ("serial", "16s", SERIAL16),
+    ("drone_id_len", "B", IDENT),
+    ("drone_id_raw", "10s", IDENT),
+    ("purpose_len", "B", IDENT),
 )
 DRONE_ID_SIZE: Final = 10
 
 # OcuSync 0x11: type, serial, then bytes whose meaning is unknown.
-OCUSYNC_SERIAL: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("serial", "16s", SERIAL16),
+OCUSYNC_SERIAL: Final = _record(
+    "dji.ocusync_serial", RECORD_FLIGHT_INFO, ("serial", "16s", SERIAL16)
 )
 # What a Mavic Air 2 sends after the serial (record length 141 from the type byte).
 OCUSYNC_SERIAL_UNKNOWN_DEFAULT: Final = b"\xcc\xaa\x02" + bytes(121)
@@ -574,42 +546,21 @@ TelemetryDecoder = Callable[[bytes], DjiTelemetry]
 
 
 def _compile_telemetry_decoder(layout: Layout) -> TelemetryDecoder:
-    """A function ``record bytes (>= layout.size) -> DjiTelemetry`` generated from
-    ``layout``: one struct unpack, the codecs' ``decode_source`` pasted inline, then
-    :func:`_telemetry` with the decoded fields by name."""
-    ns: dict[str, Any] = {"_unpack": layout.struct.unpack_from, "_telemetry": _telemetry}
-    raws: list[str] = []
-    decoded: dict[str, str] = {}
-    for i, f in enumerate(layout.fields):
-        raw = f"r{i}"
-        raws.append(raw)
-        if f.codec.decode_source is None:
-            ns[f"_decode{i}"] = f.codec.decode
-            decoded[f.name] = f"_decode{i}({raw})"
-        else:
-            decoded[f.name] = f.codec.decode_source.format(raw=raw)
-    decoded["uuid_field"] = f"data[{layout.size}:{layout.size + UUID_FIELD_SIZE}]"
-    params = inspect.signature(_telemetry).parameters
-    unused = decoded.keys() - params.keys() - {"record_type"}
-    if unused:
-        raise TypeError(f"telemetry layout fields {sorted(unused)} are not message inputs")
-    args = ", ".join(decoded.get(name, "None") for name in params)
-    src = (
-        "def _decode(data):\n"
-        f"    {', '.join(raws)}, = _unpack(data)\n"
-        f"    return _telemetry({args})\n"
+    """A function ``record bytes (>= layout.size) -> DjiTelemetry`` generated by the table
+    engine from ``layout``: one struct unpack, the codecs' ``decode_expr`` pasted inline,
+    then :func:`_telemetry` with the decoded fields by name (and the UUID field's bytes)."""
+    end = layout.size + UUID_FIELD_SIZE
+    fn: TelemetryDecoder = compile_decoder(
+        layout, _telemetry, extra={"uuid_field": f"data[{layout.size}:{end}]"}
     )
-    exec(compile(src, "<dji telemetry decoder>", "exec"), ns)
-    fn: TelemetryDecoder = ns["_decode"]
-    fn.__doc__ = src  # the generated source, for debugging
     return fn
 
 
 # version -> (fixed record size, decoder)
-_TELEMETRY_DECODERS: Final = {
-    version: (layout.size, _compile_telemetry_decoder(layout))
-    for version, layout in TELEMETRY_LAYOUTS.items()
-}
+_TELEMETRY_DECODERS: dict[int, tuple[int, TelemetryDecoder]] = {}
+for _version, _layout in TELEMETRY_LAYOUTS.items():
+    _TELEMETRY_DECODERS[_version] = (_layout.size, _compile_telemetry_decoder(_layout))
+    register_layout(_layout, _TELEMETRY_DECODERS[_version][1])
 
 
 def _decode_telemetry(data: bytes) -> DjiTelemetry:
@@ -684,7 +635,6 @@ def decode_record(data: bytes, *, ocusync: bool = False) -> Message:
 
 def _telemetry_values(m: DjiTelemetry) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": m.version,
         "sequence": m.sequence & 0xFFFF,
         "state_info": m.state_info & 0xFFFF,
@@ -726,7 +676,6 @@ def _encode_flight_info(m: DjiFlightInfo) -> bytes:
     purpose = (m.purpose or "").encode("utf-8")[:255]
     head = FLIGHT_INFO.pack(
         {
-            "record_type": RECORD_FLIGHT_INFO,
             "serial": m.serial,
             "drone_id_len": len(drone_id),
             "drone_id_raw": drone_id.ljust(DRONE_ID_SIZE, b"\x00"),
@@ -743,7 +692,7 @@ def encode_record(message: Message) -> bytes:
     if isinstance(message, DjiFlightInfo):
         return _encode_flight_info(message)
     if isinstance(message, DjiSerial):
-        head = OCUSYNC_SERIAL.pack({"record_type": RECORD_FLIGHT_INFO, "serial": message.serial})
+        head = OCUSYNC_SERIAL.pack({"serial": message.serial})
         return head + message.unknown
     if isinstance(message, DjiEncrypted):
         return (
@@ -788,7 +737,6 @@ def encode_telemetry(
         raise Unsupported(f"DJI telemetry version {version}", reason="unsupported-version")
     uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": version,
         "sequence": sequence & 0xFFFF,
         "state_info": state_info & 0xFFFF,
@@ -842,10 +790,9 @@ def encode_telemetry_many(
     uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
     suffix = uuid_bytes.ljust(UUID_FIELD_SIZE, b"\x00")
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": 2,
-        "sequence": np.asarray(sequence) & 0xFFFF,
-        "state_info": np.asarray(state_info) & 0xFFFF,
+        "sequence": _np().asarray(sequence) & 0xFFFF,
+        "state_info": _np().asarray(state_info) & 0xFFFF,
         "serial": serial,
         "lat": lat,
         "lon": lon,

@@ -148,7 +148,14 @@ class At:
     @property
     def var(self) -> str:
         """The variable name of this raw value in generated code."""
-        return f"w{self.offset}" if not self.width else f"b{self.offset}_{self.lsb}"
+        if self.width:
+            return f"b{self.offset}_{self.lsb}"
+        return _item_var(self.offset, self.fmt)
+
+
+def _item_var(offset: int, fmt: str) -> str:
+    """The variable of the struct item at ``offset`` (an empty one shares its offset)."""
+    return f"z{offset}" if fmt == "0s" else f"w{offset}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +206,12 @@ class Layout:
     def unpack(self, data: bytes) -> dict[str, Any]:
         """Field values by name, through the codecs' ``decode`` methods (the reference of the
         compiled decoder)."""
-        raw = dict(zip((off for off, _ in _struct_items(self)), self.struct.unpack_from(data),
-                       strict=True))
+        names = [_item_var(off, fmt) for off, fmt in _struct_items(self)]
+        raw = dict(zip(names, self.struct.unpack_from(data), strict=True))
         out: dict[str, Any] = {}
         for f in self.fields:
-            raws = [raw[at.offset] >> at.lsb & ((1 << at.width) - 1) if at.width else raw[at.offset]
-                    for at in f.wire]
+            raws = [raw[f"w{at.offset}"] >> at.lsb & ((1 << at.width) - 1) if at.width
+                    else raw[at.var] for at in f.wire]
             out[f.name] = f.codec.decode(*raws)
         return out
 
@@ -217,10 +224,13 @@ class Layout:
         return compile_vector_encoder(self)(values, n)
 
 
-def sequential(order: str, *specs: tuple[str, str, FieldCodec]) -> tuple[tuple[Field, ...], int]:
-    """Fields laid end to end from offset 0, from ``(name, fmt, codec)``; and the size."""
+def sequential(
+    order: str, *specs: tuple[str, str, FieldCodec], start: int = 0
+) -> tuple[tuple[Field, ...], int]:
+    """Fields laid end to end from offset ``start``, from ``(name, fmt, codec)``; and the
+    record size (where the last one ends)."""
     fields = []
-    offset = 0
+    offset = start
     for name, fmt, codec in specs:
         fields.append(Field(name, codec, At(offset, fmt)))
         offset += struct.calcsize(order + fmt)
@@ -231,13 +241,14 @@ def sequential(order: str, *specs: tuple[str, str, FieldCodec]) -> tuple[tuple[F
 
 
 def _struct_items(layout: Layout) -> list[tuple[int, str]]:
-    """The struct items (offset, format) of a layout, in order."""
-    items: dict[int, str] = {}
+    """The struct items (offset, format) of a layout, in order (an empty ``0s`` item, e.g. a
+    TLV of length 0, before the item that starts where it is)."""
+    items: dict[str, tuple[int, str]] = {}
     ats = [at for f in layout.fields for at in f.wire] + [at for at, _ in layout.constants]
     for at in ats:
-        if items.setdefault(at.offset, at.fmt) != at.fmt:
+        if items.setdefault(_item_var(at.offset, at.fmt), (at.offset, at.fmt)) != (at.offset, at.fmt):
             raise ValueError(f"{layout.name}: byte {at.offset} read as two formats")
-    out = sorted(items.items())
+    out = sorted(items.values(), key=lambda item: (item[0], item[1] != "0s"))
     end = 0
     for offset, fmt in out:
         if offset < end:
@@ -311,7 +322,8 @@ def compile_decoder(
     """
     items = _struct_items(layout)
     ns: dict[str, Any] = {"_unpack": struct.Struct(_struct_format(layout)).unpack_from}
-    lines = ["def _decode(data):", f"    {', '.join(f'w{o}' for o, _ in items)}, = _unpack(data)"]
+    names = ", ".join(_item_var(o, fmt) for o, fmt in items)
+    lines = ["def _decode(data):", f"    {names}, = _unpack(data)"]
     uses: dict[str, int] = {}
     for f in layout.fields:
         for at in f.wire:
@@ -371,7 +383,9 @@ def compile_decoder(
             values[name] = f"_k_{name}"
     args = ",\n        ".join(values[name] for name in params)
     lines.append(f"    return _build(\n        {args},\n    )")
-    return _exec("\n".join(lines) + "\n", ns, "_decode", f"{layout.name} decoder {layout.variant}")
+    label = f"{layout.name} decoder {layout.variant}"
+    fn: Callable[[bytes], Any] = _exec("\n".join(lines) + "\n", ns, "_decode", label)
+    return fn
 
 
 # --- encoders -----------------------------------------------------------------------------------
@@ -389,7 +403,10 @@ def compile_encoder(
     item_list = _struct_items(layout)
     ns: dict[str, Any] = {"_pack": struct.Struct(_struct_format(layout)).pack}
     lines = ["def _encode(m):"]
-    read = (lambda name: f"m.get({name!r})") if items else (lambda name: f"m.{name}")
+
+    def read(name: str) -> str:
+        return f"m.get({name!r})" if items else f"m.{name}"
+
     fields = list(layout.fields)
     version = None
     if layout.version is not None:  # read (and checked) first: other fields depend on it
@@ -443,13 +460,14 @@ def _pack_args(layout: Layout, items: list[tuple[int, str]], written: Mapping[st
             raise ValueError(f"{layout.name}: {var} read but never written")
         by_item.setdefault(at.offset, []).append(f"({var} & {(1 << at.width) - 1}) << {at.lsb}")
     args = []
-    for offset, _fmt in items:
-        if offset in by_item:
+    for offset, fmt in items:
+        var = _item_var(offset, fmt)
+        if var == f"w{offset}" and offset in by_item:
             args.append(" | ".join(by_item[offset]))
         else:
-            if f"w{offset}" not in written:
+            if var not in written:
                 raise ValueError(f"{layout.name}: byte {offset} read but never written")
-            args.append(f"w{offset}")
+            args.append(var)
     return args
 
 
@@ -470,7 +488,7 @@ def compile_vector_encoder(layout: Layout) -> Callable[[Mapping[str, Any], int],
     """A function ``(values, n) -> n records`` generated from ``layout``: each value is a
     numpy array of ``n`` (NaN for ``None``) or one scalar for all; missing ones are ``None``.
     The records equal those of the encoder, value for value."""
-    fn = _VECTOR_ENCODERS.get(id(layout))
+    fn: Callable[[Mapping[str, Any], int], bytes] | None = _VECTOR_ENCODERS.get(id(layout))
     if fn is not None:
         return fn
     import numpy as np
@@ -502,13 +520,15 @@ def compile_vector_encoder(layout: Layout) -> Callable[[Mapping[str, Any], int],
             lines.append(f"    _out[:, {col}] = (_u{shift}) & 255")
     lines.append("    return _out.tobytes()")
     label = f"{layout.name} vector encoder {layout.variant}"
-    fn = _VECTOR_ENCODERS[id(layout)] = _exec("\n".join(lines) + "\n", ns, "_encode_many", label)
+    fn = _exec("\n".join(lines) + "\n", ns, "_encode_many", label)
+    _VECTOR_ENCODERS[id(layout)] = fn
     return fn
 
 
 # --- registry and printing ---------------------------------------------------------------------
 
 _LAYOUTS: dict[str, Layout] = {}
+_DECODERS: dict[str, Callable[[bytes], Any]] = {}
 # Modules declaring layouts, imported when the registry is read.
 _LAYOUT_MODULES = (
     "dronewatch.protocols.astm.layout",
@@ -517,10 +537,13 @@ _LAYOUT_MODULES = (
 )
 
 
-def register_layout(layout: Layout) -> Layout:
-    """Make ``layout`` known by ``layout.name`` (+ ``.variant``) to :func:`show`."""
+def register_layout(layout: Layout, decoder: Callable[[bytes], Any] | None = None) -> Layout:
+    """Make ``layout`` known by ``layout.name`` (+ ``.variant``) to :func:`show`, with the
+    decoder compiled from it when it builds something else than ``layout.cls``."""
     key = f"{layout.name}.{layout.variant}" if layout.variant else layout.name
     _LAYOUTS[key] = layout
+    if decoder is not None:
+        _DECODERS[key] = decoder
     return layout
 
 
@@ -541,7 +564,10 @@ def show(name: str) -> str:
     builders: list[tuple[str, Callable[[], Any]]] = [
         ("encoder", lambda: compile_encoder(layout, items=layout.cls is None)),
     ]
-    if layout.cls is not None:
+    decoder = _DECODERS.get(name)
+    if decoder is not None:
+        builders.insert(0, ("decoder", lambda: decoder))
+    elif layout.cls is not None:
         builders.insert(0, ("decoder", lambda: compile_decoder(layout)))
     if not any(f.since_version for f in layout.fields):
         builders.append(("vectorised encoder", lambda: compile_vector_encoder(layout)))
@@ -558,11 +584,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--show", metavar="LAYOUT", help="layout name, e.g. astm.location")
     parser.add_argument("--list", action="store_true", help="list the layout names")
     args = parser.parse_args(argv)
+    # Run as a script this file is __main__; layouts register with the imported module.
+    engine = importlib.import_module("dronewatch.protocols.tables")
     if args.list or not args.show:
-        print("\n".join(sorted(layouts())))
+        print("\n".join(sorted(engine.layouts())))
         return
     try:
-        print(show(args.show))
+        print(engine.show(args.show))
     except KeyError as exc:
         raise SystemExit(str(exc.args[0])) from None
 

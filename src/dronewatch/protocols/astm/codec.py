@@ -59,8 +59,8 @@ Encoder = Callable[[Any], bytes]
 _MAX_VERSION = max(SUPPORTED_VERSIONS)
 
 
-_decode_auth_page0 = compile_decoder(AUTHENTICATION_PAGE0)
-_decode_auth_page = compile_decoder(AUTHENTICATION_PAGE)
+_decode_auth_page0: Decoder = compile_decoder(AUTHENTICATION_PAGE0)
+_decode_auth_page: Decoder = compile_decoder(AUTHENTICATION_PAGE)
 _encode_auth_page0 = compile_encoder(AUTHENTICATION_PAGE0)
 _encode_auth_page = compile_encoder(AUTHENTICATION_PAGE)
 
@@ -96,6 +96,7 @@ _DECODERS[MessageType.OPERATOR_ID] = compile_decoder(OPERATOR_ID)
 _ENCODERS: dict[type, Encoder] = {
     layout.cls: compile_encoder(layout)
     for layout in (BASIC_ID, LOCATION, SELF_ID, SYSTEM, OPERATOR_ID)
+    if layout.cls is not None
 }
 _ENCODERS[Authentication] = _encode_auth
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from dronewatch.protocols.astm.constants import ODID_EPOCH
@@ -68,7 +68,7 @@ class UInt(FieldCodec):
 class Version(FieldCodec):
     """The protocol version nibble of the header; encoding refuses unsupported versions."""
 
-    def __init__(self, supported: tuple[int, ...]) -> None:
+    def __init__(self, supported: Collection[int]) -> None:
         self.supported = supported
 
     def decode(self, *raws: Raw) -> int:
