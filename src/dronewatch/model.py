@@ -112,6 +112,13 @@ _PLAIN = frozenset((float, int, str, bool, type(None)))
 _CONVERTIBLE: dict[type, tuple[str, ...]] = {}
 
 
+def _hints(cls: type[Message]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        return {}
+
+
 def _convertible_fields(cls: type[Message]) -> tuple[str, ...]:
     """The fields of ``cls`` whose values may need :func:`to_jsonable` (enums, bytes...),
     from its type hints; all of them if the hints cannot be read."""
@@ -216,7 +223,18 @@ def _record_builder(cls: type[Message]) -> RecordBuilder | None:
     record = msgspec.defstruct(
         f"{cls.__name__}Record", [(k, Any) for k in (*_FRAME_KEYS, *names)], gc=False
     )
-    converted = tuple(names.index(n) for n in _convertible_fields(cls))
+    # Per converted field: its enum class and the texts of its members (a direct lookup),
+    # or None (bytes, tuples, nested messages: to_jsonable).
+    converted: list[tuple[int, type | None, dict[Any, str]]] = []
+    hints = _hints(cls)
+    for name in _convertible_fields(cls):
+        enums = [a for a in typing.get_args(hints.get(name)) or (hints.get(name),)
+                 if isinstance(a, type) and issubclass(a, enum.Enum)]
+        if len(enums) == 1:
+            converted.append((names.index(name), enums[0],
+                              {m: to_jsonable(m) for m in enums[0]}))
+        else:
+            converted.append((names.index(name), None, {}))
     astuple = msgspec.structs.astuple
     plain = _PLAIN
     jsonable = to_jsonable
@@ -225,12 +243,15 @@ def _record_builder(cls: type[Message]) -> RecordBuilder | None:
         values: Any = astuple(m)
         if converted:
             values = list(values)
-            for i in converted:
+            for i, enum_cls, texts in converted:
                 v = values[i]
-                if type(v) not in plain:
+                if type(v) is enum_cls:
+                    values[i] = texts[v]
+                elif type(v) not in plain:
                     values[i] = jsonable(v)
+        # (the transport, a str enum, is encoded as its value by msgspec)
         return record(
-            f.time, f.transport.value, f.frame_kind, f.source, f.rssi_dbm, f.channel,
+            f.time, f.transport, f.frame_kind, f.source, f.rssi_dbm, f.channel,
             f.frequency_hz, f.sensor_id, m.type, *values,
         )
 

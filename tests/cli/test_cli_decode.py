@@ -121,7 +121,7 @@ def test_first_compile_is_announced_for_large_captures(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dronewatch import jit
-    from dronewatch.sources import pcap
+    from dronewatch.sources import pcap_frames as pcap
 
     capture = str(data_dir / "odid_wifi_sample.pcap")
     note = "compiling the capture kernels"

@@ -170,7 +170,7 @@ def _radiotap(rng: random.Random, rssi: int | None, mhz: int | None, flags: int)
     """A radiotap header with TSFT and extended present words, fields at their alignments."""
     present = 0x01 | 0x02 | (0x08 if mhz is not None else 0) | (0x20 if rssi is not None else 0)
     extra_words = rng.randrange(1, 3)
-    words = [present | wifi._RT_EXT] + [wifi._RT_EXT] * (extra_words - 1) + [0x20]
+    words = [present | wifi.RT_EXT] + [wifi.RT_EXT] * (extra_words - 1) + [0x20]
     header = struct.pack(f"<BBH{len(words)}I", 0, 0, 0, *words)
     header += b"\x00" * (-len(header) % 8) + struct.pack("<QB", 123, flags)
     if mhz is not None:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 
 from tests.server.conftest import CAPTURE, UAS_ID
 
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Observation, Track, TrackPoint
 from dronewatch.server.service import Processor
 from dronewatch.sources import open_capture
-from dronewatch.track.pipeline import TrackingPipeline
 
 
 class MergingPipeline:

@@ -213,7 +213,7 @@ def test_fuzz_random_bytes_never_crash(tmp_path: Path, blob: bytes, fmt: str) ->
 
 def test_synthetic_sigmf_capture_from_frames(tmp_path: Path) -> None:
     from dronewatch.model import Frame
-    from dronewatch.phy.ocusync.synth import write_sigmf_capture
+    from dronewatch.sim.ocusync_synth import write_sigmf_capture
 
     t = 1_750_000_000.0
     frames = [

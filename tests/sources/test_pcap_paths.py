@@ -18,8 +18,10 @@ from dronewatch.model import Frame, Transport
 from dronewatch.protocols import ble, dji_wifi, fr_beacon, wifi
 from dronewatch.protocols.astm import BasicId, IdType, Location, encode, encode_pack
 from dronewatch.protocols.link import packet_from_frame
-from dronewatch.sources import CaptureOptions, pcap
-from dronewatch.sources.pcap import PcapngWriter, PcapWriter, read_frames
+from dronewatch.sources import CaptureOptions
+from dronewatch.sources import pcap_frames as pcap
+from dronewatch.sources.pcap import PcapngWriter, PcapWriter
+from dronewatch.sources.pcap_frames import read_frames
 from dronewatch.stats import DecodeStats
 
 PATHS = {"reference": 1 << 62, "scanned": 0}

@@ -304,7 +304,7 @@ def _progress_messages(
 
 def _note_first_compile(files: tuple[Path, ...]) -> None:
     """Say so when large captures will first compile the capture kernels (a one-off pause)."""
-    from dronewatch.sources.pcap import FAST_PATH_MIN_BYTES
+    from dronewatch.sources.pcap_frames import FAST_PATH_MIN_BYTES
 
     large = [p for p in files if p.suffix.lower() in {".pcap", ".pcapng", ".cap"}
              and p.is_file() and p.stat().st_size >= FAST_PATH_MIN_BYTES]

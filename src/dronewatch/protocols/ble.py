@@ -129,14 +129,14 @@ def _crc_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_CRC_TABLE = _crc_table()
-_CRC_INIT_ADV = 0xAAAAAA  # 0x555555 as the shift register holds it (bit-reversed)
+CRC_TABLE = _crc_table()
+CRC_INIT_ADV = 0xAAAAAA  # 0x555555 as the shift register holds it (bit-reversed)
 
 
-def crc24(pdu: bytes, init: int = _CRC_INIT_ADV) -> bytes:
+def crc24(pdu: bytes, init: int = CRC_INIT_ADV) -> bytes:
     """The 3 CRC bytes that follow ``pdu`` (header + payload) on the advertising channel."""
     crc = init
-    table = _CRC_TABLE
+    table = CRC_TABLE
     for b in pdu:
         crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
     return crc.to_bytes(3, "little")

@@ -28,8 +28,6 @@ from numpy.typing import NDArray
 
 from dronewatch.jit import njit
 from dronewatch.protocols.ble import (
-    _CRC_INIT_ADV,
-    _CRC_TABLE,
     AD_SERVICE_DATA_16,
     ADV_ACCESS_ADDRESS,
     ADV_EXT,
@@ -38,6 +36,8 @@ from dronewatch.protocols.ble import (
     ADV_SCAN_IND,
     ASTM_APP_CODE,
     ASTM_UUID,
+    CRC_INIT_ADV,
+    CRC_TABLE,
     LINKTYPE_BLUETOOTH_LE_LL,
     LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR,
     LINKTYPE_NORDIC_BLE,
@@ -90,7 +90,7 @@ _EXT_HEADER_LEN_MASK = 0x3F
 _NORDIC_LEGACY_HEADER_LEN = 17  # 0.9.7 (BE EF) header; also the shortest versioned one
 _PHDR_LEN = 10
 
-_CRC_TABLE_I64 = np.array(_CRC_TABLE, dtype=np.int64)
+_CRC_TABLE_I64 = np.array(CRC_TABLE, dtype=np.int64)
 _CHANNEL_HZ_TABLE = np.array([channel_mhz(i) * 1e6 for i in range(40)], dtype=np.float64)
 
 
@@ -190,7 +190,7 @@ def _make_kernel(link_type: int) -> ScanKernel:
         if pend + 3 > end:
             return FALLBACK
         if check_crc:
-            crc = _CRC_INIT_ADV
+            crc = CRC_INIT_ADV
             for i in range(p, pend):
                 crc = (crc >> 8) ^ _CRC_TABLE_I64[(crc ^ _byte(buf, i)) & 0xFF]
             if (

@@ -59,22 +59,22 @@ NAN_DESTINATION = b"\x51\x6f\x9a\x01\x00\x00"  # NAN network ID
 NAN_CLUSTER_ID = b"\x50\x6f\x9a\x01\x00\xff"  # fixed by ASTM F3411-22
 
 # 802.11 frame control: management type; subtypes we read.
-_SUBTYPE_PROBE_RESP = 5
-_SUBTYPE_BEACON = 8
-_SUBTYPE_ACTION = 13
-_SUBTYPE_ACTION_NOACK = 14
-_ELEMENT_VENDOR = 221
+SUBTYPE_PROBE_RESP = 5
+SUBTYPE_BEACON = 8
+SUBTYPE_ACTION = 13
+SUBTYPE_ACTION_NOACK = 14
+ELEMENT_VENDOR = 221
 
 # NAN attributes
-_NAN_ATTR_SDA = 0x03
-_NAN_SC_BINDING = 0x40
-_NAN_SC_MATCH = 0x04
-_NAN_SC_SRF = 0x08
-_NAN_SC_INFO = 0x10
+NAN_ATTR_SDA = 0x03
+NAN_SC_BINDING = 0x40
+NAN_SC_MATCH = 0x04
+NAN_SC_SRF = 0x08
+NAN_SC_INFO = 0x10
 
 # radiotap flags
-_RT_FLAG_FCS = 0x10
-_RT_FLAG_BAD_FCS = 0x40
+RT_FLAG_FCS = 0x10
+RT_FLAG_BAD_FCS = 0x40
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
@@ -134,8 +134,8 @@ VENDOR_ELEMENTS: dict[bytes, tuple[Transport, int | None]] = {
 
 # (alignment, size) of the radiotap fields before and including dBm antenna signal (bit 5):
 # TSFT, Flags, Rate, Channel, FHSS, dBm antenna signal.
-_RT_FIELDS = ((8, 8), (1, 1), (1, 1), (2, 4), (1, 2), (1, 1))
-_RT_EXT = 0x80000000
+RT_FIELDS = ((8, 8), (1, 1), (1, 1), (2, 4), (1, 2), (1, 1))
+RT_EXT = 0x80000000
 
 # Layout cache keyed by the first 8 header bytes (version, pad, length, first present word):
 # they decide everything when the present word has no extension bit, which is the common
@@ -157,21 +157,21 @@ def _rt_layout(data: bytes) -> tuple[int, int, int, int]:
     present = _u32(data, 4)[0]
     words = 1
     p = present
-    while p & _RT_EXT:
+    while p & RT_EXT:
         if 4 + 4 * (words + 1) > min(hlen, n):
             raise Corrupt("radiotap present words run past the header", reason="bad-radiotap")
         p = _u32(data, 4 + 4 * words)[0]
         words += 1
     off = 4 + 4 * words
     found = [-1] * 6
-    for bit, (align, size) in enumerate(_RT_FIELDS):
+    for bit, (align, size) in enumerate(RT_FIELDS):
         if present >> bit & 1:
             off = (off + align - 1) & -align
             if off + size <= hlen:
                 found[bit] = off
             off += size
     layout = (hlen, found[1], found[3], found[5])
-    if not present & _RT_EXT and len(_rt_cache) < _RT_CACHE_MAX:
+    if not present & RT_EXT and len(_rt_cache) < _RT_CACHE_MAX:
         _rt_cache[data[:8]] = layout
     return layout
 
@@ -188,9 +188,9 @@ def frames_from_radiotap(data: bytes, time: float, sensor_id: str = "local") -> 
         raise Truncated("radiotap header longer than the packet", reason="truncated-radiotap")
     if flags_off >= 0:
         flags = data[flags_off]
-        if flags & _RT_FLAG_BAD_FCS:
+        if flags & RT_FLAG_BAD_FCS:
             raise Corrupt("802.11 frame with a bad FCS", reason="bad-fcs")
-        if flags & _RT_FLAG_FCS:
+        if flags & RT_FLAG_FCS:
             end -= 4
     channel: int | None = None
     freq: float | None = None
@@ -256,7 +256,7 @@ def build_ppi(rssi_dbm: float | None = None, frequency_mhz: int | None = None) -
 _KIND_BEACON = FrameKind.BEACON.value
 _KIND_PROBE_RESPONSE = FrameKind.PROBE_RESPONSE.value
 _KIND_ACTION = FrameKind.ACTION.value
-_FC1_RETRY = 0x08
+FC1_RETRY = 0x08
 
 Found = list[tuple[Transport, int | None, bytes]]
 """(transport, message counter, payload) of each drone payload in a frame."""
@@ -289,13 +289,13 @@ def frames_from_80211(
         raise NotMine("not an unprotected management frame", reason="not-management")
     subtype = fc0 >> 4
     hdr = start + (28 if fc1 & 0x80 else 24)  # +HTC
-    if subtype == _SUBTYPE_BEACON:
+    if subtype == SUBTYPE_BEACON:
         found = _walk_elements(data, hdr + 12, end)
         kind = _KIND_BEACON
-    elif subtype == _SUBTYPE_PROBE_RESP:
+    elif subtype == SUBTYPE_PROBE_RESP:
         found = _walk_elements(data, hdr + 12, end)
         kind = _KIND_PROBE_RESPONSE
-    elif subtype in (_SUBTYPE_ACTION, _SUBTYPE_ACTION_NOACK):
+    elif subtype in (SUBTYPE_ACTION, SUBTYPE_ACTION_NOACK):
         found = _nan_service_info(data, hdr, end)
         kind = _KIND_ACTION
     else:
@@ -307,7 +307,7 @@ def frames_from_80211(
     retry = False
     if not data[start + 4] & 1:  # individually addressed: acknowledged, so maybe retried
         seq = (data[start + 22] | data[start + 23] << 8) >> 4
-        retry = bool(fc1 & _FC1_RETRY)
+        retry = bool(fc1 & FC1_RETRY)
     frames = [
         Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id, counter,
               None, kind, seq, retry)
@@ -332,7 +332,7 @@ def _walk_elements(data: bytes, p: int, end: int) -> Found:
         eid = data[p]
         q = p + 2
         p = q + data[p + 1]
-        if eid != _ELEMENT_VENDOR:
+        if eid != ELEMENT_VENDOR:
             continue
         kind = table.get(data[q : q + 3])
         if kind is None:
@@ -372,7 +372,7 @@ def _nan_service_info(data: bytes, p: int, end: int) -> Found:
         aid = data[p]
         q = p + 3
         p = q + (data[p + 1] | data[p + 2] << 8)
-        if aid != _NAN_ATTR_SDA or data[q : q + 6] != NAN_SERVICE_ID:
+        if aid != NAN_ATTR_SDA or data[q : q + 6] != NAN_SERVICE_ID:
             continue
         cut = p > end
         if cut:
@@ -385,15 +385,15 @@ def _nan_service_info(data: bytes, p: int, end: int) -> Found:
                                            reason="bad-nan"))
         control = data[q + 8]
         r = q + 9
-        if control & _NAN_SC_BINDING:
+        if control & NAN_SC_BINDING:
             r += 2
-        for bit in (_NAN_SC_MATCH, _NAN_SC_SRF):
+        for bit in (NAN_SC_MATCH, NAN_SC_SRF):
             if control & bit:
                 if r >= p:
                     return _partial(found, Truncated("NAN filter cut short",
                                                      reason="truncated-nan"))
                 r += 1 + data[r]
-        if not control & _NAN_SC_INFO:
+        if not control & NAN_SC_INFO:
             continue
         # service info: length, message counter, message or pack (cut at the attribute end
         # if it runs past it: the payload decoder reads the complete messages)
@@ -421,7 +421,7 @@ def build_radiotap(
 ) -> bytes:
     """A radiotap header with Flags, Rate, [Channel], [dBm antenna signal]."""
     present = 0x02 | 0x04  # Flags, Rate
-    body = bytes([(_RT_FLAG_FCS if fcs else 0) | (_RT_FLAG_BAD_FCS if bad_fcs else 0), rate_500kbps])
+    body = bytes([(RT_FLAG_FCS if fcs else 0) | (RT_FLAG_BAD_FCS if bad_fcs else 0), rate_500kbps])
     if frequency_mhz is not None:
         present |= 0x08
         cflags = 0x0080 | 0x00A0 if frequency_mhz < 3000 else 0x0100 | 0x0040
@@ -436,7 +436,7 @@ def mgmt_header(
     subtype: int, da: bytes, sa: bytes, bssid: bytes, seq: int = 0, *, retry: bool = False
 ) -> bytes:
     """A 24-byte 802.11 management header (``retry``: the retry flag, a retransmission)."""
-    fc1 = _FC1_RETRY if retry else 0
+    fc1 = FC1_RETRY if retry else 0
     return (struct.pack("<BBH", subtype << 4, fc1, 0) + da + sa + bssid
             + struct.pack("<H", (seq & 0xFFF) << 4))
 
@@ -449,7 +449,7 @@ def element(eid: int, body: bytes) -> bytes:
 
 def vendor_element(oui: bytes, body: bytes) -> bytes:
     """A vendor-specific element (221): OUI, then ``body`` (which may start with a type)."""
-    return element(_ELEMENT_VENDOR, oui + body)
+    return element(ELEMENT_VENDOR, oui + body)
 
 
 def astm_element(counter: int, pack: bytes) -> bytes:
@@ -475,7 +475,7 @@ def build_beacon(
     A beacon goes to broadcast; a probe response to ``destination`` (the station that
     probed; default: a locally administered address). ``retry`` sets the retry flag.
     """
-    subtype = _SUBTYPE_PROBE_RESP if probe_response else _SUBTYPE_BEACON
+    subtype = SUBTYPE_PROBE_RESP if probe_response else SUBTYPE_BEACON
     if destination is None:
         destination = PROBING_STATION if probe_response else b"\xff" * 6
     out = mgmt_header(subtype, destination, source, source, seq, retry=retry)
@@ -489,12 +489,12 @@ def build_nan_sdf(source: bytes, counter: int, pack: bytes, *, seq: int = 0, ins
     info = bytes((counter & 0xFF,)) + pack
     if len(info) > 255:
         raise ValueError(f"NAN service info of {len(info)} bytes (at most 255)")
-    sda = NAN_SERVICE_ID + bytes((instance, 0, _NAN_SC_INFO, len(info))) + info
+    sda = NAN_SERVICE_ID + bytes((instance, 0, NAN_SC_INFO, len(info))) + info
     sdea = bytes((instance,)) + struct.pack("<H", 0x0200) + b"\x00"
     body = bytes((4, 9)) + OUI_WFA + bytes((NAN_OUI_TYPE,))
-    body += struct.pack("<BH", _NAN_ATTR_SDA, len(sda)) + sda
+    body += struct.pack("<BH", NAN_ATTR_SDA, len(sda)) + sda
     body += struct.pack("<BH", 0x0E, len(sdea)) + sdea
-    return mgmt_header(_SUBTYPE_ACTION, NAN_DESTINATION, source, NAN_CLUSTER_ID, seq) + body
+    return mgmt_header(SUBTYPE_ACTION, NAN_DESTINATION, source, NAN_CLUSTER_ID, seq) + body
 
 
 def build_nan_sync_beacon(source: bytes, *, timestamp_us: int = 0) -> bytes:
@@ -502,7 +502,7 @@ def build_nan_sync_beacon(source: bytes, *, timestamp_us: int = 0) -> bytes:
     attrs = struct.pack("<BH", 0x00, 2) + b"\xfe\xea"
     attrs += struct.pack("<BH", 0x01, 13) + source + b"\xea\xfe\x00" + b"\x00" * 4
     attrs += struct.pack("<BH", 0x02, 6) + NAN_SERVICE_ID
-    out = mgmt_header(_SUBTYPE_BEACON, b"\xff" * 6, source, NAN_CLUSTER_ID)
+    out = mgmt_header(SUBTYPE_BEACON, b"\xff" * 6, source, NAN_CLUSTER_ID)
     out += struct.pack("<QHH", timestamp_us, 0x0200, 0x0420)
     return out + vendor_element(OUI_WFA, bytes((NAN_OUI_TYPE,)) + attrs)
 

@@ -57,20 +57,20 @@ from dronewatch.protocols.link_scan import (
 __all__ = ["ScanKernel", "WifiTables", "scan_80211", "scan_radiotap", "wifi_tables"]
 
 # IEEE 802.11 numbers, shared with the reference parser.
-_SUBTYPE_PROBE_RESP = wifi._SUBTYPE_PROBE_RESP
-_SUBTYPE_BEACON = wifi._SUBTYPE_BEACON
-_SUBTYPE_ACTION = wifi._SUBTYPE_ACTION
-_SUBTYPE_ACTION_NOACK = wifi._SUBTYPE_ACTION_NOACK
-_ELEMENT_VENDOR = wifi._ELEMENT_VENDOR
-_NAN_ATTR_SDA = wifi._NAN_ATTR_SDA
-_NAN_SC_BINDING = wifi._NAN_SC_BINDING
-_NAN_SC_MATCH = wifi._NAN_SC_MATCH
-_NAN_SC_SRF = wifi._NAN_SC_SRF
-_NAN_SC_INFO = wifi._NAN_SC_INFO
-_RT_FLAG_FCS = wifi._RT_FLAG_FCS
-_RT_FLAG_BAD_FCS = wifi._RT_FLAG_BAD_FCS
-_RT_EXT = wifi._RT_EXT
-_FC1_RETRY = wifi._FC1_RETRY
+SUBTYPE_PROBE_RESP = wifi.SUBTYPE_PROBE_RESP
+SUBTYPE_BEACON = wifi.SUBTYPE_BEACON
+SUBTYPE_ACTION = wifi.SUBTYPE_ACTION
+SUBTYPE_ACTION_NOACK = wifi.SUBTYPE_ACTION_NOACK
+ELEMENT_VENDOR = wifi.ELEMENT_VENDOR
+NAN_ATTR_SDA = wifi.NAN_ATTR_SDA
+NAN_SC_BINDING = wifi.NAN_SC_BINDING
+NAN_SC_MATCH = wifi.NAN_SC_MATCH
+NAN_SC_SRF = wifi.NAN_SC_SRF
+NAN_SC_INFO = wifi.NAN_SC_INFO
+RT_FLAG_FCS = wifi.RT_FLAG_FCS
+RT_FLAG_BAD_FCS = wifi.RT_FLAG_BAD_FCS
+RT_EXT = wifi.RT_EXT
+FC1_RETRY = wifi.FC1_RETRY
 # radiotap present bits whose offsets the reference keeps (its ``found[1]``, ``[3]``, ``[5]``)
 _RT_BIT_FLAGS = 1
 _RT_BIT_CHANNEL = 3
@@ -105,8 +105,8 @@ def wifi_tables() -> WifiTables:
         tuple(-1 if oui_type is None else oui_type for _, (_, oui_type) in elements),
         tuple(bytes((4, 9)) + wifi.OUI_WFA + bytes((wifi.NAN_OUI_TYPE,))),
         tuple(wifi.NAN_SERVICE_ID),
-        tuple(align for align, _ in wifi._RT_FIELDS),
-        tuple(size for _, size in wifi._RT_FIELDS),
+        tuple(align for align, _ in wifi.RT_FIELDS),
+        tuple(size for _, size in wifi.RT_FIELDS),
         tuple(value for _, value in sorted(globals().items()) if type(value) is int),
     )
 
@@ -179,7 +179,7 @@ def _walk_elements(
         p = q + _byte(buf, p + 1)
         # The reference reads the OUI as data[q:q+3], bounded by the packet (FCS included),
         # not by the element or the frame.
-        if eid != _ELEMENT_VENDOR or q + 3 > packet_end:
+        if eid != ELEMENT_VENDOR or q + 3 > packet_end:
             continue
         oui = _byte(buf, q) << 16 | _byte(buf, q + 1) << 8 | _byte(buf, q + 2)  # big-endian
         kind = -1
@@ -237,7 +237,7 @@ def _nan_service_info(
         q = p + 3
         p = q + _u16(buf, p + 1)
         # data[q:q+6] in the reference: bounded by the packet, not the attribute
-        if aid != _NAN_ATTR_SDA or not _matches(buf, q, packet_end, tables.nan_service_id):
+        if aid != NAN_ATTR_SDA or not _matches(buf, q, packet_end, tables.nan_service_id):
             continue
         if p > end:
             p = end  # cut by the end of the frame: read what is there, as the reference
@@ -245,17 +245,17 @@ def _nan_service_info(
             return FALLBACK
         control = buf[q + 8]
         r = q + 9
-        if control & _NAN_SC_BINDING:
+        if control & NAN_SC_BINDING:
             r += 2
-        if control & _NAN_SC_MATCH:
+        if control & NAN_SC_MATCH:
             if r >= p:
                 return FALLBACK
             r += 1 + _byte(buf, r)
-        if control & _NAN_SC_SRF:
+        if control & NAN_SC_SRF:
             if r >= p:
                 return FALLBACK
             r += 1 + _byte(buf, r)
-        if not control & _NAN_SC_INFO:
+        if not control & NAN_SC_INFO:
             continue
         if r + 2 > p or buf[r] == 0 or n == rows:
             return FALLBACK
@@ -305,13 +305,13 @@ def _scan_mac(
         return NOT_MINE
     subtype = fc0 >> 4
     hdr = start + (28 if fc1 & 0x80 else 24)  # +HTC
-    if subtype == _SUBTYPE_BEACON:
+    if subtype == SUBTYPE_BEACON:
         n = _walk_elements(buf, hdr + 12, end, packet_end, ints, k, rows, tables)
         kind = K_BEACON
-    elif subtype == _SUBTYPE_PROBE_RESP:
+    elif subtype == SUBTYPE_PROBE_RESP:
         n = _walk_elements(buf, hdr + 12, end, packet_end, ints, k, rows, tables)
         kind = K_PROBE_RESPONSE
-    elif subtype in (_SUBTYPE_ACTION, _SUBTYPE_ACTION_NOACK):
+    elif subtype in (SUBTYPE_ACTION, SUBTYPE_ACTION_NOACK):
         n = _nan_service_info(buf, hdr, end, packet_end, ints, k, rows, tables)
         kind = K_ACTION
     else:
@@ -322,7 +322,7 @@ def _scan_mac(
     retry = 0
     if not buf[start + 4] & 1:  # individually addressed: acknowledged, so maybe retried
         seq = _u16(buf, start + 22) >> 4
-        retry = 1 if fc1 & _FC1_RETRY else 0
+        retry = 1 if fc1 & FC1_RETRY else 0
     for row in range(k, k + n):  # n == FALLBACK skips this
         ints[row, C_SOURCE] = start + 10
         ints[row, C_SOURCE_REVERSED] = 0
@@ -359,7 +359,7 @@ def _scan_radiotap(
     present = _u32(buf, start + 4)
     words = 1
     word = present
-    while word & _RT_EXT:
+    while word & RT_EXT:
         if 4 + 4 * (words + 1) > min(hlen, size):
             return FALLBACK
         word = _u32(buf, start + 4 + 4 * words)
@@ -384,9 +384,9 @@ def _scan_radiotap(
     frame_end = end
     if flags_off >= 0:
         flags = buf[start + flags_off]
-        if flags & _RT_FLAG_BAD_FCS:
+        if flags & RT_FLAG_BAD_FCS:
             return FALLBACK
-        if flags & _RT_FLAG_FCS:
+        if flags & RT_FLAG_FCS:
             frame_end -= _FCS_LEN
     channel = -1
     frequency = np.nan

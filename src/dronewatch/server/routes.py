@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 from dronewatch import __version__
 from dronewatch.alerts.zones import ZoneError, parse_feature
 from dronewatch.server import auth
-from dronewatch.server.app import AppContext, new_zone_id, store_zone
+from dronewatch.server.context import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
 from dronewatch.server.settings import Principal
 from dronewatch.store import BBox

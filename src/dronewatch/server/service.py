@@ -44,7 +44,7 @@ LIVE_POLL_S = 0.1  # while live sources are silent, results are published this o
 
 
 class Pipeline(Protocol):
-    """What the service needs of ``dronewatch.track.pipeline.TrackingPipeline``."""
+    """What the service needs of ``dronewatch.alerts.pipeline.TrackingPipeline``."""
 
     def feed_observation(
         self, obs: Observation, *, frame_track: str | None = None
