@@ -215,6 +215,28 @@ def check_sample_rate(rate: object, where: str) -> float:
     return float(rate)
 
 
+def _check_global(meta: object, where: Path) -> tuple[str, float]:
+    """(datatype, sample rate) of SigMF metadata, checked for what dronewatch reads."""
+    glob = meta.get("global") if isinstance(meta, dict) else None
+    if not isinstance(glob, dict):
+        raise Corrupt(f"{where}: no 'global' object", reason="sigmf-meta")
+    datatype = glob.get("core:datatype")
+    if not isinstance(datatype, str):
+        raise Corrupt(f"{where}: core:datatype missing", reason="sigmf-meta")
+    parse_datatype(datatype)  # Unsupported for a sample format dronewatch does not read
+    if "core:sample_rate" not in glob:
+        raise Corrupt(f"{where}: core:sample_rate missing", reason="sigmf-meta")
+    rate = check_sample_rate(glob["core:sample_rate"], f"{where}: core:sample_rate")
+    channels = glob.get("core:num_channels", 1)
+    if isinstance(channels, bool) or not isinstance(channels, int):
+        raise Corrupt(f"{where}: core:num_channels {channels!r} is not a whole number",
+                      reason="sigmf-meta")
+    if channels != 1:
+        raise Unsupported(f"{where}: {channels} channels; dronewatch reads one",
+                          reason="sigmf-channels")
+    return datatype, rate
+
+
 def read_sigmf_meta(path: Path) -> SigMFRecording:
     """A SigMF recording (``.sigmf-meta`` + ``.sigmf-data`` pair, or ``.sigmf`` archive), read
     and validated against the SigMF schema by the ``sigmf`` library; what is invalid or
@@ -228,19 +250,22 @@ def read_sigmf_meta(path: Path) -> SigMFRecording:
     meta_path, data_path = sigmf_paths(path)
     archive = path.name.lower().endswith(".sigmf")
     where = path if archive else meta_path
-    if not archive and not meta_path.exists():
-        raise Corrupt(f"{meta_path}: missing SigMF metadata", reason="sigmf-meta")
-    if not archive and not data_path.exists():
-        raise Corrupt(f"{data_path}: missing SigMF data file", reason="sigmf-data")
     try:
-        if not archive:  # the schema first: the library computes with the values it reads
+        if not archive:  # what dronewatch needs first (clear messages), then the schema
+            if not meta_path.exists():
+                raise Corrupt(f"{meta_path}: missing SigMF metadata", reason="sigmf-meta")
             meta = json.loads(meta_path.read_bytes())
+            _check_global(meta, where)
+            if not data_path.exists():
+                raise Corrupt(f"{data_path}: missing SigMF data file", reason="sigmf-data")
             validate.validate(meta, schema.get_schema())
         rec = sigmffile.fromfile(str(path if archive else meta_path), skip_checksum=True)
         if not isinstance(rec, sigmffile.SigMFFile):
             raise Unsupported(f"{where}: a SigMF collection, not one recording",
                               reason="sigmf-meta")
         rec.validate()
+    except DecodeError:
+        raise
     except RecursionError:
         raise Corrupt(f"{where}: SigMF metadata nested too deeply", reason="sigmf-meta") from None
     except jsonschema.ValidationError as exc:
@@ -251,14 +276,7 @@ def read_sigmf_meta(path: Path) -> SigMFRecording:
             OSError) as exc:
         raise Corrupt(f"{where}: unreadable SigMF recording: {exc}", reason="sigmf-meta") from None
     glob: dict[str, Any] = rec.get_global_info()
-    datatype = glob.get("core:datatype")
-    if not isinstance(datatype, str):
-        raise Corrupt(f"{where}: core:datatype missing", reason="sigmf-meta")
-    rate = check_sample_rate(glob.get("core:sample_rate"), str(where))
-    channels = glob.get("core:num_channels", 1)
-    if channels != 1:
-        raise Unsupported(f"{where}: {channels} channels; dronewatch reads one",
-                          reason="sigmf-channels")
+    datatype, rate = _check_global({"global": glob}, where)
     caps: list[CaptureSegment] = []
     for c in rec.get_captures() or [{}]:
         freq = c.get("core:frequency")
