@@ -268,11 +268,12 @@ class Speed(FieldCodec):
         np = _np()
         ok, a = _finite(values)
         low = a <= self.LOW_MAX
-        raw = np.where(
-            low,
-            np.rint(np.maximum(a, 0.0) / self.LOW_STEP),
-            np.rint((np.minimum(a, self.MAX) - self.LOW_MAX) / self.HIGH_STEP),
-        ).astype(np.int64)
+        with np.errstate(over="ignore"):  # (huge values take the other branch)
+            raw = np.where(
+                low,
+                np.rint(np.maximum(a, 0.0) / self.LOW_STEP),
+                np.rint((np.minimum(a, self.MAX) - self.LOW_MAX) / self.HIGH_STEP),
+            ).astype(np.int64)
         return np.where(ok, raw, 255), np.where(ok, (~low).astype(np.int64), 1)
 
     def namespace(self, ref: str) -> dict[str, Any]:
