@@ -95,7 +95,8 @@ def short_packs(path: Path) -> None:
             pack = _spoofer_pack("SPOOFRIGWIFI0000001", "FRAOP-WIFI-0001", second, t)
             element = wifi.astm_element(second, pack)
             beacon = wifi.build_beacon(wifi_rig, [element], ssid=b"RID-SPOOF", seq=second)
-            out.write(t, RADIOTAP, wifi.build_radiotap(-48, 2437) + beacon)
+            # with its FCS, as many monitor-mode drivers deliver frames
+            out.write(t, RADIOTAP, wifi.build_radiotap(-48, 2437, fcs=True) + wifi.with_fcs(beacon))
             pack = _spoofer_pack("SPOOFRIGNAN00000002", "FRAOP-NAN-0002", second, t + 0.2)
             sdf = wifi.build_nan_sdf(nan_rig, second, pack, seq=second)
             out.write(t + 0.2, RADIOTAP, wifi.build_radiotap(-52, 2437) + sdf)
