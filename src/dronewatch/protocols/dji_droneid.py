@@ -14,15 +14,23 @@ length byte (and is closed by a CRC-16 that the OcuSync layer checks). Records:
 Encrypted O3+/O4 records carry an ASCII tag after the type byte (``INFP``, ``CRYP``):
     they decode to :class:`DjiEncrypted` (detection without plaintext).
 
-Units (no primary source settles them; ``/work/shared/docs/droneid.md`` §2.6). The choice
-below fits the only real plaintext frames we have (Mavic Air 2 just after take-off, 8 m from
-its home point, climbing at ``v_up`` 26-28): height 3.7 -> 4.2 m, vertical speed 0.27 m/s,
-altitude 141 m (terrain there is about 100-140 m above sea level):
+Units. No primary source documents them; public decoders disagree, so they are settled
+by the only real plaintext frames there are (a Mavic Air 2 over OcuSync, telemetry sequence
+589 and 591 in ``tests/data/mavic_air_2.cf32``: raw ``141`` at offset 31 in both,
+``37`` -> ``42`` at offset 33, ``v_up`` 28 and 26, horizontal velocity 0 to 2, position
+unchanged, 8-12 m from home) and checked by ``tests/protocols/test_dji_droneid.py``:
 
-* ``alt`` (offset 31 of the OcuSync block): metres, as sent (``alt_raw``);
-* ``height`` (offset 33): decimetres -> metres (``height_raw / 10``), as Kismet and the
-  RemoteIDReceiver parser read it;
-* velocities north/east/up: cm/s -> m/s (``speed_*_raw / 100``), as gr-droneid and ATK;
+* ``alt`` (offset 31, "altitude"): metres, as sent. 141 m above sea level is where that
+  drone was (Bochum, terrain about 40-200 m, a few metres above its home point); as feet (the
+  DroneSecurity reading, ``/ 3.281``) it would be 43 m, as decimetres 14 m.
+* ``height`` (offset 33, "height" above home): decimetres (``height_raw / 10``), as the
+  cyber-defence-campus RemoteIDReceiver parser reads it. The altitude did not move by a
+  metre while the height rose by 5 units: the height's unit is finer than a metre. Kismet's
+  disabled v2 code reads the two the other way round (offset 31 in decimetres, 33 raw), which
+  puts a drone 8 m from home 37-42 m up with a "barometric height" of 14 m: inconsistent.
+* velocities north/east/up: cm/s -> m/s (``speed_*_raw / 100``), as gr-droneid and ATK:
+  ``v_up`` 0.26-0.28 m/s is the 0.5 m climb over the two sequence steps (about 2 s);
+  the horizontal 0.02 m/s a hover at an unchanged position.
 * yaw/pitch/roll: centi-degrees (Kismet). ``yaw`` is reported in [0, 360).
 
 The raw wire values are kept beside the converted ones (``alt_raw``, ``height_raw``,
@@ -56,60 +64,87 @@ RAD_E7_PER_DEG: Final = 1e7 * math.pi / 180.0  # 174532.9252 raw units per degre
 ENCRYPTED_TAGS: Final = (b"INFP", b"CRYP")
 
 # ---------------------------------------------------------------------------------------------
-# Product types (offset 67 of the OcuSync block; DroneSecurity / Kismet tables + later additions)
+# Product types (offset 67 of the OcuSync block), each with where it comes from:
+#   DS  = RUB-SysSec/DroneSecurity src/droneid_packet.py DRONEID_DRONE_TYPES
+#   KIS = kismetwireless/kismet dot11_parsers/dot11_ie_221_dji_droneid.h product_type_str()
+#   BEN = /work/shared/docs/droneid.md section 2.5 ("BEN additions")
+#   AS  = an AeroScope-to-server forwarder's DRONE_MODELS table (public Python code found by
+#         the code search, 1..96 and 240; its repository is not named by the index)
+#   DCA = DJI Cloud API "product support" enumeration (developer.dji.com/doc/cloud-api-
+#         tutorial, overview/product-support): aircraft types 60 M300 RTK, 67 M30, 77 Mavic 3
+#         Enterprise, 89 M350 RTK, 91 Matrice 3D. Where both are known (60, 67) DJI's own
+#         aircraft type numbers are the DroneID codes, which corroborates AS on 77, 89, 91.
+# For 88, AS says Mini 2 SE; another public table found by the code search says Avata, but it
+# also puts M30 at 74 and M300 RTK at 86, against DJI's own numbers (DCA): AS is followed.
 
 PRODUCT_TYPES: Final[dict[int, str]] = {
-    1: "Inspire 1",
-    2: "Phantom 3 Series",
-    3: "Phantom 3 Series Pro",
-    4: "Phantom 3 Std",
-    5: "M100",
-    6: "ACEONE",
-    7: "WKM",
-    8: "NAZA",
-    9: "A2",
-    10: "A3",
-    11: "Phantom 4",
-    12: "MG1",
-    14: "M600",
-    15: "Phantom 3 4K",
-    16: "Mavic Pro",
-    17: "Inspire 2",
-    18: "Phantom 4 Pro",
-    20: "N2",
-    21: "Spark",
-    23: "M600 Pro",
-    24: "Mavic Air",
-    25: "M200",
-    26: "Phantom 4 Series",
-    27: "Phantom 4 Adv",
-    28: "M210",
-    30: "M210RTK",
-    31: "A3_AG",
-    32: "MG2",
-    34: "MG1A",
-    35: "Phantom 4 RTK",
-    36: "Phantom 4 Pro V2.0",
-    38: "MG1P",
-    40: "MG1P-RTK",
-    41: "Mavic 2",
-    44: "M200 V2 Series",
-    51: "Mavic 2 Enterprise",
-    53: "Mavic Mini",
-    58: "Mavic Air 2",
-    59: "P4M",
-    60: "M300 RTK",
-    61: "DJI FPV",
-    63: "Mini 2",
-    64: "AGRAS T10",
-    65: "AGRAS T30",
-    66: "Air 2S",
-    67: "M30",
-    68: "Mavic 3",
-    69: "Mavic 2 Enterprise Advanced",
-    70: "Mini SE",
-    73: "Mini 3 Pro",
-    240: "Yuneec H480",
+    1: "Inspire 1",  # DS, KIS
+    2: "Phantom 3 Series",  # DS, KIS
+    3: "Phantom 3 Series Pro",  # DS, KIS (Phantom 3 Series); BEN (P3 Pro)
+    4: "Phantom 3 Std",  # DS, KIS
+    5: "M100",  # DS, KIS
+    6: "ACEONE",  # DS, KIS
+    7: "WKM",  # DS, KIS
+    8: "NAZA",  # DS, KIS
+    9: "A2",  # DS, KIS
+    10: "A3",  # DS, KIS
+    11: "Phantom 4",  # DS, KIS
+    12: "MG1",  # DS, KIS
+    14: "M600",  # DS, KIS
+    15: "Phantom 3 4K",  # DS, KIS
+    16: "Mavic Pro",  # DS, KIS
+    17: "Inspire 2",  # DS, KIS
+    18: "Phantom 4 Pro",  # DS, KIS
+    20: "N2",  # DS, KIS
+    21: "Spark",  # DS, KIS
+    23: "M600 Pro",  # DS, KIS
+    24: "Mavic Air",  # DS, KIS
+    25: "M200",  # DS, KIS
+    26: "Phantom 4 Series",  # DS, KIS
+    27: "Phantom 4 Adv",  # DS, KIS
+    28: "M210",  # DS, KIS
+    30: "M210RTK",  # DS, KIS
+    31: "A3_AG",  # DS, KIS
+    32: "MG2",  # DS, KIS
+    34: "MG1A",  # DS, KIS
+    35: "Phantom 4 RTK",  # DS, KIS
+    36: "Phantom 4 Pro V2.0",  # DS, KIS
+    38: "MG1P",  # DS, KIS
+    40: "MG1P-RTK",  # DS (KIS: "MV1P-RTK", a typo)
+    41: "Mavic 2",  # DS, KIS
+    44: "M200 V2 Series",  # DS, KIS
+    51: "Mavic 2 Enterprise",  # DS, KIS
+    53: "Mavic Mini",  # DS, KIS
+    58: "Mavic Air 2",  # DS, KIS; a real Mavic Air 2 sends it (tests/data/mavic_air_2.cf32)
+    59: "P4M",  # DS, KIS
+    60: "M300 RTK",  # DS, KIS, DCA
+    61: "DJI FPV",  # DS, KIS
+    63: "Mini 2",  # DS, KIS
+    64: "AGRAS T10",  # DS, KIS
+    65: "AGRAS T30",  # DS, KIS
+    66: "Air 2S",  # DS, KIS
+    67: "M30",  # DS, DCA
+    68: "Mavic 3",  # DS, KIS
+    69: "Mavic 2 Enterprise Advanced",  # DS, KIS
+    70: "Mini SE",  # DS, KIS
+    73: "Mini 3 Pro",  # BEN, AS
+    75: "Avata",  # AS
+    76: "Inspire 3",  # AS
+    77: "Mavic 3 Enterprise",  # AS (E/T/M), DCA
+    78: "FlyCart 30",  # AS
+    82: "AGRAS T25",  # AS
+    83: "AGRAS T50",  # AS
+    84: "Mavic 3 Pro",  # AS
+    86: "Mavic 3 Classic",  # AS
+    87: "Mini 3",  # AS
+    88: "Mini 2 SE",  # AS (see above)
+    89: "M350 RTK",  # AS, DCA
+    90: "Air 3",  # AS
+    91: "Matrice 3D",  # AS (3D/3TD), DCA
+    93: "Mini 4 Pro",  # AS
+    95: "AGRAS T60",  # AS
+    96: "AGRAS T25P",  # AS
+    240: "Yuneec H480",  # BEN, AS: a non-DJI AeroScope partner
 }
 
 

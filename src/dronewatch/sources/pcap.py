@@ -372,7 +372,12 @@ class Capture:
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
-            self.buf.close()
+            try:
+                self.buf.close()
+            except BufferError:
+                # a view is still alive (held by the traceback of an error on its way out):
+                # the map goes with the last view, and the error, not this, is reported
+                pass
         self._fh.close()
 
 
