@@ -21,7 +21,8 @@ from dronewatch.model import Frame, Transport
 from dronewatch.protocols.astm import BasicId, IdType, Location, encode, encode_pack
 from dronewatch.protocols.link import packet_from_frame
 from dronewatch.sources import CaptureOptions
-from dronewatch.sources.pcap import EARLIEST_TIME, PcapWriter, read_frames
+from dronewatch.sources.pcap import PcapWriter
+from dronewatch.sources.pcap_frames import EARLIEST_TIME, read_frames
 from dronewatch.stats import DecodeStats
 
 GOOD = 1_700_000_000.0
