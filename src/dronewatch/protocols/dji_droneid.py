@@ -316,9 +316,7 @@ UUID_FIELD_SIZE: Final = 20  # bytes reserved for the UUID (19 characters + NUL 
 
 # Telemetry record 0x10 from the type byte on. The uuid (uuid_len bytes of a 20-byte field)
 # follows the fixed part.
-TELEMETRY_V1: Final = _record(
-    "dji.telemetry_v1",
-    RECORD_TELEMETRY,
+_TELEMETRY_HEAD: Final = (
     ("version", "B", IDENT),
     ("sequence", "H", IDENT),
     ("state_info", "H", IDENT),
@@ -330,36 +328,31 @@ TELEMETRY_V1: Final = _record(
     ("speed_north_raw", "h", IDENT),
     ("speed_east_raw", "h", IDENT),
     ("speed_up_raw", "h", IDENT),
-    ("pitch", "h", ANGLE_CENTI),
-    ("roll", "h", ANGLE_CENTI),
-    ("yaw", "h", YAW),
+)
+_TELEMETRY_TAIL: Final = (
     ("home_lon", "i", POS),
     ("home_lat", "i", POS),
     ("product_type", "B", IDENT),
     ("uuid_len", "B", IDENT),
 )
+TELEMETRY_V1: Final = _record(
+    "dji.telemetry_v1",
+    RECORD_TELEMETRY,
+    *_TELEMETRY_HEAD,
+    ("pitch", "h", ANGLE_CENTI),
+    ("roll", "h", ANGLE_CENTI),
+    ("yaw", "h", YAW),
+    *_TELEMETRY_TAIL,
+)
 TELEMETRY_V2: Final = _record(
     "dji.telemetry_v2",
     RECORD_TELEMETRY,
-    ("version", "B", IDENT),
-    ("sequence", "H", IDENT),
-    ("state_info", "H", IDENT),
-    ("serial", "16s", SERIAL16),
-    ("lon", "i", POS),
-    ("lat", "i", POS),
-    ("alt_raw", "h", IDENT),
-    ("height_raw", "h", IDENT),
-    ("speed_north_raw", "h", IDENT),
-    ("speed_east_raw", "h", IDENT),
-    ("speed_up_raw", "h", IDENT),
+    *_TELEMETRY_HEAD,
     ("yaw", "h", YAW),
     ("gps_time", "Q", GPS_TIME_MS),
     ("operator_lat", "i", POS),
     ("operator_lon", "i", POS),
-    ("home_lon", "i", POS),
-    ("home_lat", "i", POS),
-    ("product_type", "B", IDENT),
-    ("uuid_len", "B", IDENT),
+    *_TELEMETRY_TAIL,
 )
 TELEMETRY_LAYOUTS: Final = {1: TELEMETRY_V1, 2: TELEMETRY_V2}
 
