@@ -225,7 +225,9 @@ def test_like_wildcards_match_themselves(client: TestClient) -> None:
     assert q("%") == [] and q("_") == ["BBB_2"] and q("\\") == []
     assert q("A-") == ["AAA-1"] and q("b_2") == ["BBB_2"] and q("") == ["AAA-1", "BBB_2"]
     assert q("a%1") == [] and q("_%") == []
-    hist = client.get("/api/history", headers=VIEWER, params={"q": "%", "from": 1.7e9, "to": 1.7e9 + 20})
+    hist = client.get(
+        "/api/history", headers=VIEWER, params={"q": "%", "from": 1.7e9, "to": 1.7e9 + 20}
+    )
     assert hist.status_code == 200 and hist.json()["tracks"] == []
 
 
@@ -235,7 +237,9 @@ def test_good_values_still_pass(client: TestClient) -> None:
     r = client.put(
         "/api/zones/ok-zone",
         headers=ADMIN,
-        json=zone_with(name=long_name.strip(), radius_m=25_000, max_alt_m=150, description="d" * 2000),
+        json=zone_with(
+            name=long_name.strip(), radius_m=25_000, max_alt_m=150, description="d" * 2000
+        ),
     )
     assert r.status_code == 200, r.text
     assert r.json()["properties"]["name"] == long_name.strip()

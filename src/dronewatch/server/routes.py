@@ -9,7 +9,7 @@ import math
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +20,7 @@ from dronewatch.alerts.zones import ZoneError, parse_feature
 from dronewatch.server import auth
 from dronewatch.server.app import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
+from dronewatch.server.inputs import BodyError, SafeStr, load_json
 from dronewatch.server.settings import Principal
 from dronewatch.store import BBox
 from dronewatch.store.store import TRAIL_POINTS
@@ -33,6 +34,8 @@ Admin = Annotated[Principal, Depends(auth.admin)]
 MAX_WINDOW_S = 31 * 86400.0
 Limit = Annotated[int, Query(ge=1, le=10000)]
 Epoch = Annotated[float | None, Query(ge=0, le=1e11)]
+#: A track, alert or zone id in a path (NUL anywhere in the URL is refused by the app).
+PathId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -176,7 +179,7 @@ def drones(
 
 
 @router.get("/api/drones/{track_id}", tags=["drones"])
-def drone(request: Request, _: Viewer, track_id: str, limit: Limit = 10000) -> dict[str, Any]:
+def drone(request: Request, _: Viewer, track_id: PathId, limit: Limit = 10000) -> dict[str, Any]:
     ctx = ctx_of(request)
     track = ctx.store.get_track(track_id, limit=limit)
     if track is None:
@@ -191,7 +194,7 @@ def drone(request: Request, _: Viewer, track_id: str, limit: Limit = 10000) -> d
 
 @router.get("/api/drones/{track_id}/alerts", tags=["drones"])
 def drone_alerts(
-    request: Request, _: Viewer, track_id: str, limit: Limit = 1000
+    request: Request, _: Viewer, track_id: PathId, limit: Limit = 1000
 ) -> list[dict[str, Any]]:
     return ctx_of(request).store.list_alerts(status="all", track_id=track_id, limit=limit)
 
@@ -201,12 +204,12 @@ def drone_alerts(
 
 class AckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: SafeStr | None = Field(default=None, max_length=2000)
 
 
 class CommentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
+    text: SafeStr = Field(min_length=1, max_length=2000)
 
 
 @router.get("/api/alerts", tags=["alerts"])
@@ -224,7 +227,7 @@ def alerts(
 
 
 @router.get("/api/alerts/{alert_id}", tags=["alerts"])
-def alert(request: Request, _: Viewer, alert_id: str) -> dict[str, Any]:
+def alert(request: Request, _: Viewer, alert_id: PathId) -> dict[str, Any]:
     found = ctx_of(request).store.get_alert(alert_id)
     if found is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
@@ -233,7 +236,7 @@ def alert(request: Request, _: Viewer, alert_id: str) -> dict[str, Any]:
 
 @router.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
 def ack(
-    request: Request, who: Operator, alert_id: str, body: AckBody | None = None
+    request: Request, who: Operator, alert_id: PathId, body: AckBody | None = None
 ) -> dict[str, Any]:
     comment = body.comment.strip() if body is not None and body.comment else None
     found = ctx_of(request).store.ack_alert(alert_id, who.name, comment or None)
@@ -243,7 +246,7 @@ def ack(
 
 
 @router.post("/api/alerts/{alert_id}/comments", tags=["alerts"])
-def comment(request: Request, who: Operator, alert_id: str, body: CommentBody) -> dict[str, Any]:
+def comment(request: Request, who: Operator, alert_id: PathId, body: CommentBody) -> dict[str, Any]:
     text = body.text.strip()
     if not text:
         raise HTTPException(422, "comment text is empty")
@@ -268,7 +271,7 @@ def zones(
 
 
 @router.get("/api/zones/{zone_id}", tags=["zones"])
-def zone(request: Request, _: Viewer, zone_id: str) -> dict[str, Any]:
+def zone(request: Request, _: Viewer, zone_id: PathId) -> dict[str, Any]:
     found = ctx_of(request).store.get_zone(zone_id)
     if found is None:
         raise HTTPException(404, f"no zone {zone_id!r}")
@@ -291,11 +294,10 @@ def _parse_zone(body: Any, zone_id: str) -> Any:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}") from None
+        return load_json(await request.body())
+    except BodyError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
 
 
 def _check_zone_id(ctx: AppContext, zone_id: str) -> None:
@@ -327,7 +329,7 @@ async def create_zone(request: Request, _: Admin) -> dict[str, Any]:
 
 
 @router.put("/api/zones/{zone_id}", tags=["zones"])
-async def replace_zone(request: Request, _: Admin, zone_id: str) -> dict[str, Any]:
+async def replace_zone(request: Request, _: Admin, zone_id: PathId) -> dict[str, Any]:
     ctx = ctx_of(request)
     _check_zone_id(ctx, zone_id)
     parsed = _parse_zone(await _json_body(request), zone_id)
@@ -337,7 +339,7 @@ async def replace_zone(request: Request, _: Admin, zone_id: str) -> dict[str, An
 
 
 @router.delete("/api/zones/{zone_id}", tags=["zones"], status_code=status.HTTP_204_NO_CONTENT)
-def delete_zone(request: Request, _: Admin, zone_id: str) -> Response:
+def delete_zone(request: Request, _: Admin, zone_id: PathId) -> Response:
     ctx = ctx_of(request)
     _check_zone_id(ctx, zone_id)
     if not ctx.store.delete_zone(zone_id):
@@ -351,7 +353,7 @@ def delete_zone(request: Request, _: Admin, zone_id: str) -> Response:
 
 class WhitelistBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[str, Field(max_length=128)]] = Field(max_length=100_000)
+    ids: list[Annotated[SafeStr, Field(max_length=128)]] = Field(max_length=100_000)
 
 
 @router.get("/api/whitelist", tags=["whitelist"])
