@@ -27,8 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ADMIN_TOKEN = "test-admin-token"
-VIEWER_TOKEN = "test-viewer-token"
+ADMIN_TOKEN = "web-admin-Jv3Qp8Lz1Rk6Wn4T"
+VIEWER_TOKEN = "web-viewer-Fh2Md7Xs9Bc5Gy0E"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 

@@ -439,8 +439,14 @@ def export_csv(
 
 
 @router.websocket("/api/stream")
-async def stream(websocket: WebSocket, token: str | None = None) -> None:
+async def stream(websocket: WebSocket) -> None:
     ctx: AppContext = websocket.app.state.ctx
+    try:
+        token = auth.query_token(websocket.scope["query_string"])
+    except auth.QueryTokenError as refused:
+        await websocket.accept()
+        await websocket.close(code=4400, reason=str(refused))
+        return
     if token is None:  # non-browser clients may send the header instead
         scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else None
