@@ -58,7 +58,7 @@ def serving(
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         base = f"{scheme}://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # start-up on two busy cores
             while True:
                 try:
                     if httpx.get(base + "/health", timeout=1, verify=verify).status_code == 200:
@@ -66,6 +66,8 @@ def serving(
                 except httpx.HTTPError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
                     pytest.fail(f"server did not start: {out_path.read_text()}")
                 time.sleep(0.1)
             yield base

@@ -20,7 +20,7 @@ def violations(page: Any) -> list[str]:
 
 def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     page = probe.page
-    response = page.goto(f"{live_server.url}/")
+    response = page.goto(f"{live_server.url}/", timeout=60000)
     csp = response.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
@@ -46,7 +46,7 @@ def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
 
 def test_api_docs_work_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     page = probe.page
-    response = page.goto(f"{live_server.url}/docs")
+    response = page.goto(f"{live_server.url}/docs", timeout=60000)
     csp = response.headers["content-security-policy"]
     assert "'sha256-" in csp and "unsafe-inline" not in csp
     page.wait_for_selector(".swagger-ui .opblock")
