@@ -77,7 +77,10 @@ VARIANTS: list[Variant] = [
     ("two tokens in one header", [("Authorization", f"Bearer {VIEWER_TOKEN},{ADMIN_TOKEN}")], ""),
     (
         "wrong header first, right one second",
-        [("Authorization", "Bearer wrong-token-0123456789abc"), ("Authorization", f"Bearer {ADMIN_TOKEN}")],
+        [
+            ("Authorization", "Bearer wrong-token-0123456789abc"),
+            ("Authorization", f"Bearer {ADMIN_TOKEN}"),
+        ],
         "",
     ),
     ("token in the query", [], f"token={ADMIN_TOKEN}"),

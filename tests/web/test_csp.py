@@ -28,6 +28,7 @@ def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     page = open_map(probe, live_server, live_server.admin_token)
     # Through the parts that build DOM and styles at run time: a drone's detail panel, the
     # alert list, the zones layer.
+    page.wait_for_selector("#conn.conn-live")  # the live stream (a WebSocket) is connected
     page.locator(".drone-icon").first.click()
     page.wait_for_selector("#detail:not([hidden])")
     page.wait_for_selector("#alert-list li.alert", timeout=60000)
