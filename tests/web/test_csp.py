@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.web.test_map import open_map
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+BUSY_MACHINE_MS = 120_000  # waits are for events: generous on two busy cores
 
 LiveServer = Any  # conftest.LiveServer
 PageProbe = Any  # conftest.PageProbe
@@ -20,18 +20,22 @@ def violations(page: Any) -> list[str]:
 
 def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     page = probe.page
-    response = page.goto(f"{live_server.url}/", timeout=60000)
+    page.set_default_timeout(BUSY_MACHINE_MS)
+    response = page.goto(f"{live_server.url}/", timeout=BUSY_MACHINE_MS)
     csp = response.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert response.headers["x-frame-options"] == "DENY"
-    page = open_map(probe, live_server, live_server.admin_token)
+    page.goto(f"{live_server.url}/?token={live_server.admin_token}")
+    page.wait_for_function(
+        "() => window.dronewatch && Object.keys(window.dronewatch.positions()).length >= 2"
+    )
     # Through the parts that build DOM and styles at run time: a drone's detail panel, the
     # alert list, the zones layer.
     page.wait_for_selector("#conn.conn-live")  # the live stream (a WebSocket) is connected
     page.locator(".drone-icon").first.click()
     page.wait_for_selector("#detail:not([hidden])")
-    page.wait_for_selector("#alert-list li.alert", timeout=60000)
+    page.wait_for_selector("#alert-list li.alert", timeout=BUSY_MACHINE_MS)
     assert violations(page) == [], violations(page)
     assert not [e for e in probe.console_errors if "Content Security Policy" in e]
     assert not probe.errors, probe.errors
@@ -47,7 +51,8 @@ def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
 
 def test_api_docs_work_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     page = probe.page
-    response = page.goto(f"{live_server.url}/docs", timeout=60000)
+    page.set_default_timeout(BUSY_MACHINE_MS)
+    response = page.goto(f"{live_server.url}/docs", timeout=BUSY_MACHINE_MS)
     csp = response.headers["content-security-policy"]
     assert "'sha256-" in csp and "unsafe-inline" not in csp
     page.wait_for_selector(".swagger-ui .opblock")
