@@ -91,7 +91,7 @@ def fuzz(base_url: str, token: str, *, max_examples: int, seed: int | None = Non
     negative cases each; every response recorded (nothing stops at the first failure)."""
     import requests
     import schemathesis
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
@@ -111,6 +111,7 @@ def fuzz(base_url: str, token: str, *, max_examples: int, seed: int | None = Non
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],  # every response is recorded: nothing to shrink
                 derandomize=seed is None,
             )(run)
             if seed is not None:
