@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from bench.api_fuzz import run_on
 
+pytestmark = pytest.mark.slow  # about 20 s of CPU per database
+
 EXAMPLES = 8  # per operation and generation mode: about 350 requests per database
 
 
