@@ -29,6 +29,7 @@ from dronewatch.model import Frame
 
 CENTER = (48.7253, 2.35944)
 VERBOSE = False
+BENCH_TOKEN = "bench-admin-token-1234"  # tokens are at least 16 characters
 
 
 def scenario(n: int, seconds: float, start: float) -> Any:
@@ -149,7 +150,7 @@ def latency(n: int, seconds: float, tmp: Path, track_rate_hz: float = 2.0) -> di
     zones.write_text(json.dumps({"type": "FeatureCollection", "features": [ZONE]}))
     settings = Settings(
         db=str(tmp / "lat.db"),
-        tokens={"t": Principal("admin", Role.ADMIN)},
+        tokens={BENCH_TOKEN: Principal("admin", Role.ADMIN)},
         zones_file=zones,
         speed=1.0,
         ws_queue_size=100_000,
@@ -170,7 +171,7 @@ def latency(n: int, seconds: float, tmp: Path, track_rate_hz: float = 2.0) -> di
     worst: list[tuple[float, float, str]] = []
     n_tracks = 0
     end = time.time() + 1.0 + (frames[-1].time - t0) + 2.0
-    with connect(f"ws://127.0.0.1:{port}/api/stream?token=t", max_size=None) as ws:
+    with connect(f"ws://127.0.0.1:{port}/api/stream?token={BENCH_TOKEN}", max_size=None) as ws:
         while time.time() < end:
             try:
                 text = ws.recv(timeout=0.5)

@@ -104,6 +104,20 @@ def test_concave_polygon_entry_uses_real_edges() -> None:
         (fc({"type": "Feature", "geometry": None, "properties": {}, "style": 1}),
          "feature 0: unknown key 'style'"),
         (fc(circle(51, 0, "big", name="r")), "property 'radius_m' must be a number"),
+        # absurd values a file or a client could send: bounded, not stored
+        (fc(circle(51, 0, 1e300, name="r")), "'radius_m' must be within +-1e+06, got 1e+300"),
+        (fc(circle(51, 0, 10**400, name="r")), "'radius_m' must be within +-1e+06"),
+        (fc(circle(51, 0, 5, name="a", max_alt_m=-1e6)), "'max_alt_m' must be within +-100000"),
+        (fc(circle(51, 0, 5, name="n" * 201)), "'name' is 201 characters long (at most 200)"),
+        (fc(circle(51, 0, 5, name="a\x00b")), "'name' holds a NUL character"),
+        (fc(circle(51, 0, 5, name="a\ud800")), "'name' holds a lone surrogate (U+D800"),
+        (fc(circle(51, 0, 5, name="d", description="x" * 2001)), "(at most 2000)"),
+        (fc(circle(51, 0, 5, name="d", description=["list"])), "'description' must be a string"),
+        (fc(circle(51, 0, 5, name="c", color="\x00")), "'color' holds a NUL character"),
+        (fc(circle(51, 0, 5, name="i", id="i" * 129)), "'id' is 129 characters long"),
+        (fc(circle(51, 0, 5, name="t", tz="x" * 500)), "'tz' must be a time zone name"),
+        (fc(circle(51, 0, 5, name="w", active=[{"start": "08:00", "end": "09:00"}] * 101)),
+         "at most 100 time windows, got 101"),
     ],
 )
 def test_errors_name_the_place(obj: dict[str, Any], message: str) -> None:

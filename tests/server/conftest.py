@@ -16,14 +16,18 @@ from dronewatch.server.settings import Principal, Role, Settings
 CAPTURE = Path(__file__).parents[1] / "data" / "odid_wifi_bcn_sample.pcap"
 UAS_ID = "MFG1A0123456789"
 OPERATOR_ID = "GBR-OP-123ABCD"
+# Tokens are at least 16 characters (settings.MIN_TOKEN_CHARS).
+VIEWER_TOKEN = "viewer-Xq7vR2mK9pL4sT8w"
+OPERATOR_TOKEN = "operator-B3nH6jD1fG5kZ0cY"
+ADMIN_TOKEN = "admin-W4eR8tY2uI6oP0aS"
 TOKENS = {
-    "view-tok": Principal("viewer-1", Role.VIEWER),
-    "op-tok": Principal("operator-1", Role.OPERATOR),
-    "admin-tok": Principal("admin", Role.ADMIN),
+    VIEWER_TOKEN: Principal("viewer-1", Role.VIEWER),
+    OPERATOR_TOKEN: Principal("operator-1", Role.OPERATOR),
+    ADMIN_TOKEN: Principal("admin", Role.ADMIN),
 }
-VIEWER = {"Authorization": "Bearer view-tok"}
-OPERATOR = {"Authorization": "Bearer op-tok"}
-ADMIN = {"Authorization": "Bearer admin-tok"}
+VIEWER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 # A zone around the start of the capture's flight (45.5457 N, 122.968 W): a zone alert.
 ZONE = {

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +18,8 @@ import httpx
 import pytest
 from tests.server.conftest import CAPTURE, UAS_ID
 
-AUTH = {"Authorization": "Bearer s3cret"}
+TOKEN = "acceptance-Vb8Nm3Qw6Ez1Ry4U"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def free_port() -> int:
@@ -26,7 +29,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[str]:
+def serving(
+    *args: str,
+    env_extra: dict[str, str] | None = None,
+    scheme: str = "http",
+    verify: ssl.SSLContext | bool = True,
+    log: Path | None = None,
+) -> Iterator[str]:
+    """``dronewatch serve ARGS`` in a subprocess; yields its base URL once /health answers.
+    Its output goes to ``log`` (a file: a pipe nobody reads could fill up and stall it)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -39,35 +50,43 @@ def serving(*args: str) -> Iterator[str]:
     ]
     env = dict(os.environ, DRONEWATCH_TOKENS="")
     env.pop("DRONEWATCH_TOKEN", None)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # start-up on two busy cores
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()  # then its output ends and can be read
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server did not start: {out}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
+    env.pop("DRONEWATCH_TOKEN_FILE", None)
+    env.update(env_extra or {})
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = log or Path(tmp) / "serve.log"
+        with out_path.open("wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        base = f"{scheme}://127.0.0.1:{port}"
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 120  # start-up on two busy cores
+            while True:
+                try:
+                    if httpx.get(base + "/health", timeout=1, verify=verify).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    pytest.fail(f"server did not start: {out_path.read_text()}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def test_serve_replay_then_restart(tmp_path: Path) -> None:
     db = tmp_path / "dw.db"
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"# dronewatch tokens\n{TOKEN}\n")
+    token_file.chmod(0o600)
     with serving(
-        "--replay", str(CAPTURE), "--db", str(db), "--token", "s3cret", "--speed", "0"
+        "--replay", str(CAPTURE), "--db", str(db), "--token-file", str(token_file), "--speed", "0"
     ) as base:
         assert httpx.get(base + "/api/drones").status_code == 401
         deadline = time.monotonic() + 20
@@ -83,7 +102,7 @@ def test_serve_replay_then_restart(tmp_path: Path) -> None:
         history = httpx.get(base + "/api/history", headers=AUTH).json()
         n_points = len(history["tracks"][0]["points"])
         assert n_points > 10
-    with serving("--db", str(db), "--token", "s3cret") as base:
+    with serving("--db", str(db), env_extra={"DRONEWATCH_TOKEN": TOKEN}) as base:
         drones = httpx.get(base + "/api/drones", headers=AUTH).json()
         assert [d["uas_id"] for d in drones] == [UAS_ID]
         assert drones[0]["state"] == "ended"  # nothing is live after a restart
@@ -97,6 +116,7 @@ def test_generated_token_is_printed(tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("DRONEWATCH_TOKEN", None)
     env.pop("DRONEWATCH_TOKENS", None)
+    env.pop("DRONEWATCH_TOKEN_FILE", None)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -120,7 +140,7 @@ def test_generated_token_is_printed(tmp_path: Path) -> None:
             line = proc.stdout.readline().decode()
             if "admin token (generated):" in line:
                 token = line.rsplit(":", 1)[1].strip()
-        assert token
+        assert token and len(token) >= 32  # long and random (secrets.token_urlsafe)
         while time.monotonic() < deadline:
             try:
                 r = httpx.get(

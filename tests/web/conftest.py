@@ -27,8 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ADMIN_TOKEN = "test-admin-token"
-VIEWER_TOKEN = "test-viewer-token"
+ADMIN_TOKEN = "web-admin-Jv3Qp8Lz1Rk6Wn4T"
+VIEWER_TOKEN = "web-viewer-Fh2Md7Xs9Bc5Gy0E"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
@@ -109,6 +109,18 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+# Every Content-Security-Policy violation of a page, in window.__cspViolations and as a
+# console error (so that every test asserting no console error also asserts no violation).
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  const what = `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`;
+  window.__cspViolations.push(what);
+  console.error(`CSP violation: ${what}`);
+});
+"""
+
+
 @dataclass(slots=True)
 class PageProbe:
     """A page with everything it requested and every script error recorded."""
@@ -123,6 +135,7 @@ class PageProbe:
 def probe(browser: Any) -> Iterator[PageProbe]:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
+    page.add_init_script(RECORD_CSP_VIOLATIONS)
     rec = PageProbe(page=page, requests=[], errors=[], console_errors=[])
     page.on("console", lambda m: rec.console_errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: rec.requests.append(r.url))

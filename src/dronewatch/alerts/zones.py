@@ -20,6 +20,11 @@ limit):
 ``description``, ``color``, ``kind``: free text, kept for the map
 =============  ===========================================================================
 
+Values are bounded so that a typo or a hostile client cannot store absurd zones: ``radius_m``
+at most 1,000 km, heights within +-100 km, ``name`` at most 200 characters, ``description``
+2,000, ``id``, ``color``, ``kind`` and ``tz`` 128, at most 100 time windows; text holds no
+NUL character or lone surrogate (``dronewatch.text``).
+
 Altitudes compare with the drone's height above take-off/ground when it sends one, else with
 its geodetic/barometric altitude; an unknown altitude counts as inside (conservative).
 
@@ -48,7 +53,15 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from dronewatch.model import Severity
+from dronewatch.text import text_problem
 from dronewatch.track.geo import M_PER_DEG
+
+MAX_RADIUS_M = 1_000_000.0
+MAX_ABS_ALT_M = 100_000.0
+MAX_WINDOWS = 100
+#: Longest text per property; other string properties (id, color, kind, tz): MAX_SHORT_CHARS.
+MAX_CHARS = {"name": 200, "description": 2000}
+MAX_SHORT_CHARS = 128
 
 
 class ZoneError(ValueError):
@@ -411,15 +424,37 @@ def parse_features(obj: Any, *, source: str = "<geojson>") -> list[Zone]:
     return zones
 
 
-def _float(v: Any, where: str, key: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ZoneError(f"{where}: property {key!r} must be a number, got {v!r}")
-    return float(v)
+def _float(v: Any, where: str, key: str, limit: float) -> float:
+    """A number property within [-limit, limit]."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ZoneError(f"{where}: property {key!r} must be a number, got {v!r:.40}")
+    try:
+        value = float(v)
+    except OverflowError:  # an int too large for a float
+        value = math.inf
+    if not math.isfinite(value) or abs(value) > limit:
+        raise ZoneError(f"{where}: property {key!r} must be within +-{limit:g}, got {v!r:.40}")
+    return value
+
+
+def _text(v: Any, where: str, key: str) -> str:
+    """A text property: a string of bounded length that a database can store."""
+    limit = MAX_CHARS.get(key, MAX_SHORT_CHARS)
+    if not isinstance(v, str):
+        raise ZoneError(f"{where}: property {key!r} must be a string")
+    if len(v) > limit:
+        raise ZoneError(f"{where}: property {key!r} is {len(v)} characters long (at most {limit})")
+    problem = text_problem(v)
+    if problem is not None:
+        raise ZoneError(f"{where}: property {key!r} holds {problem}")
+    return v
 
 
 def _windows(v: Any, tz: str, where: str) -> tuple[TimeWindow, ...]:
     if not isinstance(v, list):
         raise ZoneError(f"{where}: property 'active' must be a list of time windows")
+    if len(v) > MAX_WINDOWS:
+        raise ZoneError(f"{where}: at most {MAX_WINDOWS} time windows, got {len(v)}")
     out: list[TimeWindow] = []
     for j, w in enumerate(v):
         here = f"{where}: active[{j}]"
@@ -454,7 +489,7 @@ def _windows(v: Any, tz: str, where: str) -> tuple[TimeWindow, ...]:
 
 
 def _check_tz(tz: Any, where: str) -> None:
-    if not isinstance(tz, str):
+    if not isinstance(tz, str) or len(tz) > MAX_SHORT_CHARS or text_problem(tz) is not None:
         raise ZoneError(f"{where}: 'tz' must be a time zone name like 'Europe/London'")
     if tz == "UTC":
         return
@@ -481,10 +516,9 @@ def parse_feature(feat: Any, *, where: str, index: int = 0) -> Zone:
     props = feat.get("properties") or {}
     if not isinstance(props, Mapping):
         raise ZoneError(f"{where}: 'properties' must be an object")
-    name = props.get("name", f"zone {index}")
-    if not isinstance(name, str) or not name.strip():
+    name = _text(props.get("name", f"zone {index}"), where, "name").strip()
+    if not name:
         raise ZoneError(f"{where}: property 'name' must be a non-empty string")
-    name = name.strip()
     where = f"{where} ({name!r})"
     unknown = set(props) - _ALLOWED_PROPS
     if unknown:
@@ -495,7 +529,7 @@ def parse_feature(feat: Any, *, where: str, index: int = 0) -> Zone:
     zid = props.get("id", feat.get("id", name))
     if not isinstance(zid, str | int) or isinstance(zid, bool):
         raise ZoneError(f"{where}: 'id' must be a string or integer")
-    zid = str(zid)
+    zid = _text(str(zid), where, "id")
     sev_raw = props.get("severity", "warning")
     try:
         severity = Severity(str(sev_raw).lower())
@@ -503,14 +537,17 @@ def parse_feature(feat: Any, *, where: str, index: int = 0) -> Zone:
         raise ZoneError(
             f"{where}: property 'severity' must be info, warning or critical, got {sev_raw!r}"
         ) from None
-    min_alt = _float(props["min_alt_m"], where, "min_alt_m") if "min_alt_m" in props else None
-    max_alt = _float(props["max_alt_m"], where, "max_alt_m") if "max_alt_m" in props else None
+    min_alt = max_alt = None
+    if "min_alt_m" in props:
+        min_alt = _float(props["min_alt_m"], where, "min_alt_m", MAX_ABS_ALT_M)
+    if "max_alt_m" in props:
+        max_alt = _float(props["max_alt_m"], where, "max_alt_m", MAX_ABS_ALT_M)
     if min_alt is not None and max_alt is not None and min_alt >= max_alt:
         raise ZoneError(f"{where}: 'min_alt_m' ({min_alt}) must be below 'max_alt_m' ({max_alt})")
     tz = props.get("tz", "UTC")
     _check_tz(tz, where)
     windows = _windows(props["active"], tz, where) if "active" in props else ()
-    extra = {k: props[k] for k in ("description", "color", "kind") if k in props}
+    extra = {k: _text(props[k], where, k) for k in ("description", "color", "kind") if k in props}
     common: dict[str, Any] = {
         "severity": severity, "min_alt_m": min_alt, "max_alt_m": max_alt,
         "windows": windows, "properties": extra,
@@ -534,7 +571,7 @@ def parse_feature(feat: Any, *, where: str, index: int = 0) -> Zone:
     if gtype == "Point":
         if "radius_m" not in props:
             raise ZoneError(f"{where}: a Point zone needs the property 'radius_m'")
-        r = _float(props["radius_m"], where, "radius_m")
+        r = _float(props["radius_m"], where, "radius_m", MAX_RADIUS_M)
         if r <= 0:
             raise ZoneError(f"{where}: 'radius_m' must be positive, got {r}")
         assert isinstance(geom, Point)

@@ -7,12 +7,16 @@ import logging
 import os
 import re
 import socket
+import ssl
 import sys
 import tempfile
 import webbrowser
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import click
+from click.core import ParameterSource
 
 from dronewatch.alerts.whitelist import WhitelistError
 from dronewatch.alerts.zones import ZoneError
@@ -21,16 +25,57 @@ from dronewatch.store import StoreError
 DEMO_SCENARIO = "demo_airport"
 
 
-class RedactTokens(logging.Filter):
-    """Keep bearer tokens out of the logs: the page URL and the WebSocket URL carry
-    ``?token=...`` (and uvicorn logs request lines)."""
+def _decoded(text: str) -> str:
+    """``text`` percent- and plus-decoded until it stops changing (``%2565`` -> ``e``)."""
+    for _ in range(5):
+        plain = unquote_plus(text)
+        if plain == text:
+            break
+        text = plain
+    return text
 
-    _pattern = re.compile(r"(token=)[^&\s\"']+")
+
+class RedactTokens(logging.Filter):
+    """Keep tokens out of the logs, in every encoding: the page URL and the WebSocket URL
+    carry ``?token=...`` (uvicorn logs request lines, query included, as sent).
+
+    Redacted: the value of every query parameter whose decoded name holds ``token``
+    (``tok%65n=`` too), ``Bearer ...`` credentials, and any of the server's own tokens
+    wherever they appear, percent-encoded or not."""
+
+    _param = re.compile(r"(?<=[?&;])([^=&;\s\"'#]*)=([^&;\s\"'#]*)")
+    _bearer = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+    _word = re.compile(r"[^\s\"']+")
+
+    def __init__(self, tokens: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.tokens = sorted(set(tokens), key=len, reverse=True)
+
+    def _param_sub(self, m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        plain = _decoded(value)
+        if "token" in _decoded(name).lower() or any(t in plain for t in self.tokens):
+            return f"{name}=***"
+        return m.group()
+
+    def _word_sub(self, m: re.Match[str]) -> str:
+        word = m.group()
+        plain = _decoded(word)
+        if not any(t in plain for t in self.tokens):
+            return word
+        for t in self.tokens:
+            plain = plain.replace(t, "***")
+        return plain
+
+    def redact(self, text: str) -> str:
+        text = self._bearer.sub(r"\1***", text)
+        text = self._param.sub(self._param_sub, text)
+        if self.tokens:
+            text = self._word.sub(self._word_sub, text)
+        return text
 
     def _redact(self, value: object) -> object:
-        if isinstance(value, str) and "token=" in value:
-            return self._pattern.sub(r"\1***", value)
-        return value
+        return self.redact(value) if isinstance(value, str) else value
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Redact in place, keeping the args (uvicorn's access formatter reads them).
@@ -38,6 +83,13 @@ class RedactTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(self._redact(a) for a in record.args)
         return True
+
+    def install(self) -> None:
+        """On every handler of the root and uvicorn loggers (a filter on a handler also sees
+        the records that propagate to it)."""
+        for name in (None, "uvicorn", "uvicorn.access", "uvicorn.error"):
+            for handler in logging.getLogger(name).handlers:
+                handler.addFilter(self)
 
 
 def free_port(host: str) -> int:
@@ -64,7 +116,22 @@ def _log_to_stderr() -> None:
     )
 
 
-def _run(settings: object, host: str, port: int, url_note: str) -> None:
+def _tls_options(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """(certificate, key) for uvicorn, after checking that they load together."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise click.ClickException(f"cannot use {cert} with {key}: {exc}") from exc
+    return cert, key
+
+
+def _run(
+    settings: object, host: str, port: int, url_note: str, tls: tuple[Path, Path] | None = None
+) -> None:
     import uvicorn
 
     from dronewatch.server.app import create_app
@@ -84,9 +151,16 @@ def _run(settings: object, host: str, port: int, url_note: str) -> None:
             raise click.ClickException(f"cannot open the database: {exc}") from exc
         raise
     click.echo(url_note, err=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", ws_max_size=1 << 20)
-    for name in ("uvicorn.access", "uvicorn.error"):  # after uvicorn configured its logging
-        logging.getLogger(name).addFilter(RedactTokens())
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=1 << 20,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
+    RedactTokens(settings.tokens).install()  # after uvicorn configured its logging
     uvicorn.Server(config).run()  # type: ignore[no-untyped-call]
 
 
@@ -101,11 +175,33 @@ def _run(settings: object, host: str, port: int, url_note: str) -> None:
     "[default: ./dronewatch-data/dronewatch.db]",
 )
 @click.option(
+    "--token-file",
+    envvar="DRONEWATCH_TOKEN_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the API tokens from FILE (env DRONEWATCH_TOKEN_FILE): one a line, "
+    "ROLE:TOKEN (viewer, operator, admin) or a bare TOKEN (admin); at least 16 characters. "
+    "The normal way, with env DRONEWATCH_TOKEN / DRONEWATCH_TOKENS='viewer:TOK,operator:TOK'. "
+    "Without any admin token one is generated and printed.",
+)
+@click.option(
     "--token",
     envvar="DRONEWATCH_TOKEN",
     default=None,
-    help="Admin bearer token (env DRONEWATCH_TOKEN); generated and printed if absent. "
-    "More tokens by role: DRONEWATCH_TOKENS='viewer:tok,operator:tok'.",
+    help="Admin bearer token (env DRONEWATCH_TOKEN). On the command line every local user "
+    "sees it in `ps`: prefer the environment or --token-file.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM; with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The certificate's private key (PEM).",
 )
 @click.option(
     "--replay",
@@ -179,7 +275,10 @@ def serve(
     host: str,
     port: int,
     db: str | None,
+    token_file: Path | None,
     token: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     replay: tuple[Path, ...],
     speed: float,
     live: tuple[str, ...],
@@ -192,13 +291,27 @@ def serve(
     retention_days: float | None,
     tile_url: str | None,
 ) -> None:
-    """Run the server: API, live stream and map."""
+    """Run the server: API, live stream and map.
+
+    Every /api route needs a token: give them in a file (--token-file) or the environment
+    (DRONEWATCH_TOKEN, DRONEWATCH_TOKENS); behind a reverse proxy or with --tls-cert and
+    --tls-key they never cross the network in clear (see docs/api.md, "Deployment")."""
     from dronewatch.server.settings import Settings
 
     _log_to_stderr()
+    tls = _tls_options(tls_cert, tls_key)
+    if token and click.get_current_context().get_parameter_source("token") is (
+        ParameterSource.COMMANDLINE
+    ):
+        click.echo(
+            "warning: --token on the command line is visible to every local user (ps); "
+            "use DRONEWATCH_TOKEN or --token-file",
+            err=True,
+        )
     try:
         settings = Settings.from_env(
             token=token,
+            token_file=token_file,
             db=db,
             replay=list(replay),
             speed=speed,
@@ -215,11 +328,12 @@ def serve(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     port = port or free_port(host)
-    admin = settings.admin_token()
-    note = f"dronewatch serving on http://{host}:{port}/"
-    if not token:
-        note += f"\nadmin token (generated): {admin}\nmap: http://{host}:{port}/?token={admin}"
-    _run(settings, host, port, note)
+    base = f"{'https' if tls else 'http'}://{host}:{port}/"
+    note = f"dronewatch serving on {base}"
+    if settings.generated_token is not None:
+        admin = settings.generated_token
+        note += f"\nadmin token (generated): {admin}\nmap: {base}?token={admin}"
+    _run(settings, host, port, note, tls)
 
 
 @click.command()
@@ -253,15 +367,18 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
     if db is None:
         db = str(Path(tempfile.mkdtemp(prefix="dronewatch-demo-")) / "dronewatch.db")
     token = os.environ.get("DRONEWATCH_TOKEN") or generate_token()
-    settings = Settings.from_env(
-        token=token,
-        db=db,
-        scenario=scenario,
-        zones_file=scen.zones_path(),
-        center=center,
-        zoom=12,
-        retention_days=None,
-    )
+    try:
+        settings = Settings.from_env(
+            token=token,
+            db=db,
+            scenario=scenario,
+            zones_file=scen.zones_path(),
+            center=center,
+            zoom=12,
+            retention_days=None,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     port = port or free_port(host)
     url = f"http://{host}:{port}/?token={token}"
     note = f"dronewatch demo ({scen.name}): open {url}\n(database: {db})"

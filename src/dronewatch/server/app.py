@@ -7,12 +7,16 @@ pipeline service, started and stopped with the app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -92,17 +96,127 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = b'{"detail":"request body too large (limit %d bytes)"}' % self.limit
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await _send_json(send, 413, body)
+
+
+class RefuseNulInUrl:
+    """ASGI middleware: 422 for a NUL character anywhere in the path or the query (``%00``).
+
+    No database can hold one (PostgreSQL refuses it in every text parameter), so no route
+    could use it; refusing it here covers every route, present and future, at once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"])
+        ):
+            await _send_json(send, 422, b'{"detail":"the URL holds a NUL character (%00)"}')
+            return
+        await self.app(scope, receive, send)
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def content_security_policy(
+    tile_url: str | None = None, *, script_hashes: tuple[str, ...] = ()
+) -> str:
+    """The pages' CSP: everything from this server only (the map and the API docs load no
+    other host), no inline script or style, no framing. ``tile_url``: its host may serve
+    images (the map's online tiles); ``script_hashes``: inline scripts allowed by hash (the
+    API docs pages' own)."""
+    images = ["'self'", "data:", "blob:"]
+    if tile_url:
+        images.append(_image_source(tile_url))
+    scripts = ["'self'", *(f"'{h}'" for h in script_hashes)]
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {' '.join(scripts)}",
+            "style-src 'self'",
+            f"img-src {' '.join(images)}",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
         )
-        await send({"type": "http.response.body", "body": body})
+    )
+
+
+def _image_source(tile_url: str) -> str:
+    """A CSP source for a tile URL template: ``https://{s}.tile.example.org/{z}/{x}/{y}.png``
+    -> ``https://*.tile.example.org``; a host that is all template -> the scheme only."""
+    parts = urlsplit(tile_url)
+    scheme = parts.scheme or "https"
+    host = re.sub(r"^\{[^}]*\}\.", "*.", parts.netloc)
+    if not host or "{" in host or "}" in host or not re.fullmatch(r"[\w.*:\[\]-]+", host):
+        return f"{scheme}:"
+    return f"{scheme}://{host}"
+
+
+def inline_script_hashes(html: str) -> tuple[str, ...]:
+    """CSP hashes (``sha256-...``) of the inline scripts of a page."""
+    return tuple(
+        "sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers of every response.
+
+    CSP (unless the route set its own), no framing, no MIME sniffing, no referrer; API
+    responses (everything but the static files) are never stored by a cache; over TLS,
+    browsers are told to keep to HTTPS."""
+
+    def __init__(self, app: ASGIApp, csp: str) -> None:
+        self.app = app
+        self.common: list[tuple[bytes, bytes]] = [
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        self.csp = csp.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.common if h[0] not in present)
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", self.csp))
+                if not static and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                if https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -138,6 +252,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.ctx = ctx
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RefuseNulInUrl)
+    # Outermost: every response carries the headers, the middlewares' refusals included.
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(settings.tile_url))
     _install_error_handlers(app)
     app.include_router(router)
 
@@ -164,7 +281,7 @@ def _install_api_docs(app: FastAPI) -> None:
     async def api_docs(request: Request) -> HTMLResponse:
         # Behind a proxy that mounts the app under a prefix, every URL carries the prefix.
         root = str(request.scope.get("root_path", "")).rstrip("/")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=root + OPENAPI_URL,
             title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{root}{SWAGGER_UI_DIR}/swagger-ui-bundle.js",
@@ -175,10 +292,21 @@ def _install_api_docs(app: FastAPI) -> None:
             # uses) would fetch an image from validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        return _with_inline_scripts_allowed(page)
 
     @app.get(DOCS_OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def api_docs_oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_inline_scripts_allowed(get_swagger_ui_oauth2_redirect_html())
+
+
+def _with_inline_scripts_allowed(page: HTMLResponse) -> HTMLResponse:
+    """FastAPI's docs pages start Swagger UI from an inline script: the page's CSP allows
+    exactly those scripts (by hash), nothing else inline."""
+    html = bytes(page.body).decode()
+    page.headers["content-security-policy"] = content_security_policy(
+        script_hashes=inline_script_hashes(html)
+    )
+    return page
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +22,28 @@ def lookup(tokens: Mapping[str, Principal], token: str | None) -> Principal | No
     for known, principal in tokens.items():
         if hmac.compare_digest(known.encode(), given):
             found = principal
+    return found
+
+
+class QueryTokenError(ValueError):
+    """A query string that names its token parameter ambiguously."""
+
+
+def query_token(query_string: bytes) -> str | None:
+    """The ``token`` parameter of a raw query string (the WebSocket's, which browsers cannot
+    give headers). Only the literal name ``token`` counts, once: a name that only decodes to
+    it (``tok%65n``) or a repeated ``token`` is refused (``QueryTokenError``), so that what
+    authenticates is what the logs redact."""
+    found: str | None = None
+    for part in query_string.decode("latin-1").split("&"):
+        raw_name, _, raw_value = part.partition("=")
+        if unquote_plus(raw_name) != "token":
+            continue
+        if raw_name != "token":
+            raise QueryTokenError("spell the query parameter 'token' without escapes")
+        if found is not None:
+            raise QueryTokenError("give the query parameter 'token' once")
+        found = unquote_plus(raw_value)
     return found
 
 

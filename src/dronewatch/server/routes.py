@@ -9,17 +9,19 @@ import math
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from dronewatch import __version__
+from dronewatch.alerts import zones as zone_format
 from dronewatch.alerts.zones import ZoneError, parse_feature
 from dronewatch.server import auth
 from dronewatch.server.context import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
+from dronewatch.server.inputs import BodyError, SafeStr, load_json
 from dronewatch.server.settings import Principal
 from dronewatch.store import BBox
 from dronewatch.store.store import TRAIL_POINTS
@@ -33,6 +35,8 @@ Admin = Annotated[Principal, Depends(auth.admin)]
 MAX_WINDOW_S = 31 * 86400.0
 Limit = Annotated[int, Query(ge=1, le=10000)]
 Epoch = Annotated[float | None, Query(ge=0, le=1e11)]
+#: A track, alert or zone id in a path (NUL anywhere in the URL is refused by the app).
+PathId = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -178,7 +182,7 @@ def drones(
 
 
 @router.get("/api/drones/{track_id}", tags=["drones"])
-def drone(request: Request, _: Viewer, track_id: str, limit: Limit = 10000) -> dict[str, Any]:
+def drone(request: Request, _: Viewer, track_id: PathId, limit: Limit = 10000) -> dict[str, Any]:
     ctx = ctx_of(request)
     track = ctx.store.get_track(track_id, limit=limit)
     if track is None:
@@ -193,7 +197,7 @@ def drone(request: Request, _: Viewer, track_id: str, limit: Limit = 10000) -> d
 
 @router.get("/api/drones/{track_id}/alerts", tags=["drones"])
 def drone_alerts(
-    request: Request, _: Viewer, track_id: str, limit: Limit = 1000
+    request: Request, _: Viewer, track_id: PathId, limit: Limit = 1000
 ) -> list[dict[str, Any]]:
     return ctx_of(request).store.list_alerts(status="all", track_id=track_id, limit=limit)
 
@@ -203,12 +207,12 @@ def drone_alerts(
 
 class AckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: SafeStr | None = Field(default=None, max_length=2000)
 
 
 class CommentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
+    text: SafeStr = Field(min_length=1, max_length=2000)
 
 
 @router.get("/api/alerts", tags=["alerts"])
@@ -226,7 +230,7 @@ def alerts(
 
 
 @router.get("/api/alerts/{alert_id}", tags=["alerts"])
-def alert(request: Request, _: Viewer, alert_id: str) -> dict[str, Any]:
+def alert(request: Request, _: Viewer, alert_id: PathId) -> dict[str, Any]:
     found = ctx_of(request).store.get_alert(alert_id)
     if found is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
@@ -235,7 +239,7 @@ def alert(request: Request, _: Viewer, alert_id: str) -> dict[str, Any]:
 
 @router.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
 def ack(
-    request: Request, who: Operator, alert_id: str, body: AckBody | None = None
+    request: Request, who: Operator, alert_id: PathId, body: AckBody | None = None
 ) -> dict[str, Any]:
     comment = body.comment.strip() if body is not None and body.comment else None
     found = ctx_of(request).store.ack_alert(alert_id, who.name, comment or None)
@@ -245,7 +249,7 @@ def ack(
 
 
 @router.post("/api/alerts/{alert_id}/comments", tags=["alerts"])
-def comment(request: Request, who: Operator, alert_id: str, body: CommentBody) -> dict[str, Any]:
+def comment(request: Request, who: Operator, alert_id: PathId, body: CommentBody) -> dict[str, Any]:
     text = body.text.strip()
     if not text:
         raise HTTPException(422, "comment text is empty")
@@ -270,11 +274,96 @@ def zones(
 
 
 @router.get("/api/zones/{zone_id}", tags=["zones"])
-def zone(request: Request, _: Viewer, zone_id: str) -> dict[str, Any]:
+def zone(request: Request, _: Viewer, zone_id: PathId) -> dict[str, Any]:
     found = ctx_of(request).store.get_zone(zone_id)
     if found is None:
         raise HTTPException(404, f"no zone {zone_id!r}")
     return found
+
+
+def _zone_body_schema() -> dict[str, Any]:
+    """The zone body (a GeoJSON Feature, docs/api.md "Zone") as a JSON schema for the OpenAPI
+    document: the zone routes read their body themselves (bounded, see server/inputs.py), so
+    FastAPI cannot derive it. The zone parser stays the judge; this documents its rules."""
+    position = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3}
+    ring = {"type": "array", "items": position, "minItems": 4}
+    polygon = {"type": "array", "items": ring, "minItems": 1}
+
+    def geometry(kind: str, coordinates: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["type", "coordinates"],
+            "properties": {"type": {"enum": [kind]}, "coordinates": coordinates},
+        }
+
+    def text(key: str) -> dict[str, Any]:
+        limit = zone_format.MAX_CHARS.get(key, zone_format.MAX_SHORT_CHARS)
+        return {"type": "string", "maxLength": limit}
+
+    height = {
+        "type": ["number", "null"],
+        "minimum": -zone_format.MAX_ABS_ALT_M,
+        "maximum": zone_format.MAX_ABS_ALT_M,
+    }
+    window = {
+        "type": "object",
+        "required": ["start", "end"],
+        "properties": {
+            "start": {"type": "string", "pattern": "^[0-2]?[0-9]:[0-5][0-9]$"},
+            "end": {"type": "string", "pattern": "^[0-2]?[0-9]:[0-5][0-9]$"},
+            "days": {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+            "tz": text("tz"),
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": "A zone: a GeoJSON Feature (Polygon, MultiPolygon, or Point with "
+        "properties.radius_m). See docs/api.md, Zone.",
+        "required": ["type", "geometry"],
+        "properties": {
+            "type": {"enum": ["Feature"]},
+            "id": {"type": ["string", "integer"]},
+            "geometry": {
+                "oneOf": [
+                    geometry("Point", position),
+                    geometry("Polygon", polygon),
+                    geometry("MultiPolygon", {"type": "array", "items": polygon, "minItems": 1}),
+                ]
+            },
+            "properties": {
+                "type": "object",
+                "properties": {
+                    "name": {**text("name"), "minLength": 1},
+                    "id": {"type": ["string", "integer"]},
+                    "severity": {"enum": ["info", "warning", "critical"]},
+                    "min_alt_m": height,
+                    "max_alt_m": height,
+                    "radius_m": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "maximum": zone_format.MAX_RADIUS_M,
+                    },
+                    "active": {"type": "array", "items": window, "maxItems": zone_format.MAX_WINDOWS},
+                    "tz": text("tz"),
+                    "description": text("description"),
+                    "color": text("color"),
+                    "kind": text("kind"),
+                },
+                "additionalProperties": False,
+            },
+            "bbox": {"type": "array", "items": {"type": "number"}},
+        },
+        "additionalProperties": False,
+    }
+
+
+_ZONE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _zone_body_schema()}},
+    }
+}
 
 
 def _parse_zone(body: Any, zone_id: str) -> Any:
@@ -293,11 +382,10 @@ def _parse_zone(body: Any, zone_id: str) -> Any:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}") from None
+        return load_json(await request.body())
+    except BodyError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
 
 
 def _check_zone_id(ctx: AppContext, zone_id: str) -> None:
@@ -307,7 +395,9 @@ def _check_zone_id(ctx: AppContext, zone_id: str) -> None:
         raise HTTPException(409, f"zone {zone_id!r} is built in and cannot be changed")
 
 
-@router.post("/api/zones", tags=["zones"], status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/zones", tags=["zones"], status_code=status.HTTP_201_CREATED, openapi_extra=_ZONE_BODY
+)
 async def create_zone(request: Request, _: Admin) -> dict[str, Any]:
     ctx = ctx_of(request)
     body = await _json_body(request)
@@ -328,8 +418,8 @@ async def create_zone(request: Request, _: Admin) -> dict[str, Any]:
     return out
 
 
-@router.put("/api/zones/{zone_id}", tags=["zones"])
-async def replace_zone(request: Request, _: Admin, zone_id: str) -> dict[str, Any]:
+@router.put("/api/zones/{zone_id}", tags=["zones"], openapi_extra=_ZONE_BODY)
+async def replace_zone(request: Request, _: Admin, zone_id: PathId) -> dict[str, Any]:
     ctx = ctx_of(request)
     _check_zone_id(ctx, zone_id)
     parsed = _parse_zone(await _json_body(request), zone_id)
@@ -339,7 +429,7 @@ async def replace_zone(request: Request, _: Admin, zone_id: str) -> dict[str, An
 
 
 @router.delete("/api/zones/{zone_id}", tags=["zones"], status_code=status.HTTP_204_NO_CONTENT)
-def delete_zone(request: Request, _: Admin, zone_id: str) -> Response:
+def delete_zone(request: Request, _: Admin, zone_id: PathId) -> Response:
     ctx = ctx_of(request)
     _check_zone_id(ctx, zone_id)
     if not ctx.store.delete_zone(zone_id):
@@ -353,7 +443,7 @@ def delete_zone(request: Request, _: Admin, zone_id: str) -> Response:
 
 class WhitelistBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[str, Field(max_length=128)]] = Field(max_length=100_000)
+    ids: list[Annotated[SafeStr, Field(max_length=128)]] = Field(max_length=100_000)
 
 
 @router.get("/api/whitelist", tags=["whitelist"])
@@ -439,8 +529,14 @@ def export_csv(
 
 
 @router.websocket("/api/stream")
-async def stream(websocket: WebSocket, token: str | None = None) -> None:
+async def stream(websocket: WebSocket) -> None:
     ctx: AppContext = websocket.app.state.ctx
+    try:
+        token = auth.query_token(websocket.scope["query_string"])
+    except auth.QueryTokenError as refused:
+        await websocket.accept()
+        await websocket.close(code=4400, reason=str(refused))
+        return
     if token is None:  # non-browser clients may send the header instead
         scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else None

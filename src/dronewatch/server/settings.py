@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import enum
+import logging
 import os
+import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Shortest token accepted: a guessable token is no authentication.
+MIN_TOKEN_CHARS = 16
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: fits a Bearer header
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 
 
 class Role(enum.IntEnum):
@@ -36,6 +46,19 @@ class Principal:
     role: Role
 
 
+def check_token(token: str, where: str) -> str:
+    """``token`` if it is acceptable (at least ``MIN_TOKEN_CHARS`` printable ASCII characters
+    without spaces), else ``ValueError`` saying why (never showing the token)."""
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"{where}: a token must be at least {MIN_TOKEN_CHARS} characters long "
+            f"(this one has {len(token)}); make a random one with: {MAKE_A_TOKEN}"
+        )
+    if not _TOKEN_CHARS.fullmatch(token):
+        raise ValueError(f"{where}: a token may hold only printable ASCII characters, no spaces")
+    return token
+
+
 def parse_tokens(spec: str) -> dict[str, Principal]:
     """``"viewer:tok1,operator:tok2"`` -> {token: Principal}. ``ValueError`` if malformed."""
     out: dict[str, Principal] = {}
@@ -46,11 +69,43 @@ def parse_tokens(spec: str) -> dict[str, Principal]:
         if not sep or not token.strip():
             raise ValueError(f"DRONEWATCH_TOKENS entry {i + 1} is not ROLE:TOKEN")
         role = Role.parse(role_text)
-        out[token.strip()] = Principal(f"{role.label}-{i + 1}", role)
+        out[check_token(token.strip(), f"DRONEWATCH_TOKENS entry {i + 1}")] = Principal(
+            f"{role.label}-{i + 1}", role
+        )
+    return out
+
+
+def read_token_file(path: Path) -> dict[str, Principal]:
+    """Tokens from a file, one a line: ``ROLE:TOKEN`` (viewer, operator, admin) or a bare
+    ``TOKEN`` (admin); blank lines and ``#`` comments are skipped. Warns if other users may
+    read the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the token file {path}: {exc}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("token file %s is readable by other users: chmod 600 %s", path, path)
+    out: dict[str, Principal] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        role_text, sep, rest = line.partition(":")
+        if sep and role_text.strip().upper() in Role.__members__:
+            role, token = Role.parse(role_text), rest.strip()
+        else:
+            role, token = Role.ADMIN, line
+        out[check_token(token, f"{path}, line {n}")] = Principal(
+            f"{role.label}@{path.name}:{n}", role
+        )
+    if not out:
+        raise ValueError(f"the token file {path} holds no token")
     return out
 
 
 def generate_token() -> str:
+    """A random token (32 URL-safe characters, 192 bits)."""
     return secrets.token_urlsafe(24)
 
 
@@ -81,18 +136,30 @@ class Settings:
     zoom: int = 3
     run_pipeline: bool = True
     gc_freeze: bool = False  # see PipelineService._gc_maintenance; `serve` and `demo` turn it on
+    generated_token: str | None = None  # the admin token made up by from_env, if it did
+
+    def __post_init__(self) -> None:
+        for token in self.tokens:
+            check_token(token, "API token")
 
     @classmethod
-    def from_env(cls, *, token: str | None = None, **kwargs: object) -> Settings:
-        """Settings with tokens from ``token`` / ``DRONEWATCH_TOKEN`` (admin) and
-        ``DRONEWATCH_TOKENS`` (by role). No token at all -> one admin token is generated."""
+    def from_env(
+        cls, *, token: str | None = None, token_file: Path | None = None, **kwargs: object
+    ) -> Settings:
+        """Settings with tokens from ``DRONEWATCH_TOKENS`` (by role), ``token_file`` (see
+        :func:`read_token_file`) and ``token`` / ``DRONEWATCH_TOKEN`` (admin). No admin
+        token at all -> one is generated (``generated_token``). ``ValueError`` for a token
+        that is too short or malformed."""
         settings = cls(**kwargs)  # type: ignore[arg-type]
         settings.tokens.update(parse_tokens(os.environ.get("DRONEWATCH_TOKENS", "")))
+        if token_file is not None:
+            settings.tokens.update(read_token_file(token_file))
         admin = token or os.environ.get("DRONEWATCH_TOKEN")
         if admin:
-            settings.tokens[admin] = Principal("admin", Role.ADMIN)
+            settings.tokens[check_token(admin, "admin token")] = Principal("admin", Role.ADMIN)
         if not any(p.role is Role.ADMIN for p in settings.tokens.values()):
-            settings.tokens[generate_token()] = Principal("admin", Role.ADMIN)
+            settings.generated_token = generate_token()
+            settings.tokens[settings.generated_token] = Principal("admin", Role.ADMIN)
         return settings
 
     def admin_token(self) -> str:

@@ -377,11 +377,12 @@ class Store:
         if bbox is not None:
             stmt = stmt.where(t.c.lon.between(bbox[0], bbox[2]), t.c.lat.between(bbox[1], bbox[3]))
         if q:
-            pattern = f"%{q.lower()}%"
+            # A substring, not a pattern: autoescape makes % and _ in q match themselves.
+            needle = q.lower()
             stmt = stmt.where(
                 sa.or_(
                     *(
-                        sa.func.lower(col).like(pattern)
+                        sa.func.lower(col).contains(needle, autoescape=True)
                         for col in (
                             t.c.track_id,
                             t.c.uas_id,
