@@ -48,7 +48,7 @@ def _pcapng(path: Path, offsets: list[int], packets_per_interface: int = 3) -> N
         opts = struct.pack("<HHq", 14, 8, offset) if offset else b""
         out += _block(1, struct.pack("<HHI", 127, 0, 65535) + opts + b"\0\0\0\0")
     n = 0
-    for iface, offset in enumerate(offsets):
+    for iface, _offset in enumerate(offsets):
         for _ in range(packets_per_interface):
             n += 1
             ticks = round((GOOD + n) * 1e6)  # the packet's time is this plus the offset

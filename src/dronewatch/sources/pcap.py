@@ -24,6 +24,7 @@ Writers
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import struct
@@ -358,12 +359,10 @@ class _Mapped:
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
-            try:
+            # a view still alive (held by the traceback of an error on its way out): the map
+            # goes with the last view, and the error, not this, is reported
+            with contextlib.suppress(BufferError):
                 self.buf.close()
-            except BufferError:
-                # a view is still alive (held by the traceback of an error on its way out):
-                # the map goes with the last view, and the error, not this, is reported
-                pass
         self._fh.close()
 
 
