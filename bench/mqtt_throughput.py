@@ -38,17 +38,18 @@ def run(url: str, batch: list[Frame]) -> tuple[float, float, float]:
     """(publish wall s, receive wall s, CPU s) for one pass of ``batch``."""
     prefix = f"dronewatch-bench/{uuid.uuid4().hex[:8]}"
     stats = DecodeStats()
-    source = MqttSource(url, prefix, stats, queue_size=100_000)
+    source = MqttSource(url, prefix, stats, queue_batches=100_000)
     received = 0
     done = threading.Event()
 
     def consume() -> None:
         nonlocal received
-        for _ in source():
-            received += 1
+        for got in source:
+            received += len(got.frames)
             if received == len(batch):
                 done.set()
 
+    source.start()
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
     if not source.subscribed.wait(5.0):
@@ -63,7 +64,7 @@ def run(url: str, batch: list[Frame]) -> tuple[float, float, float]:
         raise SystemExit(f"lost frames: {received}/{len(batch)} received, {unsent} unsent")
     t_recv = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
-    source.close()
+    source.stop()
     thread.join(5.0)
     return t_pub, t_recv, cpu
 

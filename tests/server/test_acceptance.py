@@ -42,7 +42,7 @@ def serving(*args: str) -> Iterator[str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # start-up on two busy cores
         while True:
             try:
                 if httpx.get(base + "/health", timeout=1).status_code == 200:
@@ -50,6 +50,7 @@ def serving(*args: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()  # then its output ends and can be read
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 pytest.fail(f"server did not start: {out}")
             time.sleep(0.1)

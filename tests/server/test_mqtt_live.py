@@ -23,7 +23,7 @@ def test_sensor_frames_become_live_tracks(tmp_path: Path) -> None:
     with TestClient(app) as client:
         ctx = app.state.ctx
         assert ctx.service is not None and ctx.service.realtime_clock
-        assert ctx.live_sources[0].subscribed.wait(5.0)
+        assert ctx.live.sources[0].subscribed.wait(10.0)
         publisher = FramePublisher(BROKER_URL, "roof", topic_prefix=prefix)
         publisher.connect()
         frames = open_capture(CAPTURE, CaptureOptions(sensor_id="roof"))
@@ -46,7 +46,7 @@ def test_sensor_frames_become_live_tracks(tmp_path: Path) -> None:
 
 
 def test_mqtt_with_replay_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="dronewatch sensor --as-live"):
+    with pytest.raises(ValueError, match="cannot be combined"):
         create_app(make_settings(tmp_path, mqtt=BROKER_URL, replay=[CAPTURE]))
 
 

@@ -44,8 +44,8 @@ class Received:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        for frame in self.source():
-            self.frames.append(frame)
+        for batch in self.source:
+            self.frames.extend(batch.frames)
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[Frame]:
         deadline = time.monotonic() + timeout
@@ -56,13 +56,14 @@ class Received:
 
 @contextmanager
 def receiving(source: MqttSource) -> Iterator[Received]:
-    """``source`` iterated in a thread, subscribed when this is entered."""
+    """``source`` started and read in a thread, subscribed when this is entered."""
     received = Received(source)
+    source.start()
     received._thread.start()
     try:
-        assert source.subscribed.wait(5.0), "the source did not subscribe within 5 s"
+        assert source.subscribed.wait(10.0), "the source did not subscribe within 10 s"
         yield received
     finally:
-        source.close()
+        source.stop()
         received._thread.join(5.0)
         assert not received._thread.is_alive(), "the source did not stop after close()"

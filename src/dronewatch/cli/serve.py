@@ -122,6 +122,20 @@ def _run(settings: object, host: str, port: int, url_note: str) -> None:
     help="Replay speed factor (0: as fast as possible).",
 )
 @click.option(
+    "--source",
+    "live",
+    multiple=True,
+    metavar="KIND:TARGET",
+    help="Receive live from this source (repeatable), e.g. mqtt://HOST:PORT. Not with --replay.",
+)
+@click.option(
+    "--sensor",
+    "sensor_id",
+    default="local",
+    show_default=True,
+    help="The sensor name of this machine's own live sources.",
+)
+@click.option(
     "--mqtt",
     "mqtt_url",
     default=None,
@@ -168,6 +182,8 @@ def serve(
     token: str | None,
     replay: tuple[Path, ...],
     speed: float,
+    live: tuple[str, ...],
+    sensor_id: str,
     mqtt_url: str | None,
     mqtt_prefix: str,
     zones_file: Path | None,
@@ -186,6 +202,8 @@ def serve(
             db=db,
             replay=list(replay),
             speed=speed,
+            live=list(live),
+            sensor_id=sensor_id,
             mqtt=mqtt_url,
             mqtt_topic_prefix=mqtt_prefix,
             zones_file=zones_file,

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,10 +37,8 @@ from dronewatch.server.service import (
     replay_source,
 )
 from dronewatch.server.settings import Settings
+from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
 from dronewatch.store import Store, StoreError
-
-if TYPE_CHECKING:
-    from dronewatch.sources.mqtt import MqttSource
 
 log = logging.getLogger(__name__)
 
@@ -195,24 +193,28 @@ class AppContext:
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
-        self.live_sources: list[MqttSource] = []
+        self.live = self._live_sources(settings)
+
+    @staticmethod
+    def _live_sources(settings: Settings) -> LiveSet | None:
+        """The live sources the settings name (not started), or ``None`` for none."""
+        sources: list[LiveSource] = []
+        options = LiveOptions(sensor_id=settings.sensor_id)
+        for spec in settings.live:
+            sources.append(open_live(spec, options))
         if settings.mqtt is not None:
-            if settings.replay:
-                # One pipeline clock: live frames run on the wall clock, a replay on its own.
-                raise ValueError(
-                    "--mqtt takes live data and --replay a recording: replay it through "
-                    "the broker instead ('dronewatch sensor --as-live CAPTURE')"
-                )
             from dronewatch.sources.mqtt import MqttSource
 
-            self.live_sources.append(
-                MqttSource(
-                    settings.mqtt,
-                    settings.mqtt_topic_prefix,
-                    self.counters.decode,
-                    idle=self._live_idle,
-                )
+            sources.append(MqttSource(settings.mqtt, settings.mqtt_topic_prefix))
+        if not sources:
+            return None
+        if settings.replay:
+            # One pipeline clock: live frames run on the wall clock, a replay on its own.
+            raise ValueError(
+                "live sources and --replay cannot be combined: replay a recording through "
+                "the broker instead ('dronewatch sensor --as-live CAPTURE')"
             )
+        return LiveSet(sources)
 
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
@@ -224,14 +226,7 @@ class AppContext:
             from dronewatch.server.demo import scenario_source
 
             out.append(scenario_source(s.scenario, seed=s.scenario_seed))
-        out.extend(self.live_sources)
         return out
-
-    def _live_idle(self) -> None:
-        """While a live source waits for data (in the pipeline thread): publish pending
-        results and age the tracks, as the service does while it waits between paced frames."""
-        if self.service is not None:
-            self.service.idle()
 
     def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
@@ -248,20 +243,22 @@ class AppContext:
             self.writer,
             self.bus,
             self.sources(),
-            speed=0.0 if self.live_sources else s.speed,  # live frames come at their pace
+            live=self.live,
+            speed=0.0 if self.live is not None else s.speed,  # live frames come at their pace
             loop_sources=s.loop_replay,
-            realtime_clock=s.scenario is not None or bool(self.live_sources),
+            realtime_clock=s.scenario is not None or self.live is not None,
             gc_freeze=s.gc_freeze,
         )
         self.service.start()
 
     def stop_pipeline(self) -> None:
-        for live in self.live_sources:
-            live.close()
+        # Receivers last: what the pipeline took is committed, then acknowledged to them.
         if self.service is not None:
             self.service.stop()
         if self.writer is not None:
             self.writer.stop()
+        if self.live is not None:
+            self.live.stop()
 
     def zones_changed(self) -> None:
         """Rebuild the pipeline's zone set from the store and tell live clients."""

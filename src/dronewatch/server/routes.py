@@ -82,7 +82,8 @@ def health(request: Request) -> dict[str, Any]:
     ctx = ctx_of(request)
     db_ok = ctx.store.ping()
     c = ctx.counters
-    degraded = c.degraded or not db_ok
+    sources = ctx.live.health() if ctx.live is not None else []
+    degraded = c.degraded or not db_ok or not all(h.ok for h in sources)
     live = 0
     if ctx.processor is not None:
         with contextlib.suppress(RuntimeError):  # dict changed size while counting
@@ -97,6 +98,7 @@ def health(request: Request) -> dict[str, Any]:
         "uptime_s": round(time.time() - ctx.started, 3),
         "tracks_live": live,
         "ws_clients": len(ctx.bus.clients),
+        "sources": [h.to_json() for h in sources],
         "counters": {
             "frames": c.frames,
             "messages": c.messages,

@@ -25,6 +25,7 @@ from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
 from dronewatch.server.bus import ALERT, TRACK, EventBus, event
+from dronewatch.sources.live import LiveSet
 from dronewatch.stats import DecodeStats
 from dronewatch.store import SensorSeen, Store, StoreError, WriteBatch
 from dronewatch.store.records import alert_record, observation_row, point_list, track_record
@@ -39,6 +40,7 @@ FLUSH_ROWS = 5000  # ... or when this many rows are pending (alerts go out at on
 STREAM_TRAIL_POINTS = 20  # trail length in live track events (the REST API gives 50)
 TICK_INTERVAL_S = 1.0
 FULL_GC_INTERVAL_S = 600.0
+LIVE_POLL_S = 0.1  # while live sources are silent, results are published this often
 
 
 class Pipeline(Protocol):
@@ -344,6 +346,9 @@ class Writer:
 
     def _write(self, batch: WriteBatch) -> None:
         c = self.counters
+        if not len(batch) and not batch.sensors:  # only acknowledgements: nothing to write
+            self._acknowledge(batch)
+            return
         delay = 0.25
         for attempt in range(self.retries + 1):
             try:
@@ -360,9 +365,18 @@ class Writer:
             c.batches_written += 1
             c.rows_written += len(batch)
             c.degraded = False
+            self._acknowledge(batch)
             return
         c.db_rows_lost += len(batch)
         log.error("database unavailable: %d rows lost", len(batch))
+
+    def _acknowledge(self, batch: WriteBatch) -> None:
+        """The batch is committed: tell the live sources (in commit order)."""
+        for ack in batch.acks:
+            try:
+                ack()
+            except Exception:  # a source gone away must not stop the writer
+                log.exception("acknowledging a committed batch failed")
 
 
 def replay_source(path: Path, stats: DecodeStats) -> FrameSource:
@@ -386,6 +400,7 @@ class PipelineService:
         bus: EventBus,
         sources: list[FrameSource],
         *,
+        live: LiveSet | None = None,
         speed: float = 1.0,
         loop_sources: bool = False,
         realtime_clock: bool = False,
@@ -395,6 +410,7 @@ class PipelineService:
         self.writer = writer
         self.bus = bus
         self.sources = sources
+        self.live = live  # live sources: received until the service stops
         self.speed = speed
         self.loop_sources = loop_sources
         self.realtime_clock = realtime_clock  # tick on the wall clock (simulated live data)
@@ -448,7 +464,7 @@ class PipelineService:
         self._last_flush = time.monotonic()
         if events:
             self.bus.publish_threadsafe(events)
-        if len(batch) or batch.sensors:
+        if len(batch) or batch.sensors or batch.acks:
             self.writer.put(batch, self.stop_event)
 
     def _publish_alerts(self) -> None:
@@ -520,7 +536,59 @@ class PipelineService:
         with self.lock:
             self._flush(force=True)
 
+    def run_live(self, live: LiveSet) -> None:
+        """Receive from live sources (in the calling thread) until the service stops or
+        every source is done. A batch's acknowledgement rides with the rows it produced and
+        is called by the writer once they are committed."""
+        proc = self.processor
+        counters = self.counters
+        while not self.stop_event.is_set():
+            batch = live.get(LIVE_POLL_S)
+            if batch is None:
+                if live.done:
+                    break
+                self.idle()
+                continue
+            counters.frames += len(batch.frames)
+            decoded = list(decode_frames(batch.frames, counters.decode))
+            with self.lock:
+                for item in decoded:
+                    if proc.handle(item):
+                        self._publish_alerts()
+                if batch.ack is not None:
+                    proc.batch.acks.append(batch.ack)
+                if (
+                    proc.pending_rows >= FLUSH_ROWS
+                    or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+                ):
+                    self._flush()
+                self._maybe_tick()
+        with self.lock:
+            self._flush(force=True)
+
     def _run(self) -> None:
+        if self.live is not None:
+            self._receive(self.live)
+        else:
+            self._play()
+        self.sources_done.set()
+        while not self.stop_event.wait(0.25):
+            with self.lock:
+                self._maybe_tick()
+                if time.monotonic() - self._last_flush >= 0.25:
+                    self._flush()
+
+    def _receive(self, live: LiveSet) -> None:
+        live.start()
+        while not self.stop_event.is_set():
+            try:
+                self.run_live(live)
+                return
+            except Exception:  # a bug must not end reception: count it and go on
+                self.counters.pipeline_errors += 1
+                log.exception("live reception failed; going on")
+
+    def _play(self) -> None:
         while not self.stop_event.is_set():
             for source in self.sources:
                 if self.stop_event.is_set():
@@ -532,9 +600,3 @@ class PipelineService:
                     log.error("source failed: %s: %s", exc.__class__.__name__, exc)
             if not self.loop_sources or not self.sources:
                 break
-        self.sources_done.set()
-        while not self.stop_event.wait(0.25):
-            with self.lock:
-                self._maybe_tick()
-                if time.monotonic() - self._last_flush >= 0.25:
-                    self._flush()

@@ -65,6 +65,8 @@ class Settings:
     loop_replay: bool = False
     scenario: str | None = None  # simulated scenario name (the demo), paced in real time
     scenario_seed: int = 1
+    live: list[str] = field(default_factory=list)  # live source specs (sources/live.py)
+    sensor_id: str = "local"  # the name of this machine's own live sources' sensor
     mqtt: str | None = None  # broker URL: live frames from sensors (``dronewatch sensor``)
     mqtt_topic_prefix: str = "dronewatch"
     zones_file: Path | None = None

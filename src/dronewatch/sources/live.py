@@ -391,7 +391,10 @@ class LiveOptions:
 
 # kind -> module defining ``open_source(target: str, options: LiveOptions) -> LiveSource``.
 # One line per kind of source.
-_KINDS: dict[str, str] = {}
+_KINDS: dict[str, str] = {
+    "mqtt": "dronewatch.sources.mqtt",
+    "mqtts": "dronewatch.sources.mqtt",
+}
 
 
 def kinds() -> list[str]:

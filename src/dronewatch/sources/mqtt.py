@@ -13,13 +13,11 @@ is not such a batch, or whose frames name another sensor than the topic, is coun
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import ssl
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 from dronewatch.model import Frame
+from dronewatch.sources.live import QUEUE_BATCHES, LiveOptions, LiveSource
 from dronewatch.stats import DecodeStats
 
 log = logging.getLogger(__name__)
@@ -132,16 +131,15 @@ def new_client(broker: Broker, client_id: str) -> Any:
     return client
 
 
-class MqttSource:
-    """The server's frame source: frames every sensor publishes under ``topic_prefix``.
+class MqttSource(LiveSource):
+    """The server's live source: frames every sensor publishes under ``topic_prefix``.
 
-    A ``FrameSource`` (``server.service``): calling it connects and returns a blocking
-    iterator of frames, fed from paho's network thread through a bounded queue of messages
-    (a full queue drops the message, counted as a skip, rather than stall the network
-    thread). Decoding happens in the iterating thread. The iterator ends after
-    :meth:`close`. While no message comes, ``idle`` is called every ``idle_interval``
-    seconds (the server publishes pending results and ages its tracks then).
+    paho's network thread receives; each MQTT message is decoded there (cheap: msgpack) and
+    handed on as one batch (see :mod:`dronewatch.sources.live`: a full queue drops it, counted).
+    paho reconnects by itself; ``subscribed`` is set while subscribed (tests wait for it).
     """
+
+    kind = "mqtt"
 
     def __init__(
         self,
@@ -149,30 +147,39 @@ class MqttSource:
         topic_prefix: str = DEFAULT_TOPIC_PREFIX,
         stats: DecodeStats | None = None,
         *,
-        queue_size: int = 1024,
-        idle: Callable[[], None] | None = None,
-        idle_interval: float = 0.1,
+        queue_batches: int = QUEUE_BATCHES,
     ) -> None:
-        self.broker = parse_broker_url(url)
+        broker = parse_broker_url(url)
+        super().__init__(str(broker), queue_batches=queue_batches, stats=stats)
+        self.broker = broker
         self.prefix = check_topic_level(topic_prefix, "topic prefix")
         self.topic = f"{self.prefix}/+/frames"
-        self.stats = stats if stats is not None else DecodeStats()
-        self.idle = idle
-        self.idle_interval = idle_interval
-        self.subscribed = threading.Event()  # set while subscribed (tests wait for it)
+        self.subscribed = threading.Event()
         self.messages_received = 0  # written by paho's thread only
-        self.messages_dropped = 0  # likewise: the queue was full
-        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=queue_size)
-        self._closed = threading.Event()
+        self._head, self._tail = len(self.prefix) + 1, len("/frames")
 
-    def __call__(self) -> Iterator[Frame]:
-        return self._frames()
+    def detail(self) -> dict[str, Any]:
+        return {
+            "broker": str(self.broker),
+            "topic": self.topic,
+            "subscribed": self.subscribed.is_set(),
+            "messages": self.messages_received,
+        }
 
-    def close(self) -> None:
-        """End the iterator (from any thread)."""
-        self._closed.set()
-        with contextlib.suppress(queue.Full):  # then the iterator sees _closed after a message
-            self._queue.put_nowait(None)
+    def run(self, stop: threading.Event) -> None:
+        client = new_client(self.broker, f"dronewatch-server-{uuid.uuid4().hex[:12]}")
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        client.loop_start()
+        try:
+            stop.wait()
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            self.subscribed.clear()
 
     # -- paho's network thread ------------------------------------------------------------
 
@@ -180,7 +187,7 @@ class MqttSource:
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            log.error("MQTT broker %s refused the connection: %s", self.broker, reason)
+            self.failed(f"MQTT broker {self.broker} refused the connection: {reason}")
             return
         log.info("MQTT: connected to %s, subscribing to %s", self.broker, self.topic)
         client.subscribe(self.topic, qos=QOS)  # again after every reconnect (clean session)
@@ -189,7 +196,7 @@ class MqttSource:
         self, client: Any, userdata: Any, mid: int, reasons: Any, properties: Any
     ) -> None:
         if any(r.is_failure for r in reasons):
-            log.error("MQTT broker %s refused the subscription to %s", self.broker, self.topic)
+            self.failed(f"MQTT broker {self.broker} refused the subscription to {self.topic}")
             return
         self.subscribed.set()
 
@@ -197,56 +204,20 @@ class MqttSource:
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self.subscribed.clear()
-        if not self._closed.is_set():
-            log.warning("MQTT: lost the broker %s (%s); reconnecting", self.broker, reason)
+        if not self._stop.is_set():
+            self.failed(f"lost the broker {self.broker} ({reason}); reconnecting")
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         self.messages_received += 1
-        try:
-            self._queue.put_nowait((message.topic, message.payload))
-        except queue.Full:
-            self.messages_dropped += 1
-
-    # -- the iterating thread -------------------------------------------------------------
-
-    def _frames(self) -> Iterator[Frame]:
-        client = new_client(self.broker, f"dronewatch-server-{uuid.uuid4().hex[:12]}")
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
-        client.loop_start()
-        stats = self.stats
-        dropped_reported = 0
-        head, tail = len(self.prefix) + 1, len("/frames")
-        try:
-            while not self._closed.is_set():
-                if self.messages_dropped != dropped_reported:
-                    dropped = self.messages_dropped
-                    stats.skip("mqtt: server queue full (messages)", dropped - dropped_reported)
-                    dropped_reported = dropped
-                try:
-                    item = self._queue.get(timeout=self.idle_interval)
-                except queue.Empty:
-                    if self.idle is not None:
-                        self.idle()
-                    continue
-                if item is None:
-                    break
-                topic, payload = item
-                # The subscription guarantees the shape <prefix>/<sensor>/frames.
-                sensor_id = topic[head:-tail]
-                frames = decode_batch(payload, stats, sensor_id)
-                stats.packets_read += len(frames)
-                yield from frames
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        # The subscription guarantees the shape <prefix>/<sensor>/frames.
+        sensor_id = message.topic[self._head : -self._tail]
+        frames = decode_batch(message.payload, self.stats, sensor_id)
+        self.stats.packets_read += len(frames)
+        self.emit(frames)
 
 
-def mqtt_source(
-    url: str, topic_prefix: str = DEFAULT_TOPIC_PREFIX, stats: DecodeStats | None = None
-) -> MqttSource:
-    """The frames every sensor publishes to the broker at ``url`` (see :class:`MqttSource`)."""
-    return MqttSource(url, topic_prefix, stats)
+def open_source(target: str, options: LiveOptions) -> MqttSource:
+    """``mqtt://...`` / ``mqtts://...``: frames every sensor publishes to that broker
+    (``options.extra["topic_prefix"]``, default ``dronewatch``)."""
+    prefix = str(options.extra.get("topic_prefix", DEFAULT_TOPIC_PREFIX))
+    return MqttSource(target, prefix, queue_batches=options.queue_batches)

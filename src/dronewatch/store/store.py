@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -87,6 +87,9 @@ class WriteBatch:
     tracks: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest state per track
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alert events, in order
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
+    # Called once the batch is committed: the live sources' acknowledgements of the frames
+    # whose rows it holds (an MQTT broker forgets a message only then).
+    acks: list[Callable[[], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.observations) + len(self.positions) + len(self.tracks) + len(self.alerts)
@@ -96,6 +99,7 @@ class WriteBatch:
         self.positions.extend(other.positions)
         self.tracks.update(other.tracks)
         self.alerts.extend(other.alerts)
+        self.acks.extend(other.acks)
         for sid, seen in other.sensors.items():
             mine = self.sensors.get(sid)
             if mine is None:
