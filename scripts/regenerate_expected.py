@@ -174,7 +174,10 @@ def _first(fields: dict[str, list[ET.Element]], name: str, attr: str = "show") -
 
 
 def _ble_mhz(index: int) -> int:
-    """Centre frequency of a Bluetooth LE channel index (Core spec, Vol 6 Part B 1.4.1)."""
+    """Centre frequency of a Bluetooth LE channel index (Core spec, Vol 6 Part B 1.4.1).
+
+    Written here again on purpose: expected values must not come from the code under test.
+    """
     if index == 37:
         return 2402
     if index == 38:

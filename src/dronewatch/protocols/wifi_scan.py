@@ -305,12 +305,9 @@ def _scan_mac(
         return NOT_MINE
     subtype = fc0 >> 4
     hdr = start + (28 if fc1 & 0x80 else 24)  # +HTC
-    if subtype == SUBTYPE_BEACON:
+    if subtype in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP):
         n = _walk_elements(buf, hdr + 12, end, packet_end, ints, k, rows, tables)
-        kind = K_BEACON
-    elif subtype == SUBTYPE_PROBE_RESP:
-        n = _walk_elements(buf, hdr + 12, end, packet_end, ints, k, rows, tables)
-        kind = K_PROBE_RESPONSE
+        kind = K_BEACON if subtype == SUBTYPE_BEACON else K_PROBE_RESPONSE
     elif subtype in (SUBTYPE_ACTION, SUBTYPE_ACTION_NOACK):
         n = _nan_service_info(buf, hdr, end, packet_end, ints, k, rows, tables)
         kind = K_ACTION
