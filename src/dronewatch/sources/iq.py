@@ -259,7 +259,10 @@ def read_sigmf_meta(path: Path) -> SigMFRecording:
             if not data_path.exists():
                 raise Corrupt(f"{data_path}: missing SigMF data file", reason="sigmf-data")
             validate.validate(meta, schema.get_schema())
-        rec = sigmffile.fromfile(str(path if archive else meta_path), skip_checksum=True)
+            # (the samples are read here, not through the library: it maps no data file)
+            rec = sigmffile.SigMFFile(metadata=meta, skip_checksum=True)
+        else:
+            rec = sigmffile.fromfile(str(path), skip_checksum=True)
         if not isinstance(rec, sigmffile.SigMFFile):
             raise Unsupported(f"{where}: a SigMF collection, not one recording",
                               reason="sigmf-meta")
