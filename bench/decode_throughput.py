@@ -61,8 +61,10 @@ from dronewatch.protocols.astm import (
     encode_pack,
 )
 from dronewatch.protocols.link import frames_from_packet, packet_from_frame
-from dronewatch.sources import CaptureOptions, pcap
-from dronewatch.sources.pcap import PcapngWriter, read_frames, read_packets
+from dronewatch.sources import CaptureOptions
+from dronewatch.sources import pcap_frames as pcap
+from dronewatch.sources.pcap import PcapngWriter, read_packets
+from dronewatch.sources.pcap_frames import read_frames
 from dronewatch.stats import DecodeStats
 
 VERSION = 1  # bump when the traffic model changes (invalidates the cache)

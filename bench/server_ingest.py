@@ -88,11 +88,11 @@ def make_frames(n: int, seconds: float, start: float) -> list[Frame]:
 
 
 def throughput(db: str, frames: list[Frame]) -> dict[str, float]:
+    from dronewatch.alerts.pipeline import TrackingPipeline
     from dronewatch.alerts.zones import ZoneSet, parse_features
     from dronewatch.server.bus import EventBus
     from dronewatch.server.service import Counters, PipelineService, Processor, Writer
     from dronewatch.store import Store
-    from dronewatch.track.pipeline import TrackingPipeline
 
     store = Store.open(db)
     counters = Counters()

@@ -20,11 +20,11 @@ import statistics
 import time
 from typing import Any
 
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet
 from dronewatch.model import Observation, Severity, Transport
 from dronewatch.track.geo import M_PER_DEG
-from dronewatch.track.pipeline import TrackingPipeline
 
 LAT0, LON0 = 51.0, -1.0
 SPAN_LAT, SPAN_LON = 1.0, 1.5

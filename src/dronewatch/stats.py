@@ -14,6 +14,7 @@ class DecodeStats:
     frames_read: int = 0  # frames that carried a payload we know
     messages_decoded: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    samples_zeroed: int = 0  # IQ samples not finite or absurdly large, zeroed before reading
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -27,6 +28,7 @@ class DecodeStats:
         self.frames_read += other.frames_read
         self.messages_decoded += other.messages_decoded
         self.skipped.update(other.skipped)
+        self.samples_zeroed += other.samples_zeroed
 
     def summary(self) -> str:
         """One line for people, e.g. for stderr at the end of ``dronewatch decode``."""
@@ -37,6 +39,8 @@ class DecodeStats:
         if self.skipped:
             reasons = ", ".join(f"{r}: {n}" for r, n in self.skipped.most_common())
             line += f" ({reasons})"
+        if self.samples_zeroed:
+            line += f"; {self.samples_zeroed} IQ samples not finite or absurd were zeroed"
         return line
 
     def to_json(self) -> dict[str, object]:
@@ -45,4 +49,5 @@ class DecodeStats:
             "frames_read": self.frames_read,
             "messages_decoded": self.messages_decoded,
             "skipped": dict(self.skipped),
+            "samples_zeroed": self.samples_zeroed,
         }

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dronewatch.alerts.airports import airport_zones
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.alerts.zones import ZoneSet, load_zones
 from dronewatch.decode import decode_frames
@@ -16,7 +17,6 @@ from dronewatch.model import Alert, Track
 from dronewatch.sim import ground_truth, iter_frames, load_scenario, parse_scenario
 from dronewatch.sim.scenario import Scenario
 from dronewatch.stats import DecodeStats
-from dronewatch.track.pipeline import TrackingPipeline
 
 SPOOF_RULES = {"spoof_motion", "spoof_clone", "spoof_pilot_distance", "spoof_clock",
                "spoof_rssi"}

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 import pytest
 
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.alerts.zones import ZoneSet
 from dronewatch.model import Alert, AlertStatus, Observation, Severity
 from dronewatch.track.geo import destination
-from dronewatch.track.pipeline import TrackingPipeline
 from dronewatch.track.synth import Flight, make_obs
 
 T0 = 1_700_000_000.0

@@ -121,7 +121,7 @@ def test_first_compile_is_announced_for_large_captures(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dronewatch import jit
-    from dronewatch.sources import pcap
+    from dronewatch.sources import pcap_frames as pcap
 
     capture = str(data_dir / "odid_wifi_sample.pcap")
     note = "compiling the capture kernels"
@@ -134,3 +134,35 @@ def test_first_compile_is_announced_for_large_captures(
     monkeypatch.setattr(pcap, "FAST_PATH_MIN_BYTES", 1 << 62)  # small: the reference path
     monkeypatch.setattr(jit, "compiled", lambda module: False)
     assert note not in _run("--json", capture)[2]
+
+
+def _real_decoded(data_dir: Path) -> list[list[object]]:
+    from dronewatch.decode import decode_frames
+    from dronewatch.sources import open_capture
+
+    captures = sorted(p for p in data_dir.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    return [list(decode_frames(open_capture(p))) for p in captures]
+
+
+def test_json_records_encode_as_the_dicts_do(data_dir: Path) -> None:
+    import msgspec
+
+    encoder = msgspec.json.Encoder(enc_hook=str)
+    for decoded in _real_decoded(data_dir):
+        records = [d.json_record() for d in decoded]  # type: ignore[attr-defined]
+        dicts = [d.to_json() for d in decoded]  # type: ignore[attr-defined]
+        assert encoder.encode_lines(records) == encoder.encode_lines(dicts)
+
+
+def test_table_batches_give_the_rows_of_reading_in_order(data_dir: Path) -> None:
+    from dronewatch.cli.decode import DroneTable
+
+    for decoded in _real_decoded(data_dir):
+        in_order = DroneTable()
+        for d in decoded:
+            in_order._add_one(d)  # type: ignore[arg-type]
+        batched = DroneTable()
+        batched.BATCH = 7  # many batch edges
+        for d in decoded:
+            batched.add(d)  # type: ignore[arg-type]
+        assert batched.drones() == in_order.drones()

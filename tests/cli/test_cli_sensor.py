@@ -103,6 +103,24 @@ def test_as_live_moves_the_first_frame_to_now_and_keeps_spacing() -> None:
     assert [f.payload for f in sent] == [f.payload for f in frames]
 
 
+def test_pace_caps_a_forward_time_jump_and_says_so() -> None:
+    jump = 11.6 * 86400  # a sniffer clock set during the capture
+    frames = frames_at(1000.0, 1000.05, 1000.05 + jump, 1000.1 + jump)
+    publisher = FakePublisher()
+    gaps: list[tuple[float, float]] = []
+    start = time.monotonic()
+    publish_frames(frames, publisher, pace=True, as_live=True, max_gap=0.2,
+                   on_gap=lambda gap, waited: gaps.append((gap, waited)))
+    elapsed = time.monotonic() - start
+    assert gaps == [(pytest.approx(jump), 0.2)]
+    assert 0.3 <= elapsed < 60  # the capped wait, not 11.6 days
+    sent = [f for _, batch in publisher.batches for f in batch]
+    assert [f.payload for f in sent] == [f.payload for f in frames]
+    # as live, the jump is cut from the times too: they stay on the wall clock
+    assert sent[2].time - sent[1].time == pytest.approx(0.2)
+    assert sent[3].time - sent[2].time == pytest.approx(0.05)
+
+
 def start_broker(port: int) -> subprocess.Popen[bytes]:
     """A Mosquitto of our own on ``port``, one we may stop and start again."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -14,6 +14,9 @@ from dronewatch.model import Frame
 from dronewatch.protocols.link_scan import (
     C_CHANNEL,
     C_COUNTER,
+    C_KIND,
+    C_LINK_RETRY,
+    C_LINK_SEQ,
     C_PAYLOAD_END,
     C_PAYLOAD_START,
     C_SOURCE,
@@ -21,6 +24,7 @@ from dronewatch.protocols.link_scan import (
     C_TRANSPORT,
     F_FREQUENCY,
     F_RSSI,
+    FRAME_KINDS,
     TRANSPORTS,
 )
 
@@ -36,6 +40,7 @@ def frame_from_row(
         assert len(address) == 6
         source = (address[::-1] if ints[C_SOURCE_REVERSED] == 1 else address).hex(":")
     rssi, frequency = float(floats[F_RSSI]), float(floats[F_FREQUENCY])
+    assert ints[C_LINK_RETRY] in (0, 1) and -1 <= ints[C_LINK_SEQ] <= 0xFFF
     return Frame(
         bytes(buf[ints[C_PAYLOAD_START] : ints[C_PAYLOAD_END]]),
         time,
@@ -46,6 +51,10 @@ def frame_from_row(
         None if math.isnan(frequency) else frequency,
         sensor_id,
         None if ints[C_COUNTER] == -1 else int(ints[C_COUNTER]),
+        None,
+        FRAME_KINDS[ints[C_KIND]],
+        None if ints[C_LINK_SEQ] == -1 else int(ints[C_LINK_SEQ]),
+        bool(ints[C_LINK_RETRY] == 1),
     )
 
 

@@ -133,6 +133,10 @@ def test_data_channel_and_other_pdus_are_not_mine() -> None:
 def test_truncated_service_data() -> None:
     ad = ble.odid_service_data(1, b"\x02" * 25)
     pdu = ble.legacy_pdu(b"\x01" * 6, ad[:-4])  # the AD claims 4 more bytes than the PDU has
+    # the payload up to the end of the PDU: its decoder counts the cut message
+    (f,) = ble.frames_from_ll(ble.ll_packet(pdu), 0.0)
+    assert (f.counter, f.payload, f.frame_kind) == (1, b"\x02" * 21, "advert")
+    pdu = ble.legacy_pdu(b"\x01" * 6, ad[:4])  # cut before the message counter
     with pytest.raises(Truncated):
         ble.frames_from_ll(ble.ll_packet(pdu), 0.0)
     with pytest.raises(Truncated):

@@ -85,6 +85,25 @@ def test_real_ocusync_telemetry(
     assert encode_record(msg) == _record(block)
 
 
+def test_units_are_physically_plausible_on_the_real_frames(data_dir: Path) -> None:
+    """The evidence the units rest on (module docstring of dji_droneid), re-checked."""
+    a, b = (decode_record(_record(_blocks(data_dir)[i]), ocusync=True) for i in (1, 2))
+    assert isinstance(a, DjiTelemetry) and isinstance(b, DjiTelemetry)
+    assert (b.sequence - a.sequence, a.alt_raw, b.alt_raw) == (2, 141, 141)
+    assert (a.height_raw, b.height_raw) == (37, 42)
+    # the height's unit is finer than the altitude's: 5 units of height, no metre of altitude
+    climb = b.height - a.height  # type: ignore[operator]
+    assert 0.0 < climb < 1.0 and b.alt == a.alt
+    # the climb rate the drone sends explains that climb in about two seconds of flight
+    # (two DroneID periods, 0.6-1.2 s each), not in twenty nor in 0.2
+    rate = (a.speed_up + b.speed_up) / 2  # type: ignore[operator]
+    assert 1.0 <= climb / rate <= 3.0
+    # it did not move sideways and says so: hovering speeds, the same position
+    assert (a.lat, a.lon) == (b.lat, b.lon) and max(a.speed or 0, b.speed or 0) < 0.1
+    # 141 m above sea level near Bochum (terrain about 40-200 m), a few metres above home
+    assert 40.0 < a.alt < 200.0 and a.height < 10.0  # type: ignore[operator]
+
+
 def test_wifi_v2_sample_record() -> None:
     # The record of the vendor element in tests/data/dji_wifi_spoofed_single.pcapng.
     rec = bytes.fromhex(
@@ -103,7 +122,7 @@ def test_wifi_v2_sample_record() -> None:
     assert msg.speed_north == 21.0 and msg.speed_east == 39.0 and msg.speed_up == 9.0
     assert msg.height == 10.0 and msg.alt == 55.0
     assert msg.yaw == pytest.approx(239.0)
-    assert msg.product == "unknown (88)"
+    assert msg.product == "Mini 2 SE"  # the product byte this spoofer sends
     assert msg.uuid == "alessa"
     assert msg.gps_time == 1537227839.0  # this sender puts seconds
 
@@ -309,9 +328,9 @@ def test_codec_decode_source_matches_decode(
 
     assert isinstance(codec, Codec)
     raw = data.draw(_raw_values(fmt))
-    if codec.decode_source is None:
+    if codec.decode_expr is None:
         return  # the compiled decoder calls codec.decode itself
-    got = eval(codec.decode_source.format(raw="raw"), {}, {"raw": raw})
+    got = eval(codec.decode_expr.format(raw="raw"), {}, {"raw": raw})
     assert repr(got) == repr(codec.decode(raw)), name  # same value and type (1 vs 1.0)
 
 
@@ -320,9 +339,8 @@ def _record_strategy() -> st.SearchStrategy[bytes]:
 
     def build(version: int) -> st.SearchStrategy[bytes]:
         layout = TELEMETRY_LAYOUTS[version]
-        fields = [
-            st.just(0x10) if f.name == "record_type"
-            else st.just(version) if f.name == "version"
+        fields = [st.just(0x10)] + [  # the record type, then the fields
+            st.just(version) if f.name == "version"
             else st.integers(0, 20) if f.name == "uuid_len"
             else _raw_values(f.fmt)
             for f in layout.fields

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -128,3 +129,35 @@ def test_fuzz_any_link_type(linktype: int, data: bytes) -> None:
         assert isinstance(exc, NotMine | Corrupt) or exc.reason
         return
     assert out
+
+
+def test_every_transport_has_a_decoder() -> None:
+    from dronewatch.model import Transport
+    from dronewatch.protocols import decoders
+
+    assert set(decoders()) == set(Transport)
+
+
+def test_a_decoder_module_that_fails_to_import_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    import dronewatch.protocols as protocols
+
+    (tmp_path / "broken_decoder_for_test.py").write_text("raise RuntimeError('a bug')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(protocols, "_loaded", False)
+    monkeypatch.setattr(protocols, "_DECODER_MODULES",
+                        (*protocols._DECODER_MODULES, "broken_decoder_for_test"))
+    with pytest.raises(protocols.DecoderImportError, match="a bug"):
+        protocols.decoders()
+    with pytest.raises(protocols.DecoderImportError):  # again at the next use, not silence
+        protocols.decoders()
+    sys.modules.pop("broken_decoder_for_test", None)
+    # a module that imports but leaves a transport without a decoder
+    (tmp_path / "empty_decoder_for_test.py").write_text("")
+    monkeypatch.setattr(protocols, "_DECODER_MODULES", ("empty_decoder_for_test",))
+    monkeypatch.setattr(protocols, "_DECODERS", {})
+    with pytest.raises(protocols.DecoderImportError, match="no decoder registered"):
+        protocols.decoders()

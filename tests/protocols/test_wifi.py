@@ -119,6 +119,7 @@ def test_probe_response_and_plain_80211() -> None:
     mac = wifi.build_beacon(_src(), [wifi.astm_element(7, b"\x01" * 25)], probe_response=True)
     (f,) = wifi.frames_from_80211(mac, 1.0, "x")
     assert (f.transport, f.counter, f.payload, f.rssi_dbm) == (Transport.WIFI_BEACON, 7, b"\x01" * 25, None)
+    assert (f.frame_kind, f.link_seq, f.link_retry) == ("probe_response", 0, False)
 
 
 def test_beacon_without_drone_element_is_not_mine() -> None:
@@ -147,8 +148,15 @@ def test_two_drone_elements_in_one_beacon() -> None:
 
 def test_truncated_drone_element() -> None:
     mac = wifi.build_beacon(_src(), [wifi.astm_element(1, b"\x01" * 25)])
+    # a Remote ID element cut by the end of the frame gives what is there: its payload
+    # decoder reads the complete messages and counts the cut one
+    (f,) = wifi.frames_from_80211(mac[:-5], 0.0)
+    assert (f.counter, f.payload) == (1, b"\x01" * 20)
     with pytest.raises(Truncated):
-        wifi.frames_from_80211(mac[:-5], 0.0)
+        wifi.frames_from_80211(mac[:-26], 0.0)  # cut before its counter
+    dji = wifi.build_beacon(_src(), [wifi.vendor_element(wifi.OUI_DJI[0], b"\x10" * 30)])
+    with pytest.raises(Truncated):
+        wifi.frames_from_80211(dji[:-5], 0.0)  # another format's cut element
     with pytest.raises(Truncated):
         wifi.frames_from_80211(mac[:10], 0.0)
     with pytest.raises(Truncated):
@@ -177,8 +185,11 @@ def test_nan_service_descriptor_with_filters() -> None:
     frame = wifi.mgmt_header(13, wifi.NAN_DESTINATION, _src(), wifi.NAN_CLUSTER_ID) + body
     (f,) = wifi.frames_from_80211(frame, 0.0)
     assert (f.counter, f.payload) == (5, b"\x33" * 25)
+    # cut by the end of the frame: the payload up to there (its decoder counts the cut)
+    (f,) = wifi.frames_from_80211(frame[:-3], 0.0)
+    assert (f.counter, f.payload) == (5, b"\x33" * 22)
     with pytest.raises(Truncated):
-        wifi.frames_from_80211(frame[:-3], 0.0)
+        wifi.frames_from_80211(frame[:-26], 0.0)  # cut before the message counter
 
 
 def test_radiotap_with_extended_present_words() -> None:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 
 from tests.server.conftest import CAPTURE, UAS_ID
 
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Observation, Track, TrackPoint
 from dronewatch.server.service import Processor
 from dronewatch.sources import open_capture
-from dronewatch.track.pipeline import TrackingPipeline
 
 
 class MergingPipeline:
@@ -116,3 +116,19 @@ def test_tokens_are_redacted_from_logs() -> None:
     )
     RedactTokens().filter(rec)
     assert "s3cret" not in rec.getMessage()
+
+
+def test_sensor_frames_count_frames_not_messages() -> None:
+    """A message pack is one frame: /api/sensors counts it once, however many messages."""
+    from dronewatch.model import Decoded, Frame, Transport
+    from dronewatch.protocols.astm import BasicId, Location, System, decode, encode_pack
+
+    proc = Processor(TrackingPipeline())
+    pack = encode_pack([BasicId(uas_id="SENSORCOUNT1"), Location(lat=48.0, lon=2.0), System()])
+    for i in range(4):
+        frame = Frame(pack, 1_700_000_000.0 + i, Transport.WIFI_BEACON, "02:00:00:00:00:01",
+                      sensor_id="roof")
+        for message in decode(pack):
+            proc.handle(Decoded(frame, message))
+    assert proc.counters.messages == 12
+    assert proc.batch.sensors["roof"].frames == 4

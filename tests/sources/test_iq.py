@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import types
 from pathlib import Path
@@ -213,7 +214,7 @@ def test_fuzz_random_bytes_never_crash(tmp_path: Path, blob: bytes, fmt: str) ->
 
 def test_synthetic_sigmf_capture_from_frames(tmp_path: Path) -> None:
     from dronewatch.model import Frame
-    from dronewatch.phy.ocusync.synth import write_sigmf_capture
+    from dronewatch.sim.ocusync_synth import write_sigmf_capture
 
     t = 1_750_000_000.0
     frames = [
@@ -262,3 +263,73 @@ def test_cli_decode_real_capture(data_dir: Path) -> None:
     assert [r["type"] for r in rows] == ["dji_serial", "dji_telemetry", "dji_telemetry"]
     assert [r.get("sequence") for r in rows] == [None, 589, 591]
     assert all(r["transport"] == "dji-ocusync" and r["crc_ok"] for r in rows)
+
+
+def test_absurd_samples_before_a_burst_are_zeroed_and_counted(tmp_path: Path) -> None:
+    """One 3.4e38 sample (and a NaN) before a burst must not hide the burst."""
+    x = np.concatenate([np.zeros(2000, np.complex64), _synthetic().astype(np.complex64)])
+    x[100] = np.complex64(3.4e38 + 3.4e38j)
+    x[200] = np.complex64(np.nan)
+    path = tmp_path / "spike.cf32"
+    x.tofile(path)
+    stats = DecodeStats()
+    frames = list(read_frames(path, CaptureOptions(iq_format="cf32", sample_rate_hz=30.72e6),
+                              stats))
+    assert [f.payload for f in frames] == [PAYLOAD]
+    assert stats.samples_zeroed == 2
+    assert "2 IQ samples" in stats.summary()
+
+
+def test_sample_rates_are_checked_before_allocating(tmp_path: Path) -> None:
+    raw = tmp_path / "r.cf32"
+    raw.write_bytes(bytes(800))
+    for rate, match in ((1e12, "above"), (math.inf, "not a number"), (2e6, "too narrow")):
+        with pytest.raises(DecodeError, match=match):
+            list(read_frames(raw, CaptureOptions(sample_rate_hz=rate), DecodeStats()))
+
+
+def _sigmf_pair(tmp_path: Path, name: str, meta: dict[str, object] | str) -> Path:
+    path = tmp_path / f"{name}.sigmf-meta"
+    path.write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    (tmp_path / f"{name}.sigmf-data").write_bytes(bytes(800))
+    return path
+
+
+_GOOD_META = {"global": {"core:datatype": "cf32_le", "core:sample_rate": 50e6,
+                         "core:version": "1.0.0"}, "captures": [], "annotations": []}
+
+
+def test_sigmf_metadata_is_validated_with_clear_errors(tmp_path: Path) -> None:
+    cases: list[tuple[dict[str, object] | str, str]] = [
+        ({**_GOOD_META, "global": {**_GOOD_META["global"], "core:sample_rate": 1e300}},
+         "core:sample_rate.*above"),
+        ({**_GOOD_META, "global": {**_GOOD_META["global"], "core:num_channels": "two"}},
+         "num_channels 'two' is not a whole number"),
+        ('{"global": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ({**_GOOD_META, "captures": "none"}, "invalid SigMF metadata at captures"),
+    ]
+    for i, (meta, match) in enumerate(cases):
+        path = _sigmf_pair(tmp_path, f"bad{i}", meta)
+        with pytest.raises(DecodeError, match=match):
+            list(open_capture(path))
+    assert list(open_capture(_sigmf_pair(tmp_path, "good", _GOOD_META))) == []
+
+
+def test_sigmf_archive_is_read(tmp_path: Path) -> None:
+    """A .sigmf archive (tar of the pair) is read in place: the same frames as the pair."""
+    import tarfile
+
+    x = np.concatenate([np.zeros(1000, np.complex64), _synthetic().astype(np.complex64)])
+    meta = {"global": {"core:datatype": "cf32_le", "core:sample_rate": 30.72e6,
+                       "core:version": "1.0.0"},
+            "captures": [{"core:sample_start": 0, "core:datetime": "2026-01-01T00:00:00Z"}],
+            "annotations": []}
+    pair = _sigmf_pair(tmp_path, "rec", meta)
+    x.tofile(tmp_path / "rec.sigmf-data")
+    archive = tmp_path / "rec.sigmf"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(pair, arcname="rec/rec.sigmf-meta")
+        tar.add(tmp_path / "rec.sigmf-data", arcname="rec/rec.sigmf-data")
+    from_pair = [(f.payload, f.time) for f in open_capture(pair)]
+    assert from_pair == [(PAYLOAD, from_pair[0][1])]
+    assert [(f.payload, f.time) for f in open_capture(archive)] == from_pair

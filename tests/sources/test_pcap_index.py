@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from dronewatch.sources.pcap import (
     CaptureFormatError,
+    Damage,
     Packet,
     PcapngWriter,
     PcapWriter,
-    _packet_source,
-    _Stop,
+    packet_source,
 )
 from dronewatch.sources.pcap_index import (
     INTERFACES_START,
@@ -39,7 +39,7 @@ def outcome(make: Callable[[], Iterator[Packet]]) -> Outcome:
     try:
         for time, linktype, data in make():
             packets.append((type(time), time.hex(), type(linktype), linktype, type(data), data))
-    except _Stop as stop:
+    except Damage as stop:
         return packets, ("stop", type(stop.error), stop.error.reason, str(stop.error))
     except CaptureFormatError as error:
         return packets, ("format", error.reason, str(error))
@@ -47,7 +47,7 @@ def outcome(make: Callable[[], Iterator[Packet]]) -> Outcome:
 
 
 def assert_same(buf: bytes, chunk_packets: int = 65536) -> Outcome:
-    expected = outcome(lambda: _packet_source(buf))
+    expected = outcome(lambda: packet_source(buf))
     assert outcome(lambda: iter_packets_fast(buf, chunk_packets=chunk_packets)) == expected
     return expected
 
@@ -145,7 +145,7 @@ def test_real_capture_through_mmap(tmp_path: Path) -> None:
     path.write_bytes((DATA_DIR / "odid_bt5_lr_sample.pcapng").read_bytes())
     with path.open("rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        expected = outcome(lambda: _packet_source(mapped))
+        expected = outcome(lambda: packet_source(mapped))
         assert outcome(lambda: iter_packets_fast(mapped)) == expected
         batches = index_packets(mapped, chunk_packets=10)
         assert len(next(batches).offset) == 10
@@ -297,7 +297,7 @@ def test_handover_numbers() -> None:
     batches = list(index_packets(cut, chunk_packets=3))
     assert [b.handover for b in batches] == [None, None, 7]
     assert batches[-1].first + len(batches[-1].offset) == 7
-    with pytest.raises(_Stop) as stop:
+    with pytest.raises(Damage) as stop:
         list(reference_packets(cut, 7))
     assert stop.value.error.reason == "truncated"
 
@@ -309,7 +309,7 @@ def test_wrong_magic_hands_over_at_once() -> None:
         with pytest.raises(CaptureFormatError):
             reference_packets(junk, 0)
         with pytest.raises(CaptureFormatError):
-            iter_packets_fast(junk)  # at the call, as _packet_source
+            iter_packets_fast(junk)  # at the call, as packet_source
 
 
 def test_unusual_resolution_hands_over_and_resumes_exactly() -> None:

@@ -18,8 +18,10 @@ from dronewatch.model import Frame, Transport
 from dronewatch.protocols import ble, dji_wifi, fr_beacon, wifi
 from dronewatch.protocols.astm import BasicId, IdType, Location, encode, encode_pack
 from dronewatch.protocols.link import packet_from_frame
-from dronewatch.sources import CaptureOptions, pcap
-from dronewatch.sources.pcap import PcapngWriter, PcapWriter, read_frames
+from dronewatch.sources import CaptureOptions
+from dronewatch.sources import pcap_frames as pcap
+from dronewatch.sources.pcap import PcapngWriter, PcapWriter
+from dronewatch.sources.pcap_frames import read_frames
 from dronewatch.stats import DecodeStats
 
 PATHS = {"reference": 1 << 62, "scanned": 0}
@@ -174,3 +176,35 @@ def test_consumer_stops_early(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     first = [next(stream) for _ in range(10)]
     stream.close()  # would raise BufferError if the mmap were still exported
     assert len(first) == 10
+
+
+def test_a_capture_that_cannot_be_mapped_is_streamed(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+) -> None:
+    """A FIFO named *.pcapng is read in bounded chunks (small ones here, so that blocks
+    straddle them), giving what the file gives; nothing is read whole."""
+    import os
+    import threading
+
+    from dronewatch.sources import open_capture
+    from dronewatch.sources import pcap as reader
+
+    monkeypatch.setattr(reader, "STREAM_CHUNK", 700)
+    for path in sorted(p for p in data_dir.iterdir() if p.suffix in (".pcap", ".pcapng")):
+        want_stats = DecodeStats()
+        want = list(open_capture(path, CaptureOptions(), want_stats))
+        fifo = tmp_path / f"stream{path.suffix}"
+        os.mkfifo(fifo)
+
+        def feed(source: Path = path, target: Path = fifo) -> None:
+            with target.open("wb") as out:
+                out.write(source.read_bytes())
+
+        writer = threading.Thread(target=feed)
+        writer.start()
+        got_stats = DecodeStats()
+        got = list(open_capture(fifo, CaptureOptions(), got_stats))
+        writer.join(timeout=60)
+        fifo.unlink()
+        assert got == want, path.name
+        assert got_stats == want_stats, path.name

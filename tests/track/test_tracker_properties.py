@@ -8,9 +8,9 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.zones import ZoneSet
 from dronewatch.model import Observation, Transport
-from dronewatch.track.pipeline import TrackingPipeline
 from dronewatch.track.tracker import TrackerConfig
 
 T0 = 1_700_000_000.0

@@ -7,5 +7,5 @@
 * :mod:`.rules`     -- rule names, ``RulesConfig`` (documented defaults), alert sentences;
 * :mod:`.engine`    -- ``AlertEngine``: rules -> alert episodes (OPEN / UPDATE / CLOSED).
 
-Use them through :class:`dronewatch.track.pipeline.TrackingPipeline`.
+Use them through :class:`dronewatch.alerts.pipeline.TrackingPipeline`.
 """

@@ -19,6 +19,7 @@ from typing import IO, Any
 import click
 
 from dronewatch.alerts.airports import DEFAULT_RADIUS_M, RADIUS_PRESETS, airport_zones
+from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import WhitelistError, load_whitelist
 from dronewatch.alerts.zones import ZoneError, ZoneSet, load_zones
@@ -28,7 +29,6 @@ from dronewatch.errors import DecodeError
 from dronewatch.model import Alert, Frame, Track
 from dronewatch.sources import CaptureOptions, open_capture
 from dronewatch.stats import DecodeStats
-from dronewatch.track.pipeline import TrackingPipeline
 from dronewatch.track.tracker import TrackerConfig
 
 

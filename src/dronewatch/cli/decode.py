@@ -55,16 +55,8 @@ class DroneRow:
         if obs.source:
             self.sources.add(obs.source)
         self.last_seen = max(self.last_seen, obs.time)
-        for name in ("uas_id", "serial", "operator_id", "height", "speed",
-                     "operator_lat", "operator_lon"):
-            value = getattr(obs, name)
-            if value is not None:
-                setattr(self, name, value)
-        if obs.lat is not None and obs.lon is not None:
-            self.lat, self.lon = obs.lat, obs.lon
-        alt = obs.alt_geo if obs.alt_geo is not None else obs.alt_baro
-        if alt is not None:
-            self.alt = alt
+        for name, value in _row_values(obs).items():
+            setattr(self, name, value)
 
     def merge(self, other: DroneRow) -> None:
         """Fold in another transmitter of the same drone (e.g. its Bluetooth and Wi-Fi)."""
@@ -83,29 +75,140 @@ _STATE_FIELDS = ("uas_id", "serial", "operator_id", "lat", "lon", "alt", "height
                  "operator_lat", "operator_lon")
 
 
+def _row_values(obs: Observation) -> dict[str, object]:
+    """The row fields an observation sets: its known values (a position only as a pair)."""
+    out: dict[str, object] = {}
+    for name in ("uas_id", "serial", "operator_id", "height", "speed",
+                 "operator_lat", "operator_lon"):
+        value = getattr(obs, name)
+        if value is not None:
+            out[name] = value
+    if obs.lat is not None and obs.lon is not None:
+        out["lat"], out["lon"] = obs.lat, obs.lon
+    alt = obs.alt_geo if obs.alt_geo is not None else obs.alt_baro
+    if alt is not None:
+        out["alt"] = alt
+    return out
+
+
+# The row fields each message type can set (see _row_values and track.observe). Types whose
+# sets are disjoint can be applied type by type instead of message by message.
+_TYPE_FIELDS: dict[str, frozenset[str]] = {
+    "basic_id": frozenset({"uas_id", "serial"}),
+    "location": frozenset({"lat", "lon", "alt", "height", "speed"}),
+    "system": frozenset({"operator_lat", "operator_lon"}),
+    "operator_id": frozenset({"operator_id"}),
+    "self_id": frozenset(),
+    "dji_telemetry": frozenset({"serial", "lat", "lon", "alt", "height", "speed",
+                                "operator_lat", "operator_lon"}),
+    "dji_serial": frozenset({"serial"}),
+    "dji_flight_info": frozenset({"serial"}),
+    "fr_beacon": frozenset({"uas_id", "serial", "lat", "lon", "alt", "height", "speed"}),
+}
+
+
+def _observe(decoded: Decoded) -> Observation | None:
+    from dronewatch.track.observe import observe
+
+    obs = observe(decoded)
+    if obs is not None and obs.uas_id is None and obs.message_type == "basic_id":
+        # ID type "none" still names the drone for people reading the table
+        obs.uas_id = getattr(decoded.message, "uas_id", None)
+    return obs
+
+
 class DroneTable:
-    """Rows keyed by transmitter address (or the drone's ID when there is none)."""
+    """Rows keyed by transmitter address (or the drone's ID when there is none).
+
+    The table shows the last state of each transmitter: each field is the latest value a
+    message gave it. Messages are taken in batches; per transmitter and message type, the
+    batch is read from its newest message back until every field that type sets is known,
+    which gives the same rows as reading every message in order (messages without a
+    transmitter address, and transmitters sending types that set the same fields, are read
+    in order) at a fraction of the cost: most messages only count. (One difference: a
+    message whose fields ``observe`` cannot read counts for its transmitter all the same.)
+    """
+
+    BATCH = 65536
 
     def __init__(self) -> None:
         self.rows: dict[str, DroneRow] = {}
+        self._pending: list[Decoded] = []
 
     def add(self, decoded: Decoded) -> None:
-        from dronewatch.track.observe import observe
+        self._pending.append(decoded)
+        if len(self._pending) >= self.BATCH:
+            self.flush()
 
-        obs = observe(decoded)
+    def flush(self) -> None:
+        """Apply the messages added since the last flush."""
+        from dronewatch.track.observe import OBSERVED_TYPES
+
+        pending, self._pending = self._pending, []
+        by_key: dict[str, list[Decoded]] = {}
+        for d in pending:
+            source = d.frame.source
+            if not source:  # the key comes from the message: read the batch in order
+                for each in pending:
+                    self._add_one(each)
+                return
+            if d.message.type in OBSERVED_TYPES:
+                group = by_key.get(source)
+                if group is None:
+                    group = by_key[source] = []
+                group.append(d)
+        for source, group in by_key.items():
+            self._add_group(source.lower(), group)
+
+    def _add_one(self, decoded: Decoded) -> None:
+        obs = _observe(decoded)
         if obs is None:
             return
-        if obs.uas_id is None and obs.message_type == "basic_id":
-            # ID type "none" still names the drone for people reading the table
-            obs.uas_id = getattr(decoded.message, "uas_id", None)
         key = obs.source or obs.uas_id or obs.serial or f"{obs.transport.value}?"
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = DroneRow(key)
         row.update(obs)
 
+    def _add_group(self, key: str, group: list[Decoded]) -> None:
+        """The messages of one transmitter (one ``key``), in order."""
+        by_type: dict[str, list[Decoded]] = {}
+        for d in group:
+            same = by_type.get(d.message.type)
+            if same is None:
+                same = by_type[d.message.type] = []
+            same.append(d)
+        claimed: set[str] = set()
+        for name in by_type:
+            fields = _TYPE_FIELDS.get(name)
+            if fields is None or fields & claimed:  # types overlap: in order
+                for d in group:
+                    self._add_one(d)
+                return
+            claimed |= fields
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = DroneRow(key)
+        row.messages += len(group)
+        row.transports.update({d.frame.transport.value for d in group})
+        row.sources.add(key)
+        row.last_seen = max(row.last_seen, max(d.frame.time for d in group))
+        for name, same in by_type.items():
+            wanted = set(_TYPE_FIELDS[name])
+            for d in reversed(same):  # newest first: the first value found per field wins
+                if not wanted:
+                    break
+                obs = _observe(d)
+                if obs is None:
+                    continue
+                for field_name, value in _row_values(obs).items():
+                    if field_name in wanted:
+                        setattr(row, field_name, value)
+                        wanted.discard(field_name)
+
     def drones(self) -> list[DroneRow]:
         """One row per drone: transmitters that sent the same ID are merged, newest first."""
+        self.flush()
         merged: dict[str, DroneRow] = {}
         for row in sorted(self.rows.values(), key=lambda r: r.last_seen):
             ident = row.serial or row.uas_id or row.key
@@ -142,9 +245,18 @@ class DroneTable:
                 _num(row.alt),
                 _num(row.speed),
                 _pos(row.operator_lat, row.operator_lon),
-                datetime.fromtimestamp(row.last_seen, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                _utc_text(row.last_seen),
             )
         console.print(table)
+
+
+def _utc_text(time: float) -> str:
+    """``time`` as UTC text to the millisecond; ``"-"`` for one no calendar can show (the
+    capture readers bound times, but frames may come from elsewhere)."""
+    try:
+        return datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):
+        return "-"
 
 
 def _pos(lat: float | None, lon: float | None) -> str:
@@ -192,7 +304,7 @@ def _progress_messages(
 
 def _note_first_compile(files: tuple[Path, ...]) -> None:
     """Say so when large captures will first compile the capture kernels (a one-off pause)."""
-    from dronewatch.sources.pcap import FAST_PATH_MIN_BYTES
+    from dronewatch.sources.pcap_frames import FAST_PATH_MIN_BYTES
 
     large = [p for p in files if p.suffix.lower() in {".pcap", ".pcapng", ".cap"}
              and p.is_file() and p.stat().st_size >= FAST_PATH_MIN_BYTES]
@@ -280,7 +392,7 @@ def command(
             try:
                 for d in _progress_messages(decoded, stats, path.name, progress):
                     if lines is not None:
-                        lines.add(d.to_json())
+                        lines.add(d.json_record())
                     else:
                         table.add(d)
             finally:

@@ -47,6 +47,14 @@ from dronewatch.sources.mqtt import DEFAULT_BROKER, DEFAULT_TOPIC_PREFIX, frames
     "cannot take in time are dropped and counted); --fast: as fast as the broker acknowledges.",
 )
 @click.option(
+    "--max-gap",
+    type=click.FloatRange(min=0.0),
+    default=10.0,
+    show_default=True,
+    help="With --pace: the longest wait, in seconds, at a forward jump of the capture's "
+    "time (said on stderr); the frames after it follow at once.",
+)
+@click.option(
     "--as-live",
     is_flag=True,
     help="Shift frame times so the capture starts now: the server takes MQTT frames as live "
@@ -58,6 +66,7 @@ def command(
     sensor_id: str,
     topic_prefix: str,
     pace: bool,
+    max_gap: float,
     as_live: bool,
 ) -> None:
     """Publish the frames of CAPTURES (pcap, pcapng, SigMF) to an MQTT broker as one sensor.
@@ -73,6 +82,11 @@ def command(
     """
     from dronewatch.errors import DecodeError
     from dronewatch.sinks.mqtt import BrokerError, FramePublisher, publish_frames
+
+    def _say_gap(gap: float, waited: float) -> None:
+        click.echo(f"dronewatch sensor: the capture's time jumps {_duration(gap)} ahead: "
+                   f"waiting {waited:g} s, not that long", err=True)
+
     from dronewatch.sources import CaptureOptions, open_capture
     from dronewatch.stats import DecodeStats
 
@@ -94,7 +108,8 @@ def command(
         for path in captures:
             try:
                 publish_frames(
-                    open_capture(path, options, stats), publisher, pace=pace, as_live=as_live
+                    open_capture(path, options, stats), publisher, pace=pace, as_live=as_live,
+                    max_gap=max_gap, on_gap=_say_gap,
                 )
             except (DecodeError, OSError) as exc:  # an unreadable capture: say so, go on
                 click.echo(f"error: {path}: {exc}", err=True)
@@ -114,3 +129,11 @@ def command(
     click.echo(line + (" [interrupted]" if interrupted else ""), err=True)
     if failed or unsent or publisher.dropped_frames:
         raise SystemExit(1)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds:.1f} s"

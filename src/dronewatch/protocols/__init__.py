@@ -45,16 +45,24 @@ def register(*transports: Transport) -> Callable[[PayloadDecoder], PayloadDecode
     return wrap
 
 
+class DecoderImportError(ImportError):
+    """A decoder module could not be imported, or left a transport without a decoder."""
+
+
 def _load_all() -> None:
+    """Import every decoder module. One that fails is an error (raised again at every use),
+    never a transport silently missing from the table."""
     global _loaded
     if _loaded:
         return
     for name in _DECODER_MODULES:
         try:
             importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a protocol not yet written is simply absent
-            if exc.name != name:
-                raise
+        except Exception as exc:
+            raise DecoderImportError(f"decoder module {name} failed to import: {exc}") from exc
+    missing = [t.value for t in Transport if t not in _DECODERS]
+    if missing:
+        raise DecoderImportError(f"no decoder registered for {', '.join(missing)}")
     _loaded = True
 
 

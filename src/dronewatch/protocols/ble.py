@@ -25,8 +25,8 @@ import struct
 
 import msgspec
 
-from dronewatch.errors import Corrupt, NotMine, Truncated
-from dronewatch.model import Frame, Transport
+from dronewatch.errors import Corrupt, NotMine, Partial, Truncated
+from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.protocols.astm.constants import (
     BLE_AD_TYPE_SERVICE_DATA,
     BLE_SERVICE_UUID,
@@ -129,14 +129,14 @@ def _crc_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_CRC_TABLE = _crc_table()
-_CRC_INIT_ADV = 0xAAAAAA  # 0x555555 as the shift register holds it (bit-reversed)
+CRC_TABLE = _crc_table()
+CRC_INIT_ADV = 0xAAAAAA  # 0x555555 as the shift register holds it (bit-reversed)
 
 
-def crc24(pdu: bytes, init: int = _CRC_INIT_ADV) -> bytes:
+def crc24(pdu: bytes, init: int = CRC_INIT_ADV) -> bytes:
     """The 3 CRC bytes that follow ``pdu`` (header + payload) on the advertising channel."""
     crc = init
-    table = _CRC_TABLE
+    table = CRC_TABLE
     for b in pdu:
         crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
     return crc.to_bytes(3, "little")
@@ -145,8 +145,16 @@ def crc24(pdu: bytes, init: int = _CRC_INIT_ADV) -> bytes:
 # --- advertising PDU -> frames ------------------------------------------------------------------
 
 
+_KIND_ADVERT = FrameKind.ADVERT.value
+_KIND_AUX_ADVERT = FrameKind.AUX_ADVERT.value
+
+
 def _odid_service_data(data: bytes, p: int, end: int) -> tuple[int, bytes] | None:
-    """(counter, message or pack) from the AD structures in ``data[p:end]``."""
+    """(counter, message or pack) from the AD structures in ``data[p:end]``.
+
+    Remote ID service data cut by the end of the PDU still gives its payload (from the
+    counter on): its decoder reads the complete messages in it and counts the cut one.
+    """
     while p + 1 < end:
         ln = data[p]
         if ln == 0:
@@ -158,6 +166,8 @@ def _odid_service_data(data: bytes, p: int, end: int) -> tuple[int, bytes] | Non
             continue
         if p > end:
             if q + 1 < end and data[q] == _UUID_LO and data[q + 1] == _UUID_HI:
+                if q + 3 < end and data[q + 2] == ASTM_APP_CODE:
+                    return data[q + 3], data[q + 4 : end]
                 raise Truncated("Remote ID service data cut short", reason="truncated-ad")
             return None
         if data[q] != _UUID_LO or data[q + 1] != _UUID_HI:
@@ -211,6 +221,7 @@ def _adv_frames(
         source: str | None = data[pdu : pdu + 6][::-1].hex(":")
         ad = pdu + 6
         transport = Transport.BLE_LEGACY
+        kind = _KIND_ADVERT
     elif ptype == ADV_EXT:
         if pend <= pdu:
             raise Corrupt("empty extended advertising PDU", reason="bad-pdu")
@@ -223,6 +234,7 @@ def _adv_frames(
                 raise Corrupt("extended header too short for AdvA", reason="bad-ext-header")
             source = data[pdu + 2 : pdu + 8][::-1].hex(":")
         transport = Transport.BLE_LONG_RANGE
+        kind = _KIND_AUX_ADVERT
     else:
         raise NotMine("advertising PDU of another type", reason="not-advertising")
     found = _odid_service_data(data, ad, pend)
@@ -230,7 +242,8 @@ def _adv_frames(
         raise NotMine("no Remote ID service data", reason="no-drone-payload")
     freq = _CHANNEL_HZ.get(channel) if channel is not None else None
     return [
-        Frame(found[1], time, transport, source, rssi, channel, freq, sensor_id, found[0])
+        Frame(found[1], time, transport, source, rssi, channel, freq, sensor_id, found[0],
+              None, kind)
     ]
 
 
@@ -295,6 +308,28 @@ def frames_from_hci_h4(data: bytes, time: float, sensor_id: str = "local", start
     count = data[start + 4]
     p = start + 5
     frames: list[Frame] = []
+    try:
+        _hci_reports(data, sub, count, p, end, time, sensor_id, frames)
+    except Truncated as exc:
+        if frames:  # the complete reports before the cut one
+            return Partial(frames, [exc])
+        raise
+    if not frames:
+        raise NotMine("no Remote ID service data", reason="no-drone-payload")
+    return frames
+
+
+def _hci_reports(
+    data: bytes,
+    sub: int,
+    count: int,
+    p: int,
+    end: int,
+    time: float,
+    sensor_id: str,
+    frames: list[Frame],
+) -> None:
+    """Append the frames of the ``count`` advertising reports from ``data[p:end]``."""
     if sub == 0x02:  # LE Advertising Report
         for _ in range(count):
             if p + 10 > end:
@@ -310,7 +345,7 @@ def frames_from_hci_h4(data: bytes, time: float, sensor_id: str = "local", start
             if etype not in (0, 2, 3):  # ADV_IND, ADV_SCAN_IND, ADV_NONCONN_IND
                 continue
             frames += _report_frames(
-                data, ad, ad_end, Transport.BLE_LEGACY, source, r, time, sensor_id
+                data, ad, ad_end, Transport.BLE_LEGACY, _KIND_ADVERT, source, r, time, sensor_id
             )
     elif sub == 0x0D:  # LE Extended Advertising Report
         for _ in range(count):
@@ -324,13 +359,14 @@ def frames_from_hci_h4(data: bytes, time: float, sensor_id: str = "local", start
             if ad_end > end:
                 raise Truncated("extended advertising report cut short", reason="truncated-hci")
             p = ad_end
-            transport = Transport.BLE_LEGACY if etype & 0x10 else Transport.BLE_LONG_RANGE
-            frames += _report_frames(data, ad, ad_end, transport, source, r, time, sensor_id)
+            if etype & 0x10:  # a legacy advert reported as an extended one
+                transport, kind = Transport.BLE_LEGACY, _KIND_ADVERT
+            else:
+                transport, kind = Transport.BLE_LONG_RANGE, _KIND_AUX_ADVERT
+            frames += _report_frames(data, ad, ad_end, transport, kind, source, r, time,
+                                     sensor_id)
     else:
         raise NotMine("LE meta event of another kind", reason="not-adv-report")
-    if not frames:
-        raise NotMine("no Remote ID service data", reason="no-drone-payload")
-    return frames
 
 
 def _report_frames(
@@ -338,6 +374,7 @@ def _report_frames(
     ad: int,
     ad_end: int,
     transport: Transport,
+    kind: str,
     source: str,
     rssi_raw: int,
     time: float,
@@ -347,7 +384,8 @@ def _report_frames(
     if found is None:
         return []
     rssi = None if rssi_raw == 127 else float(rssi_raw - 256 if rssi_raw > 127 else rssi_raw)
-    return [Frame(found[1], time, transport, source, rssi, None, None, sensor_id, found[0])]
+    return [Frame(found[1], time, transport, source, rssi, None, None, sensor_id, found[0],
+                  None, kind)]
 
 
 def frames_from_hci_h4_phdr(data: bytes, time: float, sensor_id: str = "local") -> list[Frame]:

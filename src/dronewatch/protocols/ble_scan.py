@@ -28,8 +28,6 @@ from numpy.typing import NDArray
 
 from dronewatch.jit import njit
 from dronewatch.protocols.ble import (
-    _CRC_INIT_ADV,
-    _CRC_TABLE,
     AD_SERVICE_DATA_16,
     ADV_ACCESS_ADDRESS,
     ADV_EXT,
@@ -38,6 +36,8 @@ from dronewatch.protocols.ble import (
     ADV_SCAN_IND,
     ASTM_APP_CODE,
     ASTM_UUID,
+    CRC_INIT_ADV,
+    CRC_TABLE,
     LINKTYPE_BLUETOOTH_LE_LL,
     LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR,
     LINKTYPE_NORDIC_BLE,
@@ -52,6 +52,9 @@ from dronewatch.protocols.ble import (
 from dronewatch.protocols.link_scan import (
     C_CHANNEL,
     C_COUNTER,
+    C_KIND,
+    C_LINK_RETRY,
+    C_LINK_SEQ,
     C_PAYLOAD_END,
     C_PAYLOAD_START,
     C_SOURCE,
@@ -60,6 +63,8 @@ from dronewatch.protocols.link_scan import (
     F_FREQUENCY,
     F_RSSI,
     FALLBACK,
+    K_ADVERT,
+    K_AUX_ADVERT,
     N_FLOAT,
     N_INT,
     NOT_MINE,
@@ -85,7 +90,7 @@ _EXT_HEADER_LEN_MASK = 0x3F
 _NORDIC_LEGACY_HEADER_LEN = 17  # 0.9.7 (BE EF) header; also the shortest versioned one
 _PHDR_LEN = 10
 
-_CRC_TABLE_I64 = np.array(_CRC_TABLE, dtype=np.int64)
+_CRC_TABLE_I64 = np.array(CRC_TABLE, dtype=np.int64)
 _CHANNEL_HZ_TABLE = np.array([channel_mhz(i) * 1e6 for i in range(40)], dtype=np.float64)
 
 
@@ -185,7 +190,7 @@ def _make_kernel(link_type: int) -> ScanKernel:
         if pend + 3 > end:
             return FALLBACK
         if check_crc:
-            crc = _CRC_INIT_ADV
+            crc = CRC_INIT_ADV
             for i in range(p, pend):
                 crc = (crc >> 8) ^ _CRC_TABLE_I64[(crc ^ _byte(buf, i)) & 0xFF]
             if (
@@ -202,6 +207,7 @@ def _make_kernel(link_type: int) -> ScanKernel:
             source = pdu
             ad = pdu + 6
             transport = T_BLE_LEGACY
+            kind = K_ADVERT
         elif pdu_type == ADV_EXT:
             if pend <= pdu:
                 return FALLBACK
@@ -214,6 +220,7 @@ def _make_kernel(link_type: int) -> ScanKernel:
                     return FALLBACK
                 source = pdu + 2
             transport = T_BLE_LONG_RANGE
+            kind = K_AUX_ADVERT
         else:
             return NOT_MINE
 
@@ -230,6 +237,10 @@ def _make_kernel(link_type: int) -> ScanKernel:
                 continue
             if ad > pend:
                 if q + 1 < pend and buf[q] == _UUID_LO and buf[q + 1] == _UUID_HI:
+                    if q + 3 < pend and buf[q + 2] == ASTM_APP_CODE:
+                        uuid = q  # cut by the end of the PDU: its payload up to there
+                        ad = pend
+                        break
                     return FALLBACK  # Remote ID service data cut short
                 break
             if buf[q] != _UUID_LO or buf[q + 1] != _UUID_HI:
@@ -247,6 +258,9 @@ def _make_kernel(link_type: int) -> ScanKernel:
         ints[k, C_SOURCE_REVERSED] = 1
         ints[k, C_CHANNEL] = channel
         ints[k, C_COUNTER] = buf[uuid + 3]
+        ints[k, C_KIND] = kind
+        ints[k, C_LINK_SEQ] = -1
+        ints[k, C_LINK_RETRY] = 0
         floats[k, F_RSSI] = rssi
         floats[k, F_FREQUENCY] = _channel_hz(channel)
         return 1

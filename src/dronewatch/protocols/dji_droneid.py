@@ -14,15 +14,23 @@ length byte (and is closed by a CRC-16 that the OcuSync layer checks). Records:
 Encrypted O3+/O4 records carry an ASCII tag after the type byte (``INFP``, ``CRYP``):
     they decode to :class:`DjiEncrypted` (detection without plaintext).
 
-Units (no primary source settles them; ``/work/shared/docs/droneid.md`` §2.6). The choice
-below fits the only real plaintext frames we have (Mavic Air 2 just after take-off, 8 m from
-its home point, climbing at ``v_up`` 26-28): height 3.7 -> 4.2 m, vertical speed 0.27 m/s,
-altitude 141 m (terrain there is about 100-140 m above sea level):
+Units. No primary source documents them; public decoders disagree, so they are settled
+by the only real plaintext frames there are (a Mavic Air 2 over OcuSync, telemetry sequence
+589 and 591 in ``tests/data/mavic_air_2.cf32``: raw ``141`` at offset 31 in both,
+``37`` -> ``42`` at offset 33, ``v_up`` 28 and 26, horizontal velocity 0 to 2, position
+unchanged, 8-12 m from home) and checked by ``tests/protocols/test_dji_droneid.py``:
 
-* ``alt`` (offset 31 of the OcuSync block): metres, as sent (``alt_raw``);
-* ``height`` (offset 33): decimetres -> metres (``height_raw / 10``), as Kismet and the
-  RemoteIDReceiver parser read it;
-* velocities north/east/up: cm/s -> m/s (``speed_*_raw / 100``), as gr-droneid and ATK;
+* ``alt`` (offset 31, "altitude"): metres, as sent. 141 m above sea level is where that
+  drone was (Bochum, terrain about 40-200 m, a few metres above its home point); as feet (the
+  DroneSecurity reading, ``/ 3.281``) it would be 43 m, as decimetres 14 m.
+* ``height`` (offset 33, "height" above home): decimetres (``height_raw / 10``), as the
+  cyber-defence-campus RemoteIDReceiver parser reads it. The altitude did not move by a
+  metre while the height rose by 5 units: the height's unit is finer than a metre. Kismet's
+  disabled v2 code reads the two the other way round (offset 31 in decimetres, 33 raw), which
+  puts a drone 8 m from home 37-42 m up with a "barometric height" of 14 m: inconsistent.
+* velocities north/east/up: cm/s -> m/s (``speed_*_raw / 100``), as gr-droneid and ATK:
+  ``v_up`` 0.26-0.28 m/s is the 0.5 m climb over the two sequence steps (about 2 s);
+  the horizontal 0.02 m/s a hover at an unchanged position.
 * yaw/pitch/roll: centi-degrees (Kismet). ``yaw`` is reported in [0, 360).
 
 The raw wire values are kept beside the converted ones (``alt_raw``, ``height_raw``,
@@ -32,18 +40,21 @@ writes the raw values (build messages with :func:`make_telemetry` to get both).
 
 from __future__ import annotations
 
-import inspect
 import math
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import atan2, degrees, hypot
 from typing import Any, ClassVar, Final
 
-import numpy as np
-
 from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
 from dronewatch.model import Message
+from dronewatch.protocols.tables import (
+    At,
+    ExprCodec,
+    Layout,
+    compile_decoder,
+    register_layout,
+    sequential,
+)
 
 RECORD_TELEMETRY: Final = 0x10
 RECORD_FLIGHT_INFO: Final = 0x11
@@ -53,60 +64,87 @@ RAD_E7_PER_DEG: Final = 1e7 * math.pi / 180.0  # 174532.9252 raw units per degre
 ENCRYPTED_TAGS: Final = (b"INFP", b"CRYP")
 
 # ---------------------------------------------------------------------------------------------
-# Product types (offset 67 of the OcuSync block; DroneSecurity / Kismet tables + later additions)
+# Product types (offset 67 of the OcuSync block), each with where it comes from:
+#   DS  = RUB-SysSec/DroneSecurity src/droneid_packet.py DRONEID_DRONE_TYPES
+#   KIS = kismetwireless/kismet dot11_parsers/dot11_ie_221_dji_droneid.h product_type_str()
+#   BEN = /work/shared/docs/droneid.md section 2.5 ("BEN additions")
+#   AS  = an AeroScope-to-server forwarder's DRONE_MODELS table (public Python code found by
+#         the code search, 1..96 and 240; its repository is not named by the index)
+#   DCA = DJI Cloud API "product support" enumeration (developer.dji.com/doc/cloud-api-
+#         tutorial, overview/product-support): aircraft types 60 M300 RTK, 67 M30, 77 Mavic 3
+#         Enterprise, 89 M350 RTK, 91 Matrice 3D. Where both are known (60, 67) DJI's own
+#         aircraft type numbers are the DroneID codes, which corroborates AS on 77, 89, 91.
+# For 88, AS says Mini 2 SE; another public table found by the code search says Avata, but it
+# also puts M30 at 74 and M300 RTK at 86, against DJI's own numbers (DCA): AS is followed.
 
 PRODUCT_TYPES: Final[dict[int, str]] = {
-    1: "Inspire 1",
-    2: "Phantom 3 Series",
-    3: "Phantom 3 Series Pro",
-    4: "Phantom 3 Std",
-    5: "M100",
-    6: "ACEONE",
-    7: "WKM",
-    8: "NAZA",
-    9: "A2",
-    10: "A3",
-    11: "Phantom 4",
-    12: "MG1",
-    14: "M600",
-    15: "Phantom 3 4K",
-    16: "Mavic Pro",
-    17: "Inspire 2",
-    18: "Phantom 4 Pro",
-    20: "N2",
-    21: "Spark",
-    23: "M600 Pro",
-    24: "Mavic Air",
-    25: "M200",
-    26: "Phantom 4 Series",
-    27: "Phantom 4 Adv",
-    28: "M210",
-    30: "M210RTK",
-    31: "A3_AG",
-    32: "MG2",
-    34: "MG1A",
-    35: "Phantom 4 RTK",
-    36: "Phantom 4 Pro V2.0",
-    38: "MG1P",
-    40: "MG1P-RTK",
-    41: "Mavic 2",
-    44: "M200 V2 Series",
-    51: "Mavic 2 Enterprise",
-    53: "Mavic Mini",
-    58: "Mavic Air 2",
-    59: "P4M",
-    60: "M300 RTK",
-    61: "DJI FPV",
-    63: "Mini 2",
-    64: "AGRAS T10",
-    65: "AGRAS T30",
-    66: "Air 2S",
-    67: "M30",
-    68: "Mavic 3",
-    69: "Mavic 2 Enterprise Advanced",
-    70: "Mini SE",
-    73: "Mini 3 Pro",
-    240: "Yuneec H480",
+    1: "Inspire 1",  # DS, KIS
+    2: "Phantom 3 Series",  # DS, KIS
+    3: "Phantom 3 Series Pro",  # DS, KIS (Phantom 3 Series); BEN (P3 Pro)
+    4: "Phantom 3 Std",  # DS, KIS
+    5: "M100",  # DS, KIS
+    6: "ACEONE",  # DS, KIS
+    7: "WKM",  # DS, KIS
+    8: "NAZA",  # DS, KIS
+    9: "A2",  # DS, KIS
+    10: "A3",  # DS, KIS
+    11: "Phantom 4",  # DS, KIS
+    12: "MG1",  # DS, KIS
+    14: "M600",  # DS, KIS
+    15: "Phantom 3 4K",  # DS, KIS
+    16: "Mavic Pro",  # DS, KIS
+    17: "Inspire 2",  # DS, KIS
+    18: "Phantom 4 Pro",  # DS, KIS
+    20: "N2",  # DS, KIS
+    21: "Spark",  # DS, KIS
+    23: "M600 Pro",  # DS, KIS
+    24: "Mavic Air",  # DS, KIS
+    25: "M200",  # DS, KIS
+    26: "Phantom 4 Series",  # DS, KIS
+    27: "Phantom 4 Adv",  # DS, KIS
+    28: "M210",  # DS, KIS
+    30: "M210RTK",  # DS, KIS
+    31: "A3_AG",  # DS, KIS
+    32: "MG2",  # DS, KIS
+    34: "MG1A",  # DS, KIS
+    35: "Phantom 4 RTK",  # DS, KIS
+    36: "Phantom 4 Pro V2.0",  # DS, KIS
+    38: "MG1P",  # DS, KIS
+    40: "MG1P-RTK",  # DS (KIS: "MV1P-RTK", a typo)
+    41: "Mavic 2",  # DS, KIS
+    44: "M200 V2 Series",  # DS, KIS
+    51: "Mavic 2 Enterprise",  # DS, KIS
+    53: "Mavic Mini",  # DS, KIS
+    58: "Mavic Air 2",  # DS, KIS; a real Mavic Air 2 sends it (tests/data/mavic_air_2.cf32)
+    59: "P4M",  # DS, KIS
+    60: "M300 RTK",  # DS, KIS, DCA
+    61: "DJI FPV",  # DS, KIS
+    63: "Mini 2",  # DS, KIS
+    64: "AGRAS T10",  # DS, KIS
+    65: "AGRAS T30",  # DS, KIS
+    66: "Air 2S",  # DS, KIS
+    67: "M30",  # DS, DCA
+    68: "Mavic 3",  # DS, KIS
+    69: "Mavic 2 Enterprise Advanced",  # DS, KIS
+    70: "Mini SE",  # DS, KIS
+    73: "Mini 3 Pro",  # BEN, AS
+    75: "Avata",  # AS
+    76: "Inspire 3",  # AS
+    77: "Mavic 3 Enterprise",  # AS (E/T/M), DCA
+    78: "FlyCart 30",  # AS
+    82: "AGRAS T25",  # AS
+    83: "AGRAS T50",  # AS
+    84: "Mavic 3 Pro",  # AS
+    86: "Mavic 3 Classic",  # AS
+    87: "Mini 3",  # AS
+    88: "Mini 2 SE",  # AS (see above)
+    89: "M350 RTK",  # AS, DCA
+    90: "Air 3",  # AS
+    91: "Matrice 3D",  # AS (3D/3TD), DCA
+    93: "Mini 4 Pro",  # AS
+    95: "AGRAS T60",  # AS
+    96: "AGRAS T25P",  # AS
+    240: "Yuneec H480",  # BEN, AS: a non-DJI AeroScope partner
 }
 
 
@@ -121,21 +159,22 @@ def product_name(code: int | None) -> str | None:
 # Value codecs: wire integer/bytes <-> message value
 
 
-@dataclass(slots=True, frozen=True)
-class Codec:
-    """Wire value <-> message value; ``encode_many`` does ``encode`` on numpy arrays (NaN for
-    ``None``) or on one scalar for the whole batch.
-
-    ``decode_source`` is ``decode`` as a Python expression over ``{raw}`` (a local variable
-    name), pasted by the telemetry decoder compiler (:func:`_compile_telemetry_decoder`)
-    instead of a call; ``None`` makes the compiled code call ``decode``. It must compute
-    exactly what ``decode`` computes (the tests check it).
+class Codec(ExprCodec):
+    """Wire value <-> message value (a :class:`~dronewatch.protocols.tables.ExprCodec`):
+    ``decode``, ``encode``, ``encode_many`` (``encode`` on numpy arrays, NaN for ``None``, or
+    on one scalar for the whole batch) and ``decode_expr``, ``decode`` as a Python expression
+    over ``{raw}`` that the table engine pastes into the compiled decoders (``None``: they call
+    ``decode``). It must compute exactly what ``decode`` computes (the tests check it).
     """
 
-    decode: Callable[[Any], Any]
-    encode: Callable[[Any], Any]
-    encode_many: Callable[[Any], Any] = lambda v: v
-    decode_source: str | None = None
+    def __init__(
+        self,
+        decode: Callable[[Any], Any],
+        encode: Callable[[Any], Any],
+        encode_many: Callable[[Any], Any] = lambda v: v,
+        decode_expr: str | None = None,
+    ) -> None:
+        super().__init__(decode, encode, encode_many, decode_expr)
 
 
 class DecodeMemo(dict[bytes, Any]):
@@ -168,6 +207,12 @@ def _pos_encode(deg: float | None) -> int:
     return 0 if deg is None else _clamp(round(deg * RAD_E7_PER_DEG), -(2**31), 2**31 - 1)
 
 
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
 def _clamp(v: int, lo: int, hi: int) -> int:
     return lo if v < lo else hi if v > hi else v
 
@@ -187,6 +232,8 @@ def _rint_many(v: Any, scale: float, lo: int, hi: int) -> Any:
     Python's ``round``)."""
     if v is None:
         return 0
+    import numpy as np
+
     a = np.asarray(v, dtype=np.float64) * scale
     return np.where(np.isnan(a), 0.0, np.clip(np.rint(a), lo, hi)).astype(np.int64)
 
@@ -194,6 +241,8 @@ def _rint_many(v: Any, scale: float, lo: int, hi: int) -> Any:
 def _yaw_encode_many(v: Any) -> Any:
     if v is None:
         return 0
+    import numpy as np
+
     a = np.asarray(v, dtype=np.float64)
     centi = np.where(np.isnan(a), 0.0, np.rint(a * 100.0)) % 36000
     return np.where(centi > 18000, centi - 36000, centi).astype(np.int64)
@@ -254,123 +303,74 @@ SERIAL16: Final = Codec(
 )
 
 
-@dataclass(slots=True, frozen=True)
-class Field:
-    """One wire field: message attribute ``name``, struct code ``fmt`` and value codec."""
-
-    name: str
-    fmt: str
-    codec: Codec = IDENT
-
-
-_NUMPY_CODES: Final = {"B": "u1", "H": "<u2", "h": "<i2", "i": "<i4", "I": "<u4", "Q": "<u8"}
-
-
-def _numpy_code(fmt: str) -> str:
-    return f"S{fmt[:-1]}" if fmt.endswith("s") else _NUMPY_CODES[fmt]
-
-
-@dataclass(slots=True, frozen=True)
-class Layout:
-    """A fixed record prefix declared once; drives both :func:`decode_record` and encoding
-    (one record with ``struct``, or many at once with a numpy structured ``dtype``)."""
-
-    fields: tuple[Field, ...]
-    struct: struct.Struct
-    dtype: np.dtype[Any]
-
-    @classmethod
-    def of(cls, *fields: Field) -> Layout:
-        st = struct.Struct("<" + "".join(f.fmt for f in fields))
-        dtype = np.dtype([(f.name, _numpy_code(f.fmt)) for f in fields])
-        assert dtype.itemsize == st.size
-        return cls(fields, st, dtype)
-
-    def pack_many(self, values: dict[str, Any], n: int) -> bytes:
-        """``n`` records back to back; each value is an array of ``n`` or one scalar."""
-        arr = np.zeros(n, dtype=self.dtype)
-        for f in self.fields:
-            v = values.get(f.name)
-            if v is not None:
-                arr[f.name] = f.codec.encode_many(v)
-        return arr.tobytes()
-
-    @property
-    def size(self) -> int:
-        return self.struct.size
-
-    def unpack(self, data: bytes) -> dict[str, Any]:
-        raw = self.struct.unpack_from(data)
-        return {f.name: f.codec.decode(v) for f, v in zip(self.fields, raw, strict=True)}
-
-    def pack(self, values: dict[str, Any]) -> bytes:
-        return self.struct.pack(*(f.codec.encode(values.get(f.name)) for f in self.fields))
+def _record(name: str, record_type: int, *specs: tuple[str, str, Codec]) -> Layout:
+    """A record layout from its type byte on: the type (a constant), then fields laid end
+    to end, ``(name, struct code, codec)``, little-endian."""
+    fields, size = sequential("<", *specs, start=1)
+    return register_layout(
+        Layout(name, fields, size, constants=((At(0, "B"), record_type),))
+    )
 
 
 UUID_FIELD_SIZE: Final = 20  # bytes reserved for the UUID (19 characters + NUL on OcuSync)
 
 # Telemetry record 0x10 from the type byte on. The uuid (uuid_len bytes of a 20-byte field)
 # follows the fixed part.
-TELEMETRY_V1: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("version", "B"),
-    Field("sequence", "H"),
-    Field("state_info", "H"),
-    Field("serial", "16s", SERIAL16),
-    Field("lon", "i", POS),
-    Field("lat", "i", POS),
-    Field("alt_raw", "h"),
-    Field("height_raw", "h"),
-    Field("speed_north_raw", "h"),
-    Field("speed_east_raw", "h"),
-    Field("speed_up_raw", "h"),
-    Field("pitch", "h", ANGLE_CENTI),
-    Field("roll", "h", ANGLE_CENTI),
-    Field("yaw", "h", YAW),
-    Field("home_lon", "i", POS),
-    Field("home_lat", "i", POS),
-    Field("product_type", "B"),
-    Field("uuid_len", "B"),
+_TELEMETRY_HEAD: Final = (
+    ("version", "B", IDENT),
+    ("sequence", "H", IDENT),
+    ("state_info", "H", IDENT),
+    ("serial", "16s", SERIAL16),
+    ("lon", "i", POS),
+    ("lat", "i", POS),
+    ("alt_raw", "h", IDENT),
+    ("height_raw", "h", IDENT),
+    ("speed_north_raw", "h", IDENT),
+    ("speed_east_raw", "h", IDENT),
+    ("speed_up_raw", "h", IDENT),
 )
-TELEMETRY_V2: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("version", "B"),
-    Field("sequence", "H"),
-    Field("state_info", "H"),
-    Field("serial", "16s", SERIAL16),
-    Field("lon", "i", POS),
-    Field("lat", "i", POS),
-    Field("alt_raw", "h"),
-    Field("height_raw", "h"),
-    Field("speed_north_raw", "h"),
-    Field("speed_east_raw", "h"),
-    Field("speed_up_raw", "h"),
-    Field("yaw", "h", YAW),
-    Field("gps_time", "Q", GPS_TIME_MS),
-    Field("operator_lat", "i", POS),
-    Field("operator_lon", "i", POS),
-    Field("home_lon", "i", POS),
-    Field("home_lat", "i", POS),
-    Field("product_type", "B"),
-    Field("uuid_len", "B"),
+_TELEMETRY_TAIL: Final = (
+    ("home_lon", "i", POS),
+    ("home_lat", "i", POS),
+    ("product_type", "B", IDENT),
+    ("uuid_len", "B", IDENT),
+)
+TELEMETRY_V1: Final = _record(
+    "dji.telemetry_v1",
+    RECORD_TELEMETRY,
+    *_TELEMETRY_HEAD,
+    ("pitch", "h", ANGLE_CENTI),
+    ("roll", "h", ANGLE_CENTI),
+    ("yaw", "h", YAW),
+    *_TELEMETRY_TAIL,
+)
+TELEMETRY_V2: Final = _record(
+    "dji.telemetry_v2",
+    RECORD_TELEMETRY,
+    *_TELEMETRY_HEAD,
+    ("yaw", "h", YAW),
+    ("gps_time", "Q", GPS_TIME_MS),
+    ("operator_lat", "i", POS),
+    ("operator_lon", "i", POS),
+    *_TELEMETRY_TAIL,
 )
 TELEMETRY_LAYOUTS: Final = {1: TELEMETRY_V1, 2: TELEMETRY_V2}
 
 # Flight information 0x11 over Wi-Fi (Kismet): drone id is a 10-byte field with a length
 # byte; the purpose length byte is followed by the text (DJI sometimes sends less than it says).
-FLIGHT_INFO: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("serial", "16s", SERIAL16),
-    Field("drone_id_len", "B"),
-    Field("drone_id_raw", "10s"),
-    Field("purpose_len", "B"),
+FLIGHT_INFO: Final = _record(
+    "dji.flight_info",
+    RECORD_FLIGHT_INFO,
+    ("serial", "16s", SERIAL16),
+    ("drone_id_len", "B", IDENT),
+    ("drone_id_raw", "10s", IDENT),
+    ("purpose_len", "B", IDENT),
 )
 DRONE_ID_SIZE: Final = 10
 
 # OcuSync 0x11: type, serial, then bytes whose meaning is unknown.
-OCUSYNC_SERIAL: Final = Layout.of(
-    Field("record_type", "B"),
-    Field("serial", "16s", SERIAL16),
+OCUSYNC_SERIAL: Final = _record(
+    "dji.ocusync_serial", RECORD_FLIGHT_INFO, ("serial", "16s", SERIAL16)
 )
 # What a Mavic Air 2 sends after the serial (record length 141 from the type byte).
 OCUSYNC_SERIAL_UNKNOWN_DEFAULT: Final = b"\xcc\xaa\x02" + bytes(121)
@@ -574,42 +574,21 @@ TelemetryDecoder = Callable[[bytes], DjiTelemetry]
 
 
 def _compile_telemetry_decoder(layout: Layout) -> TelemetryDecoder:
-    """A function ``record bytes (>= layout.size) -> DjiTelemetry`` generated from
-    ``layout``: one struct unpack, the codecs' ``decode_source`` pasted inline, then
-    :func:`_telemetry` with the decoded fields by name."""
-    ns: dict[str, Any] = {"_unpack": layout.struct.unpack_from, "_telemetry": _telemetry}
-    raws: list[str] = []
-    decoded: dict[str, str] = {}
-    for i, f in enumerate(layout.fields):
-        raw = f"r{i}"
-        raws.append(raw)
-        if f.codec.decode_source is None:
-            ns[f"_decode{i}"] = f.codec.decode
-            decoded[f.name] = f"_decode{i}({raw})"
-        else:
-            decoded[f.name] = f.codec.decode_source.format(raw=raw)
-    decoded["uuid_field"] = f"data[{layout.size}:{layout.size + UUID_FIELD_SIZE}]"
-    params = inspect.signature(_telemetry).parameters
-    unused = decoded.keys() - params.keys() - {"record_type"}
-    if unused:
-        raise TypeError(f"telemetry layout fields {sorted(unused)} are not message inputs")
-    args = ", ".join(decoded.get(name, "None") for name in params)
-    src = (
-        "def _decode(data):\n"
-        f"    {', '.join(raws)}, = _unpack(data)\n"
-        f"    return _telemetry({args})\n"
+    """A function ``record bytes (>= layout.size) -> DjiTelemetry`` generated by the table
+    engine from ``layout``: one struct unpack, the codecs' ``decode_expr`` pasted inline,
+    then :func:`_telemetry` with the decoded fields by name (and the UUID field's bytes)."""
+    end = layout.size + UUID_FIELD_SIZE
+    fn: TelemetryDecoder = compile_decoder(
+        layout, _telemetry, extra={"uuid_field": f"data[{layout.size}:{end}]"}
     )
-    exec(compile(src, "<dji telemetry decoder>", "exec"), ns)
-    fn: TelemetryDecoder = ns["_decode"]
-    fn.__doc__ = src  # the generated source, for debugging
     return fn
 
 
 # version -> (fixed record size, decoder)
-_TELEMETRY_DECODERS: Final = {
-    version: (layout.size, _compile_telemetry_decoder(layout))
-    for version, layout in TELEMETRY_LAYOUTS.items()
-}
+_TELEMETRY_DECODERS: dict[int, tuple[int, TelemetryDecoder]] = {}
+for _version, _layout in TELEMETRY_LAYOUTS.items():
+    _TELEMETRY_DECODERS[_version] = (_layout.size, _compile_telemetry_decoder(_layout))
+    register_layout(_layout, _TELEMETRY_DECODERS[_version][1])
 
 
 def _decode_telemetry(data: bytes) -> DjiTelemetry:
@@ -684,7 +663,6 @@ def decode_record(data: bytes, *, ocusync: bool = False) -> Message:
 
 def _telemetry_values(m: DjiTelemetry) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": m.version,
         "sequence": m.sequence & 0xFFFF,
         "state_info": m.state_info & 0xFFFF,
@@ -726,7 +704,6 @@ def _encode_flight_info(m: DjiFlightInfo) -> bytes:
     purpose = (m.purpose or "").encode("utf-8")[:255]
     head = FLIGHT_INFO.pack(
         {
-            "record_type": RECORD_FLIGHT_INFO,
             "serial": m.serial,
             "drone_id_len": len(drone_id),
             "drone_id_raw": drone_id.ljust(DRONE_ID_SIZE, b"\x00"),
@@ -743,7 +720,7 @@ def encode_record(message: Message) -> bytes:
     if isinstance(message, DjiFlightInfo):
         return _encode_flight_info(message)
     if isinstance(message, DjiSerial):
-        head = OCUSYNC_SERIAL.pack({"record_type": RECORD_FLIGHT_INFO, "serial": message.serial})
+        head = OCUSYNC_SERIAL.pack({"serial": message.serial})
         return head + message.unknown
     if isinstance(message, DjiEncrypted):
         return (
@@ -788,7 +765,6 @@ def encode_telemetry(
         raise Unsupported(f"DJI telemetry version {version}", reason="unsupported-version")
     uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": version,
         "sequence": sequence & 0xFFFF,
         "state_info": state_info & 0xFFFF,
@@ -842,10 +818,9 @@ def encode_telemetry_many(
     uuid_bytes = (uuid or "").encode("utf-8")[: UUID_FIELD_SIZE - 1]
     suffix = uuid_bytes.ljust(UUID_FIELD_SIZE, b"\x00")
     values: dict[str, Any] = {
-        "record_type": RECORD_TELEMETRY,
         "version": 2,
-        "sequence": np.asarray(sequence) & 0xFFFF,
-        "state_info": np.asarray(state_info) & 0xFFFF,
+        "sequence": _np().asarray(sequence) & 0xFFFF,
+        "state_info": _np().asarray(state_info) & 0xFFFF,
         "serial": serial,
         "lat": lat,
         "lon": lon,

@@ -26,16 +26,23 @@ is read as "no position" -> ``None``.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-import msgspec
-
 from dronewatch.errors import Corrupt, NotMine, Truncated, Unsupported
 from dronewatch.model import Message, Transport
 from dronewatch.protocols import register
+from dronewatch.protocols.tables import (
+    At,
+    ExprCodec,
+    Field,
+    Layout,
+    compile_decoder,
+    register_layout,
+)
 
 FR_OUI: Final = bytes.fromhex("6a5c35")
 VS_TYPE: Final = 0x01
@@ -77,6 +84,11 @@ class Tlv:
     decode: Callable[[Any], Any]
     encode: Callable[[Any], Any]
     decode_source: str | None = None
+
+    @property
+    def codec(self) -> ExprCodec:
+        """The TLV's value codec for the table engine."""
+        return ExprCodec(self.decode, self.encode, None, self.decode_source)
 
 
 def _text_decode(raw: bytes) -> str | None:
@@ -159,83 +171,62 @@ _MAX_SHAPE_COUNTS: Final = 4096
 _compiled: dict[int, tuple[ShapeDecoder, ...]] = {}  # by payload length
 _compiled_count = 0
 _shape_counts: dict[Shape, int] = {}  # good frames per shape not yet compiled
-_DEFAULTS: Final = {f.name: f.default for f in msgspec.structs.fields(FrBeacon)}
+
+
+def _finish(
+    version: int | None = PROTOCOL_VERSION,
+    uas_id: str | None = None,
+    serial: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    alt: float | None = None,
+    height: float | None = None,
+    home_lat: float | None = None,
+    home_lon: float | None = None,
+    speed: float | None = None,
+    direction: float | None = None,
+) -> FrBeacon:
+    """The beacon from its decoded TLV values (the parameters are its fields), checked: a
+    supported version, an identifier, positions only as plausible pairs."""
+    if version is not None and version != PROTOCOL_VERSION:
+        raise Unsupported(f"French beacon version {version}", reason="unsupported-version")
+    if uas_id is None and serial is None:
+        raise Corrupt("French beacon without an identifier", reason="no-id")
+    lat, lon = _pair(lat, lon)
+    home_lat, home_lon = _pair(home_lat, home_lon)
+    return FrBeacon(version, uas_id, serial, lat, lon, alt, height, home_lat, home_lon, speed,
+                    direction)
+
+
+def shape_layout(shape: Shape) -> Layout:
+    """The fixed layout of the payloads whose TLVs are exactly ``shape`` (a shape the TLV walk
+    accepted): the vendor-specific type and every TLV header are constants the decoder
+    checks (another shape of the same length decodes to ``None``); TLVs of later versions
+    are skipped; a repeated TLV counts last."""
+    constants = [(At(0, "B"), VS_TYPE)]
+    fields: list[Field] = []
+    pos = 1
+    for code, length in shape:
+        constants.append((At(pos, "H"), code << 8 | length))
+        tlv = _BY_CODE.get(code)
+        if tlv is not None:
+            if tlv.fmt is None:
+                fmt = f"{length}s"
+            elif _STRUCTS[code].size == length:
+                fmt = tlv.fmt
+            else:
+                raise ValueError(f"TLV {code} of length {length} in a shape")
+            fields.append(Field(tlv.name, tlv.codec, At(pos + 2, fmt)))
+        pos += 2 + length
+    return Layout("fr.beacon", tuple(fields), pos, order=">", constants=tuple(constants),
+                  checked=True, variant=str(shape))
 
 
 def _compile_shape(shape: Shape) -> ShapeDecoder:
-    """A decoder for the payloads whose TLVs are exactly ``shape`` (a shape the TLV walk
-    accepted): one struct unpack of the whole payload, the TLV headers compared with the
-    shape's (``None`` when they differ: another shape of the same length), the TLVs'
-    ``decode_source`` pasted inline, then the same checks as :func:`_decode_walk`."""
-    ns: dict[str, Any] = {
-        "_cls": FrBeacon,
-        "_Unsupported": Unsupported,
-        "_Corrupt": Corrupt,
-    }
-    fmt = ">B"  # the vendor-specific type, then each TLV's header as one big-endian H
-    heads = ["h0"]
-    expected = [VS_TYPE]
-    items = ["h0"]
-    values: list[str] = []
-    present: set[str] = set()
-    for i, (code, length) in enumerate(shape, 1):
-        fmt += "H"
-        heads.append(f"h{i}")
-        items.append(f"h{i}")
-        expected.append(code << 8 | length)
-        tlv = _BY_CODE.get(code)
-        if tlv is None:  # a TLV of a later version: skipped
-            fmt += f"{length}x"
-            continue
-        if tlv.fmt is None:
-            fmt += f"{length}s"
-        elif _STRUCTS[code].size == length:
-            fmt += tlv.fmt
-        else:
-            raise ValueError(f"TLV {code} of length {length} in a shape")
-        raw = f"v{i}"
-        items.append(raw)
-        if tlv.decode_source is None:
-            ns[f"_decode{code}"] = tlv.decode
-            expr = f"_decode{code}({raw})"
-        else:
-            expr = tlv.decode_source.format(raw=raw)
-        values.append(f"    {tlv.name} = {expr}")  # a repeated TLV: the last one counts
-        present.add(tlv.name)
-    ns["_unpack"] = struct.Struct(fmt).unpack
-    ns["_heads"] = tuple(expected)
-    lines = [
-        "def _decode(payload):",
-        f"    {', '.join(items)}, = _unpack(payload)",
-        f"    if ({', '.join(heads)},) != _heads:",
-        "        return None",
-        *values,
-    ]
-    for name, default in _DEFAULTS.items():
-        if name not in present:
-            ns[f"_default_{name}"] = default
-            lines.append(f"    {name} = _default_{name}")
-    if "version" in present:
-        lines += [
-            f"    if version != {PROTOCOL_VERSION}:",
-            "        raise _Unsupported(f'French beacon version {version}',"
-            " reason='unsupported-version')",
-        ]
-    lines += [
-        "    if uas_id is None and serial is None:",
-        "        raise _Corrupt('French beacon without an identifier', reason='no-id')",
-    ]
-    for lat, lon in (("lat", "lon"), ("home_lat", "home_lon")):  # as _pair
-        lines += [
-            f"    if {lat} is None or {lon} is None or ({lat} == 0 and {lon} == 0) or not"
-            f" (-90.0 <= {lat} <= 90.0 and -180.0 <= {lon} <= 180.0):",
-            f"        {lat} = {lon} = None",
-        ]
-    lines.append(f"    return _cls({', '.join(_DEFAULTS)})")
-    src = "\n".join(lines) + "\n"
-    exec(compile(src, f"<French beacon decoder {shape}>", "exec"), ns)
-    fn: ShapeDecoder = ns["_decode"]
-    fn.__doc__ = src  # the generated source, for debugging
+    """The decoder of one TLV shape, generated by the table engine (see :func:`shape_layout`):
+    one struct unpack of the whole payload, the TLV headers compared with the shape's, the
+    TLVs' ``decode_source`` pasted inline, then :func:`_finish`."""
+    fn: ShapeDecoder = compile_decoder(shape_layout(shape), _finish)
     return fn
 
 
@@ -283,14 +274,7 @@ def _decode_walk(payload: bytes) -> tuple[FrBeacon, Shape]:
                 reason="bad-tlv-length",
             )
         values[tlv.name] = tlv.decode(st.unpack(value)[0])
-    version = values.get("version")
-    if version is not None and version != PROTOCOL_VERSION:
-        raise Unsupported(f"French beacon version {version}", reason="unsupported-version")
-    if values.get("uas_id") is None and values.get("serial") is None:
-        raise Corrupt("French beacon without an identifier", reason="no-id")
-    values["lat"], values["lon"] = _pair(values.get("lat"), values.get("lon"))
-    values["home_lat"], values["home_lon"] = _pair(values.get("home_lat"), values.get("home_lon"))
-    return FrBeacon(**values), tuple(shape)
+    return _finish(**values), tuple(shape)
 
 
 @register(Transport.FR_BEACON)
@@ -309,6 +293,16 @@ def decode(payload: bytes) -> list[Message]:
     beacon, shape = _decode_walk(payload)
     _count_shape(shape, len(payload))
     return [beacon]
+
+
+# The shape the encoder writes for a beacon with every field (a 20-character serial), for
+# reading its generated decoder: python -m dronewatch.protocols.tables --show fr.beacon
+_FULL_SHAPE: Final = tuple(
+    (t.code, 20 if t.fmt is None else _STRUCTS[t.code].size) for t in TLVS
+)
+register_layout(
+    dataclasses.replace(shape_layout(_FULL_SHAPE), variant=""), _compile_shape(_FULL_SHAPE)
+)
 
 
 def encode(message: FrBeacon) -> bytes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dronewatch.errors import NotMine
-from dronewatch.model import Frame, Transport
+from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.protocols import ble, wifi
 
 LinkParser = Callable[[bytes, float, str], list[Frame]]
@@ -76,6 +76,18 @@ def frames_from_packet(linktype: int, data: bytes, time: float, sensor_id: str =
                       reason="unsupported-linktype")
     return fn(data, time, sensor_id)
 
+
+#: The kind of frame :func:`packet_from_frame` builds for each transport (and the kind a
+#: frame of that transport has when nothing else is known, e.g. in the simulator).
+DEFAULT_FRAME_KIND: dict[Transport, str] = {
+    Transport.WIFI_BEACON: FrameKind.BEACON.value,
+    Transport.DJI_WIFI: FrameKind.BEACON.value,
+    Transport.FR_BEACON: FrameKind.BEACON.value,
+    Transport.WIFI_NAN: FrameKind.ACTION.value,
+    Transport.BLE_LEGACY: FrameKind.ADVERT.value,
+    Transport.BLE_LONG_RANGE: FrameKind.AUX_ADVERT.value,
+    Transport.DJI_OCUSYNC: FrameKind.BURST.value,
+}
 
 _WIFI = frozenset((Transport.WIFI_BEACON, Transport.WIFI_NAN, Transport.DJI_WIFI, Transport.FR_BEACON))
 _BLE = frozenset((Transport.BLE_LEGACY, Transport.BLE_LONG_RANGE))

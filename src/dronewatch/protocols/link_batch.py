@@ -22,6 +22,9 @@ from dronewatch.protocols.link_scan import (
     C_ADDRESS,
     C_CHANNEL,
     C_COUNTER,
+    C_KIND,
+    C_LINK_RETRY,
+    C_LINK_SEQ,
     C_PACKET,
     C_PAYLOAD_END,
     C_PAYLOAD_START,
@@ -31,6 +34,7 @@ from dronewatch.protocols.link_scan import (
     F_FREQUENCY,
     F_RSSI,
     FALLBACK,
+    FRAME_KINDS,
     MAX_FRAMES_PER_PACKET,
     N_FLOAT,
     N_INT,
@@ -169,6 +173,7 @@ def _frames_from_rows(
     col = ints.T.tolist()
     fcol = floats.T.tolist()
     transports = TRANSPORTS
+    kinds = FRAME_KINDS
     address_text = _ADDRESS_TEXT.get
     # One pass over the columns; -1 and NaN mean absent (None).
     return [
@@ -182,8 +187,13 @@ def _frames_from_rows(
             None if frequency != frequency else frequency,
             sensor_id,
             None if counter < 0 else counter,
+            None,
+            kinds[kind],
+            None if seq < 0 else seq,
+            retry == 1,
         )
-        for packet, transport, start, end, address, channel, counter, rssi, frequency in zip(
+        for (packet, transport, start, end, address, channel, counter, kind, seq, retry, rssi,
+             frequency) in zip(
             col[C_PACKET],
             col[C_TRANSPORT],
             col[C_PAYLOAD_START],
@@ -191,6 +201,9 @@ def _frames_from_rows(
             col[C_ADDRESS],
             col[C_CHANNEL],
             col[C_COUNTER],
+            col[C_KIND],
+            col[C_LINK_SEQ],
+            col[C_LINK_RETRY],
             fcol[F_RSSI],
             fcol[F_FREQUENCY],
             strict=True,

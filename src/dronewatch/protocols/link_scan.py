@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from dronewatch.model import Transport
+from dronewatch.model import FrameKind, Transport
 
 # Kernel return values besides a frame count.
 NOT_MINE: Final = -1
@@ -42,7 +42,10 @@ C_SOURCE_REVERSED: Final = 5  # 1: the address is sent little-endian (Bluetooth)
 C_CHANNEL: Final = 6  # channel number, or -1
 C_COUNTER: Final = 7  # Remote ID message counter, or -1
 C_ADDRESS: Final = 8  # the source address as a 48-bit integer (filled by the driver, not kernels)
-N_INT: Final = 9
+C_KIND: Final = 9  # index into FRAME_KINDS
+C_LINK_SEQ: Final = 10  # 802.11 sequence number of an individually addressed frame, or -1
+C_LINK_RETRY: Final = 11  # 1: the 802.11 retry flag is set
+N_INT: Final = 12
 
 # Float columns (NaN: absent).
 F_RSSI: Final = 0  # dBm
@@ -64,3 +67,17 @@ T_BLE_LEGACY: Final = 2
 T_BLE_LONG_RANGE: Final = 3
 T_DJI_WIFI: Final = 4
 T_FR_BEACON: Final = 5
+
+#: Frame kind (its JSON text) by its code in ``C_KIND``.
+FRAME_KINDS: Final = (
+    FrameKind.BEACON.value,
+    FrameKind.PROBE_RESPONSE.value,
+    FrameKind.ACTION.value,
+    FrameKind.ADVERT.value,
+    FrameKind.AUX_ADVERT.value,
+)
+K_BEACON: Final = 0
+K_PROBE_RESPONSE: Final = 1
+K_ACTION: Final = 2
+K_ADVERT: Final = 3
+K_AUX_ADVERT: Final = 4

@@ -8,10 +8,18 @@ Parsers (pure, ``bytes -> list[Frame]``):
 * plain 802.11 (``LINKTYPE_IEEE802_11``, 105) and PPI (``LINKTYPE_PPI``, 192, e.g. Kismet:
   the 802.11-Common field gives channel and RSSI);
 * beacons and probe responses: the information elements are walked and vendor-specific
-  elements (221) dispatched by OUI through :data:`VENDOR_ELEMENTS`;
+  elements (221) dispatched by OUI through :data:`VENDOR_ELEMENTS` (Remote ID under the
+  ASD-STAN OUI FA:0B:BC and under 90:3A:E6, which transmitters used before it was
+  assigned); a Remote ID element cut by the end of the frame still gives its payload, whose
+  decoder reads the complete messages in it and counts the cut one;
 * Wi-Fi NAN service discovery frames (public action, Wi-Fi Alliance OUI type 0x13) carrying
   the Remote ID service (service ID = SHA-256("org.opendroneid.remoteid")[:6]). NAN
   synchronisation beacons carry no Remote ID and are passed over.
+
+Every frame says which 802.11 frame carried it (``frame_kind``: beacon, probe_response,
+action) and, for individually addressed frames (the only ones the link layer retransmits),
+its sequence number and retry flag (``link_seq``, ``link_retry``) so that streams can drop
+retransmissions (:mod:`dronewatch.decode`).
 
 Builders beside them produce the same framings (radiotap + beacon with SSID, rates, DS
 parameter and vendor element; NAN service discovery action frames), so every parser has a
@@ -26,10 +34,11 @@ import struct
 import zlib
 from collections.abc import Sequence
 
-from dronewatch.errors import Corrupt, NotMine, Truncated
-from dronewatch.model import Frame, Transport
+from dronewatch.errors import Corrupt, DecodeError, NotMine, Partial, Truncated
+from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.protocols.astm.constants import (
     WIFI_BEACON_OUI,
+    WIFI_BEACON_OUI_PRESTANDARD,
     WIFI_BEACON_OUI_TYPE,
     WIFI_NAN_SERVICE_ID,
 )
@@ -39,6 +48,7 @@ LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_PPI = 192
 
 OUI_ASTM = WIFI_BEACON_OUI  # ASD-STAN / ASTM F3411 Remote ID, OUI type 0x0D
+OUI_ASTM_PRESTANDARD = WIFI_BEACON_OUI_PRESTANDARD  # the same element before the ASD-STAN OUI
 ASTM_OUI_TYPE = WIFI_BEACON_OUI_TYPE
 OUI_DJI = (b"\x26\x37\x12", b"\x60\x60\x1f", b"\x48\x1c\xb9", b"\x34\xd2\x62")
 OUI_FR = b"\x6a\x5c\x35"  # French "signalement electronique" beacon
@@ -49,22 +59,22 @@ NAN_DESTINATION = b"\x51\x6f\x9a\x01\x00\x00"  # NAN network ID
 NAN_CLUSTER_ID = b"\x50\x6f\x9a\x01\x00\xff"  # fixed by ASTM F3411-22
 
 # 802.11 frame control: management type; subtypes we read.
-_SUBTYPE_PROBE_RESP = 5
-_SUBTYPE_BEACON = 8
-_SUBTYPE_ACTION = 13
-_SUBTYPE_ACTION_NOACK = 14
-_ELEMENT_VENDOR = 221
+SUBTYPE_PROBE_RESP = 5
+SUBTYPE_BEACON = 8
+SUBTYPE_ACTION = 13
+SUBTYPE_ACTION_NOACK = 14
+ELEMENT_VENDOR = 221
 
 # NAN attributes
-_NAN_ATTR_SDA = 0x03
-_NAN_SC_BINDING = 0x40
-_NAN_SC_MATCH = 0x04
-_NAN_SC_SRF = 0x08
-_NAN_SC_INFO = 0x10
+NAN_ATTR_SDA = 0x03
+NAN_SC_BINDING = 0x40
+NAN_SC_MATCH = 0x04
+NAN_SC_SRF = 0x08
+NAN_SC_INFO = 0x10
 
 # radiotap flags
-_RT_FLAG_FCS = 0x10
-_RT_FLAG_BAD_FCS = 0x40
+RT_FLAG_FCS = 0x10
+RT_FLAG_BAD_FCS = 0x40
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
@@ -113,6 +123,7 @@ def mhz_from_channel(channel: int) -> int:
 # counter, payload (ASTM F3411); without, the payload is everything after the OUI.
 VENDOR_ELEMENTS: dict[bytes, tuple[Transport, int | None]] = {
     OUI_ASTM: (Transport.WIFI_BEACON, ASTM_OUI_TYPE),
+    OUI_ASTM_PRESTANDARD: (Transport.WIFI_BEACON, ASTM_OUI_TYPE),
     OUI_FR: (Transport.FR_BEACON, None),
     **{oui: (Transport.DJI_WIFI, None) for oui in OUI_DJI},
 }
@@ -123,8 +134,8 @@ VENDOR_ELEMENTS: dict[bytes, tuple[Transport, int | None]] = {
 
 # (alignment, size) of the radiotap fields before and including dBm antenna signal (bit 5):
 # TSFT, Flags, Rate, Channel, FHSS, dBm antenna signal.
-_RT_FIELDS = ((8, 8), (1, 1), (1, 1), (2, 4), (1, 2), (1, 1))
-_RT_EXT = 0x80000000
+RT_FIELDS = ((8, 8), (1, 1), (1, 1), (2, 4), (1, 2), (1, 1))
+RT_EXT = 0x80000000
 
 # Layout cache keyed by the first 8 header bytes (version, pad, length, first present word):
 # they decide everything when the present word has no extension bit, which is the common
@@ -146,21 +157,21 @@ def _rt_layout(data: bytes) -> tuple[int, int, int, int]:
     present = _u32(data, 4)[0]
     words = 1
     p = present
-    while p & _RT_EXT:
+    while p & RT_EXT:
         if 4 + 4 * (words + 1) > min(hlen, n):
             raise Corrupt("radiotap present words run past the header", reason="bad-radiotap")
         p = _u32(data, 4 + 4 * words)[0]
         words += 1
     off = 4 + 4 * words
     found = [-1] * 6
-    for bit, (align, size) in enumerate(_RT_FIELDS):
+    for bit, (align, size) in enumerate(RT_FIELDS):
         if present >> bit & 1:
             off = (off + align - 1) & -align
             if off + size <= hlen:
                 found[bit] = off
             off += size
     layout = (hlen, found[1], found[3], found[5])
-    if not present & _RT_EXT and len(_rt_cache) < _RT_CACHE_MAX:
+    if not present & RT_EXT and len(_rt_cache) < _RT_CACHE_MAX:
         _rt_cache[data[:8]] = layout
     return layout
 
@@ -177,9 +188,9 @@ def frames_from_radiotap(data: bytes, time: float, sensor_id: str = "local") -> 
         raise Truncated("radiotap header longer than the packet", reason="truncated-radiotap")
     if flags_off >= 0:
         flags = data[flags_off]
-        if flags & _RT_FLAG_BAD_FCS:
+        if flags & RT_FLAG_BAD_FCS:
             raise Corrupt("802.11 frame with a bad FCS", reason="bad-fcs")
-        if flags & _RT_FLAG_FCS:
+        if flags & RT_FLAG_FCS:
             end -= 4
     channel: int | None = None
     freq: float | None = None
@@ -242,6 +253,15 @@ def build_ppi(rssi_dbm: float | None = None, frequency_mhz: int | None = None) -
 # --- 802.11 ----------------------------------------------------------------------------------
 
 
+_KIND_BEACON = FrameKind.BEACON.value
+_KIND_PROBE_RESPONSE = FrameKind.PROBE_RESPONSE.value
+_KIND_ACTION = FrameKind.ACTION.value
+FC1_RETRY = 0x08
+
+Found = list[tuple[Transport, int | None, bytes]]
+"""(transport, message counter, payload) of each drone payload in a frame."""
+
+
 def frames_from_80211(
     data: bytes,
     time: float,
@@ -252,7 +272,11 @@ def frames_from_80211(
     channel: int | None = None,
     frequency_hz: float | None = None,
 ) -> list[Frame]:
-    """Drone frames in the 802.11 frame ``data[start:end]`` (no FCS)."""
+    """Drone frames in the 802.11 frame ``data[start:end]`` (no FCS).
+
+    A frame whose drone payloads are followed by a broken element gives those payloads as a
+    :class:`~dronewatch.errors.Partial` carrying the error.
+    """
     if end is None:
         end = len(data)
     if end - start < 24:
@@ -265,52 +289,74 @@ def frames_from_80211(
         raise NotMine("not an unprotected management frame", reason="not-management")
     subtype = fc0 >> 4
     hdr = start + (28 if fc1 & 0x80 else 24)  # +HTC
-    if subtype in (_SUBTYPE_BEACON, _SUBTYPE_PROBE_RESP):
+    if subtype == SUBTYPE_BEACON:
         found = _walk_elements(data, hdr + 12, end)
-    elif subtype in (_SUBTYPE_ACTION, _SUBTYPE_ACTION_NOACK):
+        kind = _KIND_BEACON
+    elif subtype == SUBTYPE_PROBE_RESP:
+        found = _walk_elements(data, hdr + 12, end)
+        kind = _KIND_PROBE_RESPONSE
+    elif subtype in (SUBTYPE_ACTION, SUBTYPE_ACTION_NOACK):
         found = _nan_service_info(data, hdr, end)
+        kind = _KIND_ACTION
     else:
         raise NotMine("management frame of another kind", reason="not-beacon")
     if not found:
         raise NotMine("no drone payload", reason="no-drone-payload")
     source = data[start + 10 : start + 16].hex(":")
-    if len(found) == 1:
-        transport, counter, payload = found[0]
-        return [Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id,
-                      counter)]
-    return [
-        Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id, counter)
+    seq: int | None = None
+    retry = False
+    if not data[start + 4] & 1:  # individually addressed: acknowledged, so maybe retried
+        seq = (data[start + 22] | data[start + 23] << 8) >> 4
+        retry = bool(fc1 & FC1_RETRY)
+    frames = [
+        Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id, counter,
+              None, kind, seq, retry)
         for transport, counter, payload in found
     ]
+    if isinstance(found, Partial):  # the frames, with the error after them
+        return Partial(frames, found.errors)
+    return frames
 
 
-def _walk_elements(data: bytes, p: int, end: int) -> list[tuple[Transport, int | None, bytes]]:
-    found: list[tuple[Transport, int | None, bytes]] = []
+def _partial(found: Found, error: DecodeError) -> Found:
+    """``found`` with ``error`` after it; ``error`` raised if nothing was found."""
+    if not found:
+        raise error
+    return Partial(found, [error])
+
+
+def _walk_elements(data: bytes, p: int, end: int) -> Found:
+    found: Found = []
     table = VENDOR_ELEMENTS
     while p + 2 <= end:
         eid = data[p]
         q = p + 2
         p = q + data[p + 1]
-        if eid != _ELEMENT_VENDOR:
+        if eid != ELEMENT_VENDOR:
             continue
         kind = table.get(data[q : q + 3])
         if kind is None:
             continue
-        if p > end:
-            if found:
-                break  # keep the complete elements before a cut
-            raise Truncated("vendor element runs past the frame", reason="truncated-element")
         oui_type = kind[1]
+        if p > end:
+            if oui_type is not None and end - q >= 5 and data[q + 3] == oui_type:
+                # A Remote ID element cut by the end of the frame: its payload decoder reads
+                # the complete messages and counts the cut one.
+                found.append((kind[0], data[q + 4], data[q + 5 : end]))
+                return found
+            return _partial(found, Truncated("vendor element runs past the frame",
+                                             reason="truncated-element"))
         if oui_type is None:
             found.append((kind[0], None, data[q + 3 : p]))
         elif p - q >= 4 and data[q + 3] == oui_type:
             if p - q < 6:
-                raise Truncated("vendor element without a message", reason="short-element")
+                return _partial(found, Truncated("vendor element without a message",
+                                                 reason="short-element"))
             found.append((kind[0], data[q + 4], data[q + 5 : p]))
     return found
 
 
-def _nan_service_info(data: bytes, p: int, end: int) -> list[tuple[Transport, int | None, bytes]]:
+def _nan_service_info(data: bytes, p: int, end: int) -> Found:
     # public action (4), vendor specific (9), Wi-Fi Alliance OUI, NAN type 0x13
     if (
         end - p < 6
@@ -320,41 +366,48 @@ def _nan_service_info(data: bytes, p: int, end: int) -> list[tuple[Transport, in
         or data[p + 5] != NAN_OUI_TYPE
     ):
         return []
-    found: list[tuple[Transport, int | None, bytes]] = []
+    found: Found = []
     p += 6
     while p + 3 <= end:
         aid = data[p]
         q = p + 3
         p = q + (data[p + 1] | data[p + 2] << 8)
-        if aid != _NAN_ATTR_SDA or data[q : q + 6] != NAN_SERVICE_ID:
+        if aid != NAN_ATTR_SDA or data[q : q + 6] != NAN_SERVICE_ID:
             continue
-        if p > end:
-            raise Truncated("NAN service descriptor cut short", reason="truncated-nan")
+        cut = p > end
+        if cut:
+            p = end  # the attribute is cut by the end of the frame: read what is there
         if p - q < 9:
-            raise Corrupt("NAN service descriptor too short", reason="bad-nan")
+            if cut:
+                return _partial(found, Truncated("NAN service descriptor cut short",
+                                                 reason="truncated-nan"))
+            return _partial(found, Corrupt("NAN service descriptor too short",
+                                           reason="bad-nan"))
         control = data[q + 8]
         r = q + 9
-        if control & _NAN_SC_BINDING:
+        if control & NAN_SC_BINDING:
             r += 2
-        for bit in (_NAN_SC_MATCH, _NAN_SC_SRF):
+        for bit in (NAN_SC_MATCH, NAN_SC_SRF):
             if control & bit:
                 if r >= p:
-                    raise Truncated("NAN filter cut short", reason="truncated-nan")
+                    return _partial(found, Truncated("NAN filter cut short",
+                                                     reason="truncated-nan"))
                 r += 1 + data[r]
-        if not control & _NAN_SC_INFO:
+        if not control & NAN_SC_INFO:
             continue
-        if r >= p:
-            raise Truncated("NAN service info cut short", reason="truncated-nan")
-        info_end = r + 1 + data[r]
-        if info_end > p or info_end - r < 2:
-            raise Truncated("NAN service info cut short", reason="truncated-nan")
-        found.append((Transport.WIFI_NAN, data[r + 1], data[r + 2 : info_end]))
+        # service info: length, message counter, message or pack (cut at the attribute end
+        # if it runs past it: the payload decoder reads the complete messages)
+        if r + 2 > p or data[r] == 0:
+            return _partial(found, Truncated("NAN service info cut short",
+                                             reason="truncated-nan"))
+        found.append((Transport.WIFI_NAN, data[r + 1], data[r + 2 : min(r + 1 + data[r], p)]))
     return found
 
 
 # --- builders --------------------------------------------------------------------------------
 
 DEFAULT_SOURCE = "02:00:00:00:00:01"
+PROBING_STATION = bytes.fromhex("020000000099")  # who a built probe response answers
 _RATES_24 = bytes([0x82, 0x84, 0x8B, 0x96, 0x0C, 0x12, 0x18, 0x24])
 
 
@@ -368,7 +421,7 @@ def build_radiotap(
 ) -> bytes:
     """A radiotap header with Flags, Rate, [Channel], [dBm antenna signal]."""
     present = 0x02 | 0x04  # Flags, Rate
-    body = bytes([(_RT_FLAG_FCS if fcs else 0) | (_RT_FLAG_BAD_FCS if bad_fcs else 0), rate_500kbps])
+    body = bytes([(RT_FLAG_FCS if fcs else 0) | (RT_FLAG_BAD_FCS if bad_fcs else 0), rate_500kbps])
     if frequency_mhz is not None:
         present |= 0x08
         cflags = 0x0080 | 0x00A0 if frequency_mhz < 3000 else 0x0100 | 0x0040
@@ -379,9 +432,13 @@ def build_radiotap(
     return struct.pack("<BBHI", 0, 0, 8 + len(body), present) + body
 
 
-def mgmt_header(subtype: int, da: bytes, sa: bytes, bssid: bytes, seq: int = 0) -> bytes:
-    """A 24-byte 802.11 management header."""
-    return struct.pack("<BBH", subtype << 4, 0, 0) + da + sa + bssid + struct.pack("<H", (seq & 0xFFF) << 4)
+def mgmt_header(
+    subtype: int, da: bytes, sa: bytes, bssid: bytes, seq: int = 0, *, retry: bool = False
+) -> bytes:
+    """A 24-byte 802.11 management header (``retry``: the retry flag, a retransmission)."""
+    fc1 = FC1_RETRY if retry else 0
+    return (struct.pack("<BBH", subtype << 4, fc1, 0) + da + sa + bssid
+            + struct.pack("<H", (seq & 0xFFF) << 4))
 
 
 def element(eid: int, body: bytes) -> bytes:
@@ -392,7 +449,7 @@ def element(eid: int, body: bytes) -> bytes:
 
 def vendor_element(oui: bytes, body: bytes) -> bytes:
     """A vendor-specific element (221): OUI, then ``body`` (which may start with a type)."""
-    return element(_ELEMENT_VENDOR, oui + body)
+    return element(ELEMENT_VENDOR, oui + body)
 
 
 def astm_element(counter: int, pack: bytes) -> bytes:
@@ -410,11 +467,18 @@ def build_beacon(
     interval_tu: int = 100,
     seq: int = 0,
     probe_response: bool = False,
+    destination: bytes | None = None,
+    retry: bool = False,
 ) -> bytes:
-    """An 802.11 beacon (or probe response) with SSID, rates, DS parameter and ``elements``."""
-    subtype = _SUBTYPE_PROBE_RESP if probe_response else _SUBTYPE_BEACON
-    da = source if probe_response else b"\xff" * 6
-    out = mgmt_header(subtype, da, source, source, seq)
+    """An 802.11 beacon (or probe response) with SSID, rates, DS parameter and ``elements``.
+
+    A beacon goes to broadcast; a probe response to ``destination`` (the station that
+    probed; default: a locally administered address). ``retry`` sets the retry flag.
+    """
+    subtype = SUBTYPE_PROBE_RESP if probe_response else SUBTYPE_BEACON
+    if destination is None:
+        destination = PROBING_STATION if probe_response else b"\xff" * 6
+    out = mgmt_header(subtype, destination, source, source, seq, retry=retry)
     out += struct.pack("<QHH", timestamp_us & 0xFFFFFFFFFFFFFFFF, interval_tu, 0x0421)
     out += element(0, ssid) + element(1, _RATES_24) + element(3, bytes((channel & 0xFF,)))
     return out + b"".join(elements)
@@ -425,12 +489,12 @@ def build_nan_sdf(source: bytes, counter: int, pack: bytes, *, seq: int = 0, ins
     info = bytes((counter & 0xFF,)) + pack
     if len(info) > 255:
         raise ValueError(f"NAN service info of {len(info)} bytes (at most 255)")
-    sda = NAN_SERVICE_ID + bytes((instance, 0, _NAN_SC_INFO, len(info))) + info
+    sda = NAN_SERVICE_ID + bytes((instance, 0, NAN_SC_INFO, len(info))) + info
     sdea = bytes((instance,)) + struct.pack("<H", 0x0200) + b"\x00"
     body = bytes((4, 9)) + OUI_WFA + bytes((NAN_OUI_TYPE,))
-    body += struct.pack("<BH", _NAN_ATTR_SDA, len(sda)) + sda
+    body += struct.pack("<BH", NAN_ATTR_SDA, len(sda)) + sda
     body += struct.pack("<BH", 0x0E, len(sdea)) + sdea
-    return mgmt_header(_SUBTYPE_ACTION, NAN_DESTINATION, source, NAN_CLUSTER_ID, seq) + body
+    return mgmt_header(SUBTYPE_ACTION, NAN_DESTINATION, source, NAN_CLUSTER_ID, seq) + body
 
 
 def build_nan_sync_beacon(source: bytes, *, timestamp_us: int = 0) -> bytes:
@@ -438,7 +502,7 @@ def build_nan_sync_beacon(source: bytes, *, timestamp_us: int = 0) -> bytes:
     attrs = struct.pack("<BH", 0x00, 2) + b"\xfe\xea"
     attrs += struct.pack("<BH", 0x01, 13) + source + b"\xea\xfe\x00" + b"\x00" * 4
     attrs += struct.pack("<BH", 0x02, 6) + NAN_SERVICE_ID
-    out = mgmt_header(_SUBTYPE_BEACON, b"\xff" * 6, source, NAN_CLUSTER_ID)
+    out = mgmt_header(SUBTYPE_BEACON, b"\xff" * 6, source, NAN_CLUSTER_ID)
     out += struct.pack("<QHH", timestamp_us, 0x0200, 0x0420)
     return out + vendor_element(OUI_WFA, bytes((NAN_OUI_TYPE,)) + attrs)
 
@@ -449,8 +513,15 @@ def with_fcs(frame: bytes) -> bytes:
 
 
 def build_80211_for_frame(frame: Frame, *, seq: int = 0) -> bytes:
-    """The 802.11 frame (no radiotap) that carries ``frame``'s payload."""
+    """The 802.11 frame (no radiotap) that carries ``frame``'s payload.
+
+    A probe response (``frame_kind``) is built as one, with the frame's ``link_seq`` and
+    retry flag when it has them; anything else as a beacon or NAN frame with ``seq``.
+    """
     source = mac_bytes(frame.source) if frame.source else mac_bytes(DEFAULT_SOURCE)
+    probe_response = frame.frame_kind == _KIND_PROBE_RESPONSE
+    if frame.link_seq is not None:
+        seq = frame.link_seq
     counter = (frame.counter or 0) & 0xFF
     channel = frame.channel or 6
     ts = round(frame.time * 1e6)
@@ -468,7 +539,8 @@ def build_80211_for_frame(frame: Frame, *, seq: int = 0) -> bytes:
         ssid = b"FR-" + source[3:].hex().upper().encode()
     else:
         raise ValueError(f"{t.value} is not carried over Wi-Fi")
-    return build_beacon(source, [elem], ssid=ssid, channel=channel, timestamp_us=ts, seq=seq)
+    return build_beacon(source, [elem], ssid=ssid, channel=channel, timestamp_us=ts, seq=seq,
+                        probe_response=probe_response, retry=probe_response and frame.link_retry)
 
 
 def build_wifi_packet(frame: Frame, linktype: int = LINKTYPE_IEEE802_11_RADIOTAP, *, seq: int = 0) -> bytes:

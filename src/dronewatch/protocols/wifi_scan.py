@@ -32,6 +32,9 @@ from dronewatch.protocols import wifi
 from dronewatch.protocols.link_scan import (
     C_CHANNEL,
     C_COUNTER,
+    C_KIND,
+    C_LINK_RETRY,
+    C_LINK_SEQ,
     C_PAYLOAD_END,
     C_PAYLOAD_START,
     C_SOURCE,
@@ -40,6 +43,9 @@ from dronewatch.protocols.link_scan import (
     F_FREQUENCY,
     F_RSSI,
     FALLBACK,
+    K_ACTION,
+    K_BEACON,
+    K_PROBE_RESPONSE,
     MAX_FRAMES_PER_PACKET,
     N_FLOAT,
     N_INT,
@@ -51,19 +57,20 @@ from dronewatch.protocols.link_scan import (
 __all__ = ["ScanKernel", "WifiTables", "scan_80211", "scan_radiotap", "wifi_tables"]
 
 # IEEE 802.11 numbers, shared with the reference parser.
-_SUBTYPE_PROBE_RESP = wifi._SUBTYPE_PROBE_RESP
-_SUBTYPE_BEACON = wifi._SUBTYPE_BEACON
-_SUBTYPE_ACTION = wifi._SUBTYPE_ACTION
-_SUBTYPE_ACTION_NOACK = wifi._SUBTYPE_ACTION_NOACK
-_ELEMENT_VENDOR = wifi._ELEMENT_VENDOR
-_NAN_ATTR_SDA = wifi._NAN_ATTR_SDA
-_NAN_SC_BINDING = wifi._NAN_SC_BINDING
-_NAN_SC_MATCH = wifi._NAN_SC_MATCH
-_NAN_SC_SRF = wifi._NAN_SC_SRF
-_NAN_SC_INFO = wifi._NAN_SC_INFO
-_RT_FLAG_FCS = wifi._RT_FLAG_FCS
-_RT_FLAG_BAD_FCS = wifi._RT_FLAG_BAD_FCS
-_RT_EXT = wifi._RT_EXT
+SUBTYPE_PROBE_RESP = wifi.SUBTYPE_PROBE_RESP
+SUBTYPE_BEACON = wifi.SUBTYPE_BEACON
+SUBTYPE_ACTION = wifi.SUBTYPE_ACTION
+SUBTYPE_ACTION_NOACK = wifi.SUBTYPE_ACTION_NOACK
+ELEMENT_VENDOR = wifi.ELEMENT_VENDOR
+NAN_ATTR_SDA = wifi.NAN_ATTR_SDA
+NAN_SC_BINDING = wifi.NAN_SC_BINDING
+NAN_SC_MATCH = wifi.NAN_SC_MATCH
+NAN_SC_SRF = wifi.NAN_SC_SRF
+NAN_SC_INFO = wifi.NAN_SC_INFO
+RT_FLAG_FCS = wifi.RT_FLAG_FCS
+RT_FLAG_BAD_FCS = wifi.RT_FLAG_BAD_FCS
+RT_EXT = wifi.RT_EXT
+FC1_RETRY = wifi.FC1_RETRY
 # radiotap present bits whose offsets the reference keeps (its ``found[1]``, ``[3]``, ``[5]``)
 _RT_BIT_FLAGS = 1
 _RT_BIT_CHANNEL = 3
@@ -98,8 +105,8 @@ def wifi_tables() -> WifiTables:
         tuple(-1 if oui_type is None else oui_type for _, (_, oui_type) in elements),
         tuple(bytes((4, 9)) + wifi.OUI_WFA + bytes((wifi.NAN_OUI_TYPE,))),
         tuple(wifi.NAN_SERVICE_ID),
-        tuple(align for align, _ in wifi._RT_FIELDS),
-        tuple(size for _, size in wifi._RT_FIELDS),
+        tuple(align for align, _ in wifi.RT_FIELDS),
+        tuple(size for _, size in wifi.RT_FIELDS),
         tuple(value for _, value in sorted(globals().items()) if type(value) is int),
     )
 
@@ -172,7 +179,7 @@ def _walk_elements(
         p = q + _byte(buf, p + 1)
         # The reference reads the OUI as data[q:q+3], bounded by the packet (FCS included),
         # not by the element or the frame.
-        if eid != _ELEMENT_VENDOR or q + 3 > packet_end:
+        if eid != ELEMENT_VENDOR or q + 3 > packet_end:
             continue
         oui = _byte(buf, q) << 16 | _byte(buf, q + 1) << 8 | _byte(buf, q + 2)  # big-endian
         kind = -1
@@ -182,11 +189,16 @@ def _walk_elements(
                 break
         if kind < 0:
             continue
-        if p > end:
-            if n:
-                break  # the reference keeps the complete elements before a cut
-            return FALLBACK
         oui_type = tables.vendor_oui_type[kind]
+        if p > end:
+            # A Remote ID element cut by the end of the frame gives its payload up to the
+            # end, as in the reference; any other cut element is an error (its reasons come
+            # from the reference).
+            if oui_type >= 0 and end - q >= 5 and buf[q + 3] == oui_type and n < rows:
+                _put_frame(ints, k + n, tables.vendor_transport[kind], _byte(buf, q + 4),
+                           q + 5, end)
+                return n + 1
+            return FALLBACK
         if oui_type < 0:
             if q + 3 > p:
                 # an element shorter than its OUI: the reference matched bytes past it and
@@ -225,30 +237,31 @@ def _nan_service_info(
         q = p + 3
         p = q + _u16(buf, p + 1)
         # data[q:q+6] in the reference: bounded by the packet, not the attribute
-        if aid != _NAN_ATTR_SDA or not _matches(buf, q, packet_end, tables.nan_service_id):
+        if aid != NAN_ATTR_SDA or not _matches(buf, q, packet_end, tables.nan_service_id):
             continue
-        if p > end or p - q < 9:
+        if p > end:
+            p = end  # cut by the end of the frame: read what is there, as the reference
+        if p - q < 9:
             return FALLBACK
         control = buf[q + 8]
         r = q + 9
-        if control & _NAN_SC_BINDING:
+        if control & NAN_SC_BINDING:
             r += 2
-        if control & _NAN_SC_MATCH:
+        if control & NAN_SC_MATCH:
             if r >= p:
                 return FALLBACK
             r += 1 + _byte(buf, r)
-        if control & _NAN_SC_SRF:
+        if control & NAN_SC_SRF:
             if r >= p:
                 return FALLBACK
             r += 1 + _byte(buf, r)
-        if not control & _NAN_SC_INFO:
+        if not control & NAN_SC_INFO:
             continue
-        if r >= p:
+        if r + 2 > p or buf[r] == 0 or n == rows:
             return FALLBACK
-        info_end = r + 1 + _byte(buf, r)
-        if info_end > p or info_end - r < 2 or n == rows:
-            return FALLBACK
-        _put_frame(ints, k + n, T_WIFI_NAN, _byte(buf, r + 1), r + 2, info_end)
+        # service info: length, counter, message or pack (cut at the attribute end)
+        _put_frame(ints, k + n, T_WIFI_NAN, _byte(buf, r + 1), r + 2,
+                   min(r + 1 + _byte(buf, r), p))
         n += 1
     return n
 
@@ -292,18 +305,28 @@ def _scan_mac(
         return NOT_MINE
     subtype = fc0 >> 4
     hdr = start + (28 if fc1 & 0x80 else 24)  # +HTC
-    if subtype in (_SUBTYPE_BEACON, _SUBTYPE_PROBE_RESP):
+    if subtype in (SUBTYPE_BEACON, SUBTYPE_PROBE_RESP):
         n = _walk_elements(buf, hdr + 12, end, packet_end, ints, k, rows, tables)
-    elif subtype in (_SUBTYPE_ACTION, _SUBTYPE_ACTION_NOACK):
+        kind = K_BEACON if subtype == SUBTYPE_BEACON else K_PROBE_RESPONSE
+    elif subtype in (SUBTYPE_ACTION, SUBTYPE_ACTION_NOACK):
         n = _nan_service_info(buf, hdr, end, packet_end, ints, k, rows, tables)
+        kind = K_ACTION
     else:
         return NOT_MINE
     if n == 0:
         return NOT_MINE
+    seq = -1
+    retry = 0
+    if not buf[start + 4] & 1:  # individually addressed: acknowledged, so maybe retried
+        seq = _u16(buf, start + 22) >> 4
+        retry = 1 if fc1 & FC1_RETRY else 0
     for row in range(k, k + n):  # n == FALLBACK skips this
         ints[row, C_SOURCE] = start + 10
         ints[row, C_SOURCE_REVERSED] = 0
         ints[row, C_CHANNEL] = channel
+        ints[row, C_KIND] = kind
+        ints[row, C_LINK_SEQ] = seq
+        ints[row, C_LINK_RETRY] = retry
         floats[row, F_RSSI] = rssi
         floats[row, F_FREQUENCY] = frequency
     return n
@@ -333,7 +356,7 @@ def _scan_radiotap(
     present = _u32(buf, start + 4)
     words = 1
     word = present
-    while word & _RT_EXT:
+    while word & RT_EXT:
         if 4 + 4 * (words + 1) > min(hlen, size):
             return FALLBACK
         word = _u32(buf, start + 4 + 4 * words)
@@ -358,9 +381,9 @@ def _scan_radiotap(
     frame_end = end
     if flags_off >= 0:
         flags = buf[start + flags_off]
-        if flags & _RT_FLAG_BAD_FCS:
+        if flags & RT_FLAG_BAD_FCS:
             return FALLBACK
-        if flags & _RT_FLAG_FCS:
+        if flags & RT_FLAG_FCS:
             frame_end -= _FCS_LEN
     channel = -1
     frequency = np.nan

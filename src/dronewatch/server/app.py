@@ -12,8 +12,6 @@ import contextlib
 import hashlib
 import logging
 import re
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -29,20 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dronewatch import __version__
-from dronewatch.alerts.whitelist import Whitelist, load_whitelist
-from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
-from dronewatch.server.bus import EventBus, event
-from dronewatch.server.service import (
-    Counters,
-    FrameSource,
-    PipelineService,
-    Processor,
-    Writer,
-    replay_source,
-)
+from dronewatch.server.context import AppContext
 from dronewatch.server.settings import Settings
-from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
-from dronewatch.store import Store, StoreError
+from dronewatch.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -230,185 +217,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class ZoneManager:
-    """Zones from the store plus built-in ones (airports); rebuilds the pipeline's zone set."""
-
-    def __init__(self, store: Store, builtin: ZoneSet | None = None) -> None:
-        self.store = store
-        self.builtin = builtin if builtin is not None else ZoneSet()
-        self.builtin_ids = frozenset(z.zone_id for z in self.builtin)
-
-    def zone_set(self) -> ZoneSet:
-        stored = parse_features(
-            {"type": "FeatureCollection", "features": self.store.list_zones()}, source="database"
-        )
-        return ZoneSet([*self.builtin, *(z for z in stored if z.zone_id not in self.builtin_ids)])
-
-    def builtin_features(
-        self, bbox: tuple[float, float, float, float] | None
-    ) -> list[dict[str, Any]]:
-        out = []
-        for z in self.builtin:
-            if bbox is not None:
-                b = z.bbox
-                if b[2] < bbox[0] or b[0] > bbox[2] or b[3] < bbox[1] or b[1] > bbox[3]:
-                    continue
-            out.append(z.to_feature())
-        return out
-
-
-def store_zone(store: Store, zone: Zone) -> dict[str, Any]:
-    """Write a parsed zone in its normalised form."""
-    feat = zone.to_feature()
-    return store.put_zone(zone.zone_id, feat["geometry"], feat["properties"])
-
-
-def new_zone_id() -> str:
-    return "zone-" + uuid.uuid4().hex[:12]
-
-
-def _build_pipeline(zones: ZoneSet, whitelist: Whitelist) -> Any:
-    from dronewatch.track.pipeline import TrackingPipeline
-
-    return TrackingPipeline(zones=zones, whitelist=whitelist)
-
-
-def set_pipeline_zones(pipeline: Any, zones: ZoneSet) -> None:
-    pipeline.set_zones(zones)
-
-
-def set_pipeline_whitelist(pipeline: Any, whitelist: Whitelist) -> None:
-    pipeline.set_whitelist(whitelist)
-
-
-class AppContext:
-    """Everything the routes need (``app.state.ctx``)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.started = time.time()
-        self.store = Store.open(settings.db)
-        self.bus = EventBus(settings.ws_queue_size)
-        self.counters = Counters()
-        builtin: ZoneSet | None = None
-        if settings.airports:
-            from dronewatch.alerts.airports import airport_zones
-
-            builtin = airport_zones()
-        self.zones = ZoneManager(self.store, builtin)
-        if settings.zones_file is not None:
-            for zone in load_zones(settings.zones_file):
-                store_zone(self.store, zone)
-        if settings.whitelist_file is not None:
-            ids = set(self.store.get_whitelist()) | set(load_whitelist(settings.whitelist_file))
-            self.store.set_whitelist(ids)
-        self.service: PipelineService | None = None
-        self.writer: Writer | None = None
-        self.processor: Processor | None = None
-        self.live = self._live_sources(settings)
-
-    @staticmethod
-    def _live_sources(settings: Settings) -> LiveSet | None:
-        """The live sources the settings name (not started), or ``None`` for none."""
-        sources: list[LiveSource] = []
-        options = LiveOptions(sensor_id=settings.sensor_id)
-        for spec in settings.live:
-            sources.append(open_live(spec, options))
-        if settings.mqtt is not None:
-            from dronewatch.sources.mqtt import MqttSource
-
-            sources.append(MqttSource(settings.mqtt, settings.mqtt_topic_prefix))
-        if not sources:
-            return None
-        if settings.replay:
-            # One pipeline clock: live frames run on the wall clock, a replay on its own.
-            raise ValueError(
-                "live sources and --replay cannot be combined: replay a recording through "
-                "the broker instead ('dronewatch sensor --as-live CAPTURE')"
-            )
-        return LiveSet(sources)
-
-    def whitelist(self) -> Whitelist:
-        return Whitelist(self.store.get_whitelist())
-
-    def sources(self) -> list[FrameSource]:
-        s = self.settings
-        out: list[FrameSource] = [replay_source(p, self.counters.decode) for p in s.replay]
-        if s.scenario is not None:
-            from dronewatch.server.demo import scenario_source
-
-            out.append(scenario_source(s.scenario, seed=s.scenario_seed))
-        return out
-
-    def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
-        s = self.settings
-        self.bus.bind(loop)
-        self.store.end_live_tracks()
-        whitelist = self.whitelist()
-        pipeline = _build_pipeline(self.zones.zone_set(), whitelist)
-        self.processor = Processor(pipeline, track_rate_hz=s.track_rate_hz, counters=self.counters)
-        self.processor.whitelist = whitelist
-        self.writer = Writer(self.store, self.counters)
-        self.writer.start()
-        self.service = PipelineService(
-            self.processor,
-            self.writer,
-            self.bus,
-            self.sources(),
-            live=self.live,
-            speed=0.0 if self.live is not None else s.speed,  # live frames come at their pace
-            loop_sources=s.loop_replay,
-            realtime_clock=s.scenario is not None or self.live is not None,
-            gc_freeze=s.gc_freeze,
-        )
-        self.service.start()
-
-    def stop_pipeline(self) -> None:
-        # Receivers last: what the pipeline took is committed, then acknowledged to them.
-        if self.service is not None:
-            self.service.stop()
-        if self.writer is not None:
-            self.writer.stop()
-        if self.live is not None:
-            self.live.stop()
-
-    def zones_changed(self) -> None:
-        """Rebuild the pipeline's zone set from the store and tell live clients."""
-        if self.service is not None:
-            zs = self.zones.zone_set()
-            self.service.call(lambda proc: set_pipeline_zones(proc.pipeline, zs))
-        self.bus.publish_threadsafe([event("zones")])
-
-    def whitelist_changed(self) -> None:
-        if self.service is not None:
-            wl = self.whitelist()
-
-            def apply(proc: Processor) -> None:
-                proc.whitelist = wl
-                set_pipeline_whitelist(proc.pipeline, wl)
-
-            self.service.call(apply)
-        self.bus.publish_threadsafe([event("whitelist")])
-
-    async def retention_loop(self) -> None:
-        days = self.settings.retention_days
-        if not days:
-            return
-        while True:
-            cutoff = time.time() - days * 86400.0
-            try:
-                deleted = await asyncio.to_thread(self.store.purge, cutoff)
-                if any(deleted.values()):
-                    log.info("retention (%g days): deleted %s", days, deleted)
-            except StoreError as exc:
-                self.counters.db_errors += 1
-                log.error("retention purge failed: %s", exc)
-            except Exception as exc:  # sqlalchemy errors outside write()
-                self.counters.db_errors += 1
-                log.error("retention purge failed: %s", exc)
-            await asyncio.sleep(3600.0)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -19,7 +19,7 @@ from dronewatch import __version__
 from dronewatch.alerts import zones as zone_format
 from dronewatch.alerts.zones import ZoneError, parse_feature
 from dronewatch.server import auth
-from dronewatch.server.app import AppContext, new_zone_id, store_zone
+from dronewatch.server.context import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
 from dronewatch.server.inputs import BodyError, SafeStr, load_json
 from dronewatch.server.settings import Principal

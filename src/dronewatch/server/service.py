@@ -44,7 +44,7 @@ LIVE_POLL_S = 0.1  # while live sources are silent, results are published this o
 
 
 class Pipeline(Protocol):
-    """What the service needs of ``dronewatch.track.pipeline.TrackingPipeline``."""
+    """What the service needs of ``dronewatch.alerts.pipeline.TrackingPipeline``."""
 
     def feed_observation(
         self, obs: Observation, *, frame_track: str | None = None
@@ -126,6 +126,7 @@ class Processor:
         self.data_time = -math.inf  # newest frame time seen
         self._last_frame: Frame | None = None
         self._frame_track: str | None = None
+        self._counted_frame: Frame | None = None  # the frame last counted for its sensor
 
     # -- input --------------------------------------------------------------------------
 
@@ -158,13 +159,15 @@ class Processor:
         if track is not None:
             self._dirty[track.track_id] = track
             self._objects[track.track_id] = track
+        new_frame = frame is not self._counted_frame  # a frame's messages share it
+        self._counted_frame = frame
         sensor = self.batch.sensors.get(frame.sensor_id)
         if sensor is None:
-            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, 1)
+            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, new_frame)
         else:
             sensor.first_seen = min(sensor.first_seen, frame.time)
             sensor.last_seen = max(sensor.last_seen, frame.time)
-            sensor.frames += 1
+            sensor.frames += new_frame
         self._alerts(alerts)
         return len(alerts)
 

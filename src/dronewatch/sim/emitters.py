@@ -1,6 +1,6 @@
 """Payload builders per drone kind, made with the protocol encoders.
 
-Each builder turns a :class:`~dronewatch.sim.engine.Batch` (one drone's state at its emission
+Each builder turns a :class:`~dronewatch.sim.runtime.Batch` (one drone's state at its emission
 times) into ``(row, transport, payload, counter, channel)`` tuples. What they send, and how
 often (intervals in :data:`~dronewatch.sim.engine.DEFAULT_INTERVAL`):
 
@@ -42,8 +42,8 @@ from dronewatch.protocols.dji_droneid import (
     encode_telemetry_many,
     make_telemetry,
 )
-from dronewatch.sim.engine import Batch, DroneRuntime, register_emitter
 from dronewatch.sim.fast_location import encode_locations
+from dronewatch.sim.runtime import Batch, DroneRuntime, register_emitter
 
 Built = list[tuple[int, Transport, bytes, int | None, int]]
 

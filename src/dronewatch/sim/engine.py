@@ -1,6 +1,6 @@
 """The simulation engine: scenario -> time-ordered frames, and the ground truth.
 
-Every drone is turned into a :class:`DroneRuntime` (identity, track, pilot track, radio
+Every drone is turned into a :class:`~.runtime.DroneRuntime` (identity, track, pilot track, radio
 streams). Time advances in windows; in each window every drone's emission times are
 computed, its state is sampled at once with numpy, the radio model decides which sensors hear
 each packet, and the payloads are made with the protocol encoders (the same ones the
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,8 +22,14 @@ import numpy.typing as npt
 
 from dronewatch.model import Frame, Transport
 from dronewatch.protocols import ble, wifi
-from dronewatch.sim.flight import FloatArray, LocalFrame, Track, flight_track, pilot_track
+from dronewatch.protocols.link import DEFAULT_FRAME_KIND
+from dronewatch.sim import emitters as _emitters  # noqa: F401  (registers the built-in emitters)
+from dronewatch.sim.flight import FloatArray, LocalFrame, flight_track, pilot_track
+from dronewatch.sim.runtime import EMITTERS, Batch, Claimed, DroneRuntime, Emitter, register_emitter
 from dronewatch.sim.scenario import Drone, Scenario, ScenarioError
+
+__all__ = ["EMITTERS", "Batch", "Claimed", "DroneRuntime", "Emitter", "iter_frames", "prepare",
+           "register_emitter"]
 
 WINDOW_S = 30.0
 STATIC_EVERY = 3  # in packs: the static messages ride in every pack; single adverts rotate
@@ -56,105 +61,6 @@ SECONDARY_INTERVAL_S = 2.0  # DJI flight information record (0x11) / OcuSync ser
 # Per-drone state
 
 
-@dataclass(slots=True, frozen=True)
-class Claimed:
-    """What the drone claims at a batch of times (after any spoofing), as arrays."""
-
-    east: FloatArray
-    north: FloatArray
-    lat: FloatArray
-    lon: FloatArray
-    height: FloatArray
-    alt: FloatArray
-    v_east: FloatArray
-    v_north: FloatArray
-    v_up: FloatArray
-    heading: FloatArray
-    pilot_east: FloatArray
-    pilot_north: FloatArray
-    pilot_lat: FloatArray
-    pilot_lon: FloatArray
-    true_east: FloatArray
-    true_north: FloatArray
-
-
-@dataclass(slots=True)
-class Batch:
-    """The state of one drone at a batch of emission times, as plain lists."""
-
-    time: list[float]  # UTC epoch seconds
-    tag: list[int]  # which stream
-    lat: list[float]
-    lon: list[float]
-    height: list[float]  # above take-off, m
-    alt: list[float]  # above mean sea level, m
-    v_east: list[float]
-    v_north: list[float]
-    v_up: list[float]
-    speed: list[float]
-    direction: list[float]
-    airborne: list[bool]
-    pilot_lat: list[float]
-    pilot_lon: list[float]
-    arrays: Claimed  # the same state as numpy arrays, for vectorised encoders
-    epoch: FloatArray  # ``time`` as an array
-    tags: npt.NDArray[np.int64]
-
-
-@dataclass(slots=True)
-class DroneRuntime:
-    index: int
-    drone: Drone
-    kind: str
-    transport: Transport
-    uas_id: str
-    serial: str
-    operator_id: str | None
-    uuid: str | None
-    product_type: int
-    track: Track
-    pilot: Track
-    tx_end: float  # scenario seconds
-    home_lat: float
-    home_lon: float
-    ground_alt: float
-    pilot_alt: float
-    mac_seed: bytes
-    streams: list[float]  # intervals; the index is the tag
-    phases: list[float]
-    rng: np.random.Generator
-    tx_power_dbm: float
-    channel: int
-    teleport: tuple[float, float] | None = None  # east, north offset (m) while teleported
-    pilot_offset: tuple[float, float] | None = None
-    counters: dict[Any, int] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def count(self, key: Any) -> int:
-        """The next value of a per-key 8/16-bit-agnostic counter (starts at 0)."""
-        n = self.counters.get(key, 0)
-        self.counters[key] = n + 1
-        return n
-
-
-Emitter = Callable[[DroneRuntime, Batch], list[tuple[int, Transport, bytes, int | None, int]]]
-"""Builds, for each row of a batch, ``(row, transport, payload, counter, channel)`` (rows may
-be left out or repeated)."""
-
-EMITTERS: dict[str, Emitter] = {}
-
-
-def register_emitter(kind: str) -> Callable[[Emitter], Emitter]:
-    """Register the payload builder of a drone kind (another module may replace one, e.g. an
-    OcuSync emitter that also writes IQ)."""
-
-    def wrap(fn: Emitter) -> Emitter:
-        EMITTERS[kind] = fn
-        return fn
-
-    return wrap
-
-
 def _digest(*parts: object) -> bytes:
     return hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=16).digest()
 
@@ -180,7 +86,6 @@ def mhz_of(transport: Transport, channel: int) -> float:
 
 def prepare(scenario: Scenario, seed: int = 0) -> tuple[LocalFrame, list[DroneRuntime]]:
     """The local frame and a runtime per drone."""
-    import dronewatch.sim.emitters  # noqa: F401  (registers the built-in emitters)
 
     lat0, lon0, ground = resolve_origin(scenario)
     frame = LocalFrame.at(lat0, lon0)
@@ -434,7 +339,7 @@ def _window_frames(
                     payload=payload, time=times[row], transport=transport,
                     source=mac_at(rt, times[row] - t0) if randomized else mac,
                     rssi_dbm=rssi_l[j], channel=channel, frequency_hz=hz, sensor_id=sid,
-                    counter=counter,
+                    counter=counter, frame_kind=DEFAULT_FRAME_KIND[transport],
                 )
             )
     return frames

@@ -1,6 +1,6 @@
 """The DJI OcuSync bursts a sensor hears, as a SigMF IQ recording with the idle time cut out.
 
-:func:`dronewatch.phy.ocusync.synth.write_sigmf_capture` keeps the true time between bursts,
+:func:`dronewatch.sim.ocusync_synth.write_sigmf_capture` keeps the true time between bursts,
 filled with noise: at 50 MS/s that is 200-400 MB per second of scenario, nearly all noise (a
 drone sends a 0.64 ms burst about every 0.5 s). :class:`BurstRecorder` keeps true time only
 between bursts less than ``gap_s`` (4 ms) apart and cuts longer idle stretches to ``gap_s``;
@@ -41,7 +41,7 @@ from dronewatch.sources.iq import (
     write_sigmf_meta,
 )
 
-SAMPLE_RATE = 50e6  # as synth.py and common DroneID recordings (USRP, bladeRF)
+SAMPLE_RATE = 50e6  # as ocusync_synth.py and common DroneID recordings (USRP, bladeRF)
 DATATYPE = "ci16_le"
 NOISE_RMS_FS = 2.0**-7  # noise level, relative to full scale (-42 dBFS)
 NOISE_FIGURE_DB = 6.0

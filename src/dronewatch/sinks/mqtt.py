@@ -151,6 +151,10 @@ class FramePublisher:
             self._cond.notify_all()
 
 
+#: The longest wait between two frames when publishing at the recorded pace.
+MAX_PACE_GAP_S = 10.0
+
+
 def publish_frames(
     frames: Iterable[Frame],
     publisher: FramePublisher,
@@ -160,18 +164,23 @@ def publish_frames(
     batch_frames: int = BATCH_FRAMES,
     batch_interval: float = BATCH_INTERVAL_S,
     stop: threading.Event | None = None,
+    max_gap: float = MAX_PACE_GAP_S,
+    on_gap: Callable[[float, float], None] | None = None,
 ) -> None:
     """Publish ``frames`` in batches of up to ``batch_frames``, none held longer than
     ``batch_interval`` s.
 
-    ``pace``: at their recorded pace (a frame older than the one before restarts the clock),
-    dropping batches the broker cannot take in time, as a live sensor must; otherwise as fast
-    as the broker acknowledges. ``as_live``: times shifted so that the first frame is now.
+    ``pace``: at their recorded pace (a frame older than the one before restarts the clock; a
+    jump forward longer than ``max_gap`` s waits ``max_gap`` s, and ``on_gap(gap, max_gap)``
+    says so), dropping batches the broker cannot take in time, as a live sensor must;
+    otherwise as fast as the broker acknowledges. ``as_live``: times shifted so that the
+    first frame is now (and a cut gap is cut from the times too).
     """
     batch: list[Frame] = []
     deadline = math.inf  # monotonic time by which the batch goes out
     t0: float | None = None
     start = 0.0
+    last = 0.0
     shift: float | None = None
     wait = not pace
 
@@ -187,6 +196,14 @@ def publish_frames(
         if pace:
             if t0 is None or frame.time < t0:
                 t0, start = frame.time, time.monotonic()
+            elif frame.time - last > max_gap:  # e.g. a clock set during the capture
+                gap = frame.time - last
+                t0 += gap - max_gap
+                if shift is not None:
+                    shift -= gap - max_gap
+                if on_gap is not None:
+                    on_gap(gap, max_gap)
+            last = frame.time
             target = start + (frame.time - t0)
             if deadline <= target:  # the batch is due before this frame
                 _sleep_until(deadline, stop)

@@ -3,7 +3,7 @@
 ``open_capture`` picks the reader by file content (magic bytes), falling back to the file
 extension, so ``dronewatch decode`` takes any capture kind:
 
-* pcap / pcapng (Wi-Fi and Bluetooth link types)  -> ``dronewatch.sources.pcap``
+* pcap / pcapng (Wi-Fi and Bluetooth link types)  -> ``dronewatch.sources.pcap_frames``
 * SigMF recordings and raw IQ files                -> ``dronewatch.sources.iq``
 """
 
@@ -44,6 +44,7 @@ PCAP_MAGICS = (
     b"\xa1\xb2\x3c\x4d",
     b"\x0a\x0d\x0d\x0a",
 )
+PCAP_SUFFIXES = {".pcap", ".pcapng", ".cap"}
 IQ_SUFFIXES = {".sigmf-meta", ".sigmf-data", ".sigmf", ".cf32", ".cf64", ".ci16", ".ci8",
                ".cs16", ".cs8", ".iq", ".raw", ".bin", ".fc32", ".cfile"}
 
@@ -52,17 +53,23 @@ def capture_kind(path: Path) -> str:
     """``"pcap"`` or ``"iq"`` for ``path``; ``NotMine`` if it is neither."""
     if path.suffix.lower() in IQ_SUFFIXES:
         return "iq"
+    if path.suffix.lower() in PCAP_SUFFIXES:
+        if not path.is_file():  # a pipe, a FIFO, a device: reading its magic would eat it
+            return "pcap"
+    elif path.exists() and not path.is_file():
+        raise NotMine(f"{path}: a stream is read by its name: give it a .pcap, .pcapng or IQ "
+                      "suffix", reason="unknown-file-type")
     with path.open("rb") as fh:
         head = fh.read(4)
     if head in PCAP_MAGICS:
         return "pcap"
-    if path.suffix.lower() in {".pcap", ".pcapng", ".cap"}:
+    if path.suffix.lower() in PCAP_SUFFIXES:
         return "pcap"  # let the pcap reader say what is wrong with it
     raise NotMine(f"{path}: not a pcap, pcapng, SigMF or raw IQ file", reason="unknown-file-type")
 
 
 _READERS = {
-    "pcap": "dronewatch.sources.pcap",
+    "pcap": "dronewatch.sources.pcap_frames",
     "iq": "dronewatch.sources.iq",
 }
 

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dronewatch.errors import Corrupt, DecodeError, Unsupported
-from dronewatch.model import Frame, Transport
+from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.sources import CaptureOptions
 from dronewatch.stats import DecodeStats
 
@@ -158,6 +158,8 @@ class SigMFRecording:
     captures: list[CaptureSegment]
     annotations: list[dict[str, Any]] = field(default_factory=list)
     global_: dict[str, Any] = field(default_factory=dict)
+    data_offset: int = 0  # where the samples start in data_path (an archive's member)
+    data_size: int | None = None  # bytes of samples from there (None: to the end)
 
     def segment_for(self, sample: int) -> CaptureSegment:
         seg = self.captures[0]
@@ -192,30 +194,94 @@ def format_datetime(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def read_sigmf_meta(path: Path) -> SigMFRecording:
-    meta_path, data_path = sigmf_paths(path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise Corrupt(f"{meta_path}: missing SigMF metadata", reason="sigmf-meta") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Corrupt(f"{meta_path}: unreadable SigMF metadata: {exc}",
-                      reason="sigmf-meta") from exc
-    if not isinstance(meta, dict) or not isinstance(meta.get("global"), dict):
-        raise Corrupt(f"{meta_path}: no 'global' object", reason="sigmf-meta")
-    glob: dict[str, Any] = meta["global"]
+#: Sample rates a recording may declare (the receiver's own limit is checked again there).
+MIN_SAMPLE_RATE_HZ = 10e6
+MAX_SAMPLE_RATE_HZ = 250e6  # = phy.ocusync.receiver.MAX_SAMPLE_RATE_HZ (numpy-free here)
+
+
+def check_sample_rate(rate: object, where: str) -> float:
+    """``rate`` as a float if it is a number in the range the receiver reads, else a clear
+    ``DecodeError`` (before anything sized by it is allocated)."""
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
+        raise Corrupt(f"{where}: sample rate {rate!r} is not a number", reason="iq-sample-rate")
+    if rate < MIN_SAMPLE_RATE_HZ:
+        raise Unsupported(
+            f"{where}: {rate / 1e6:g} MS/s is too narrow for DJI OcuSync DroneID "
+            f"(needs >= {MIN_SAMPLE_RATE_HZ / 1e6:g} MS/s)", reason="iq-sample-rate")
+    if rate > MAX_SAMPLE_RATE_HZ:
+        raise Unsupported(
+            f"{where}: sample rate {rate:g} S/s is above the {MAX_SAMPLE_RATE_HZ / 1e6:g} MS/s "
+            "dronewatch reads", reason="iq-sample-rate")
+    return float(rate)
+
+
+def _check_global(meta: object, where: Path) -> tuple[str, float]:
+    """(datatype, sample rate) of SigMF metadata, checked for what dronewatch reads."""
+    glob = meta.get("global") if isinstance(meta, dict) else None
+    if not isinstance(glob, dict):
+        raise Corrupt(f"{where}: no 'global' object", reason="sigmf-meta")
     datatype = glob.get("core:datatype")
-    rate = glob.get("core:sample_rate")
     if not isinstance(datatype, str):
-        raise Corrupt(f"{meta_path}: core:datatype missing", reason="sigmf-meta")
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or not rate > 0:
-        raise Corrupt(f"{meta_path}: core:sample_rate missing or invalid", reason="sigmf-meta")
-    if int(glob.get("core:num_channels", 1) or 1) != 1:
-        raise Unsupported(f"{meta_path}: multi-channel SigMF", reason="sigmf-channels")
+        raise Corrupt(f"{where}: core:datatype missing", reason="sigmf-meta")
+    parse_datatype(datatype)  # Unsupported for a sample format dronewatch does not read
+    if "core:sample_rate" not in glob:
+        raise Corrupt(f"{where}: core:sample_rate missing", reason="sigmf-meta")
+    rate = check_sample_rate(glob["core:sample_rate"], f"{where}: core:sample_rate")
+    channels = glob.get("core:num_channels", 1)
+    if isinstance(channels, bool) or not isinstance(channels, int):
+        raise Corrupt(f"{where}: core:num_channels {channels!r} is not a whole number",
+                      reason="sigmf-meta")
+    if channels != 1:
+        raise Unsupported(f"{where}: {channels} channels; dronewatch reads one",
+                          reason="sigmf-channels")
+    return datatype, rate
+
+
+def read_sigmf_meta(path: Path) -> SigMFRecording:
+    """A SigMF recording (``.sigmf-meta`` + ``.sigmf-data`` pair, or ``.sigmf`` archive), read
+    and validated against the SigMF schema by the ``sigmf`` library; what is invalid or
+    outside what dronewatch reads is a ``Corrupt``/``Unsupported`` with a clear message."""
+    import tarfile
+
+    import jsonschema
+    from sigmf import schema, sigmffile, validate
+    from sigmf.error import SigMFError
+
+    meta_path, data_path = sigmf_paths(path)
+    archive = path.name.lower().endswith(".sigmf")
+    where = path if archive else meta_path
+    try:
+        if not archive:  # what dronewatch needs first (clear messages), then the schema
+            if not meta_path.exists():
+                raise Corrupt(f"{meta_path}: missing SigMF metadata", reason="sigmf-meta")
+            meta = json.loads(meta_path.read_bytes())
+            _check_global(meta, where)
+            if not data_path.exists():
+                raise Corrupt(f"{data_path}: missing SigMF data file", reason="sigmf-data")
+            validate.validate(meta, schema.get_schema())
+            # (the samples are read here, not through the library: it maps no data file)
+            rec = sigmffile.SigMFFile(metadata=meta, skip_checksum=True)
+        else:
+            rec = sigmffile.fromfile(str(path), skip_checksum=True)
+        if not isinstance(rec, sigmffile.SigMFFile):
+            raise Unsupported(f"{where}: a SigMF collection, not one recording",
+                              reason="sigmf-meta")
+        rec.validate()
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise Corrupt(f"{where}: SigMF metadata nested too deeply", reason="sigmf-meta") from None
+    except jsonschema.ValidationError as exc:
+        at = "/".join(str(p) for p in exc.absolute_path) or "metadata"
+        raise Corrupt(f"{where}: invalid SigMF metadata at {at}: {exc.message}",
+                      reason="sigmf-meta") from None
+    except (SigMFError, ValueError, TypeError, KeyError, tarfile.TarError, UnicodeError,
+            OSError) as exc:
+        raise Corrupt(f"{where}: unreadable SigMF recording: {exc}", reason="sigmf-meta") from None
+    glob: dict[str, Any] = rec.get_global_info()
+    datatype, rate = _check_global({"global": glob}, where)
     caps: list[CaptureSegment] = []
-    for c in meta.get("captures") or [{}]:
-        if not isinstance(c, dict):
-            raise Corrupt(f"{meta_path}: bad capture segment", reason="sigmf-meta")
+    for c in rec.get_captures() or [{}]:
         freq = c.get("core:frequency")
         when = c.get("core:datetime")
         caps.append(
@@ -226,8 +292,14 @@ def read_sigmf_meta(path: Path) -> SigMFRecording:
             )
         )
     caps.sort(key=lambda c: c.sample_start)
-    anns = [a for a in meta.get("annotations") or [] if isinstance(a, dict)]
-    return SigMFRecording(meta_path, data_path, datatype, float(rate), caps, anns, glob)
+    anns = [a for a in rec.get_annotations() or [] if isinstance(a, dict)]
+    offset = int(getattr(rec, "data_offset", 0) or 0)
+    size = getattr(rec, "data_size_bytes", None)
+    out = SigMFRecording(meta_path, Path(rec.data_file) if archive else data_path, datatype,
+                         rate, caps, anns, glob)
+    out.data_offset = offset
+    out.data_size = int(size) if archive and size is not None else None
+    return out
 
 
 def write_sigmf(
@@ -328,6 +400,8 @@ class IQSource:
     fmt: SampleFormat
     sample_rate: float
     segments: tuple[CaptureSegment, ...]
+    data_offset: int = 0
+    data_size: int | None = None
 
     def segment_for(self, sample: int) -> CaptureSegment:
         seg = self.segments[0]
@@ -340,17 +414,12 @@ class IQSource:
 def open_iq(path: Path, options: CaptureOptions) -> IQSource:
     """Resolve format, rate, frequency and start time of a raw or SigMF recording."""
     name = path.name.lower()
-    if name.endswith((".sigmf-meta", ".sigmf-data")) or (
+    if name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")) or (
         not path.exists() and sigmf_paths(path)[0].exists()
     ):
         rec = read_sigmf_meta(path)
-        if not rec.data_path.exists():
-            raise Corrupt(f"{rec.data_path}: missing SigMF data file", reason="sigmf-data")
         return IQSource(rec.data_path, parse_datatype(rec.datatype), rec.sample_rate,
-                        tuple(rec.captures))
-    if name.endswith(".sigmf"):
-        raise Unsupported(f"{path}: SigMF archives (.sigmf tar) are not supported; "
-                          "extract the .sigmf-meta/.sigmf-data pair", reason="sigmf-archive")
+                        tuple(rec.captures), rec.data_offset, rec.data_size)
     if options.iq_format:
         fmt = raw_format(options.iq_format)
     elif path.suffix.lower().lstrip(".") in RAW_FORMATS:
@@ -361,8 +430,9 @@ def open_iq(path: Path, options: CaptureOptions) -> IQSource:
             reason="iq-format",
         )
     rate = options.sample_rate_hz
-    if rate is None or not math.isfinite(rate) or rate <= 0:
+    if rate is None:
         raise DecodeError(f"{path}: raw IQ needs --sample-rate", reason="iq-sample-rate")
+    rate = check_sample_rate(rate, f"{path}: --sample-rate")
     size = path.stat().st_size
     duration = (size // fmt.sample_bytes) / rate
     start = os.path.getmtime(path) - duration
@@ -374,11 +444,7 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
     """DJI OcuSync frames (CRC-24A checked 173-byte blocks) from an IQ recording."""
     from dronewatch.phy.ocusync.receiver import BurstResult, Receiver
 
-    src = open_iq(Path(path), options)
-    if src.sample_rate < 10e6:
-        raise Unsupported(
-            f"{path}: {src.sample_rate / 1e6:g} MS/s is too narrow for DJI OcuSync DroneID "
-            "(needs >= 10 MS/s)", reason="iq-sample-rate")
+    src = open_iq(Path(path), options)  # the sample rate is checked before any allocation
     # A centre frequency given on the command line overrides missing metadata only.
     centre0 = src.segments[0].frequency_hz
     if centre0 is None:
@@ -402,6 +468,7 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
                 payload=r.payload,
                 time=t,
                 transport=Transport.DJI_OCUSYNC,
+                frame_kind=FrameKind.BURST.value,
                 frequency_hz=(centre + r.freq_offset_hz) if centre is not None else None,
                 sensor_id=options.sensor_id,
                 extra={
@@ -415,10 +482,19 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
                 },
             )
 
-    with src.data_path.open("rb") as fh:
-        for chunk in prefetch(iter_samples(fh, src.fmt, chunk=CHUNK_SAMPLES)):
-            yield from frames(rx.feed(chunk))
-        yield from frames(rx.flush())
+    count = None if src.data_size is None else src.data_size // src.fmt.sample_bytes
+    try:
+        with src.data_path.open("rb") as fh:
+            fh.seek(src.data_offset)
+            samples = iter_samples(fh, src.fmt, count=count, chunk=CHUNK_SAMPLES,
+                                   start=src.data_offset // src.fmt.sample_bytes)
+            if src.data_offset % src.fmt.sample_bytes:
+                raise Corrupt(f"{path}: samples not aligned in the archive", reason="sigmf-data")
+            for chunk in prefetch(samples):
+                yield from frames(rx.feed(chunk))
+            yield from frames(rx.flush())
+    finally:
+        stats.samples_zeroed += rx.stats.samples_zeroed
 
 
 def prefetch(

@@ -13,8 +13,8 @@ Reader
     or :class:`~dronewatch.errors.Corrupt` instead. A file that is not a capture at all
     (wrong magic) raises :class:`CaptureFormatError` in both modes: nothing in it is usable.
 
-    :func:`read_frames` is what :func:`dronewatch.sources.open_capture` calls: packets go
-    through :func:`dronewatch.protocols.link.frames_from_packet`.
+    A file that cannot be mapped (a pipe, a FIFO, a device) is streamed a few MiB at a time
+    (:class:`Capture`), never read whole. Frames come from :mod:`.pcap_frames`.
 
 Writers
     :class:`PcapngWriter` (any number of link types, one interface per link type, nanosecond
@@ -24,30 +24,28 @@ Writers
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import struct
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from dronewatch.errors import Corrupt, DecodeError, NotMine, Truncated
-from dronewatch.model import Frame
-from dronewatch.sources import CaptureOptions
+from dronewatch.errors import Corrupt, DecodeError, Truncated
 from dronewatch.stats import DecodeStats
 
 if TYPE_CHECKING:
-    from dronewatch.protocols.link import LinkParser
+    pass
 
 __all__ = [
+    "Capture",
     "CaptureFormatError",
     "Packet",
     "PcapWriter",
     "PcapngWriter",
     "iter_packets",
-    "read_frames",
     "read_packets",
 ]
 
@@ -79,9 +77,9 @@ OPB = 0x00000002
 SPB = 0x00000003
 EPB = 0x00000006
 
-_OPT_ENDOFOPT = 0
-_OPT_IF_TSRESOL = 9
-_OPT_IF_TSOFFSET = 14
+OPT_ENDOFOPT = 0
+OPT_IF_TSRESOL = 9
+OPT_IF_TSOFFSET = 14
 
 # Largest packet we accept (the pcap/pcapng "huge" limit used by libpcap is 256 KiB; IEEE
 # 802.11 and BLE frames are far smaller). A larger length is treated as corruption.
@@ -111,7 +109,7 @@ _U32 = {o: e["u32"].unpack_from for o, e in _ENDIAN.items()}
 _OPB = {o: e["opb"].unpack_from for o, e in _ENDIAN.items()}
 
 
-class _Stop(Exception):
+class Damage(Exception):
     """Internal: damage found; carries the error to count or raise."""
 
     def __init__(self, error: DecodeError) -> None:
@@ -119,7 +117,7 @@ class _Stop(Exception):
         self.error = error
 
 
-def _fail(error: DecodeError, stats: DecodeStats | None, strict: bool) -> None:
+def count_or_raise(error: DecodeError, stats: DecodeStats | None, strict: bool) -> None:
     if strict:
         raise error
     if stats is not None:
@@ -140,11 +138,11 @@ def iter_packets(
     Damage after a valid file header is counted in ``stats`` (``pcap: <reason>``) and ends
     the iteration, or raises with ``strict``. A wrong magic raises :class:`CaptureFormatError`.
     """
-    return _guard(_packet_source(buf), stats, strict)
+    return _guard(packet_source(buf), stats, strict)
 
 
-def _packet_source(buf: bytes | mmap.mmap) -> Iterator[Packet]:
-    """The raw packet generator for ``buf`` (raises ``_Stop`` on damage)."""
+def packet_source(buf: bytes | mmap.mmap) -> Iterator[Packet]:
+    """The raw packet generator for ``buf`` (raises ``Damage`` on damage)."""
     head = bytes(buf[:4])
     if len(head) < 4:
         raise CaptureFormatError("empty or too short to be a capture", reason="empty-file")
@@ -158,8 +156,8 @@ def _packet_source(buf: bytes | mmap.mmap) -> Iterator[Packet]:
 def _guard(packets: Iterator[Packet], stats: DecodeStats | None, strict: bool) -> Iterator[Packet]:
     try:
         yield from packets
-    except _Stop as stop:
-        _fail(stop.error, stats, strict)
+    except Damage as stop:
+        count_or_raise(stop.error, stats, strict)
 
 
 def _iter_pcap(
@@ -168,29 +166,29 @@ def _iter_pcap(
     """The records of a classic pcap file, from the record at ``start`` (after the header)."""
     size = len(buf)
     if size < 24:
-        raise _Stop(Truncated("pcap file header cut short", reason="truncated-header"))
+        raise Damage(Truncated("pcap file header cut short", reason="truncated-header"))
     e = _ENDIAN[order]
     _magic, major, _minor, _zone, _sigfigs, _snaplen, network = e["pcap_hdr"].unpack_from(buf, 0)
     if major != 2:
-        raise _Stop(Corrupt(f"pcap major version {major}", reason="bad-version"))
+        raise Damage(Corrupt(f"pcap major version {major}", reason="bad-version"))
     # Some writers put FCS length bits in the top of the link type field.
     linktype = network & 0x0FFFFFFF
     rec = _REC[order]
     pos = start
     while pos < size:
         if pos + 16 > size:
-            raise _Stop(Truncated("pcap record header cut short", reason="truncated"))
+            raise Damage(Truncated("pcap record header cut short", reason="truncated"))
         sec, frac, incl, _orig = rec(buf, pos)
         if incl > MAX_PACKET:
-            raise _Stop(Corrupt(f"pcap record of {incl} bytes", reason="bad-record-length"))
+            raise Damage(Corrupt(f"pcap record of {incl} bytes", reason="bad-record-length"))
         start = pos + 16
         pos = start + incl
         if pos > size:
-            raise _Stop(Truncated("pcap record data cut short", reason="truncated"))
+            raise Damage(Truncated("pcap record data cut short", reason="truncated"))
         yield sec + frac / divisor, linktype, buf[start:pos]
 
 
-class _Interface:
+class Interface:
     """A pcapng interface: link type, snap length, timestamp divisor and offset (seconds)."""
 
     __slots__ = ("divisor", "linktype", "offset", "snaplen")
@@ -214,12 +212,12 @@ class Resume(NamedTuple):
     position: int
     order: str
     divisor: float = 1e6
-    interfaces: tuple[_Interface, ...] = ()
+    interfaces: tuple[Interface, ...] = ()
     last_time: float = 0.0
 
 
 def resume_packets(buf: bytes | mmap.mmap, resume: Resume) -> Iterator[Packet]:
-    """The packets of the capture in ``buf`` from ``resume`` on (raises ``_Stop`` on damage,
+    """The packets of the capture in ``buf`` from ``resume`` on (raises ``Damage`` on damage,
     as the reader from the start does)."""
     if resume.pcapng:
         return _iter_pcapng(buf, resume)
@@ -232,7 +230,7 @@ def _options(
     opt = _ENDIAN[order]["opt"]
     while pos + 4 <= end:
         code, length = opt.unpack_from(buf, pos)
-        if code == _OPT_ENDOFOPT:
+        if code == OPT_ENDOFOPT:
             return
         start = pos + 4
         stop = start + length
@@ -242,23 +240,23 @@ def _options(
         pos = start + ((length + 3) & ~3)
 
 
-def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> _Interface:
+def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> Interface:
     e = _ENDIAN[order]
     if pos + 16 > end:
-        raise _Stop(Corrupt("interface description block too short", reason="bad-idb"))
+        raise Damage(Corrupt("interface description block too short", reason="bad-idb"))
     linktype, _reserved, snaplen = e["idb"].unpack_from(buf, pos + 8)
     divisor = 1_000_000
     offset = 0.0
     for code, value in _options(buf, pos + 16, end, order):
-        if code == _OPT_IF_TSRESOL and len(value) >= 1:
+        if code == OPT_IF_TSRESOL and len(value) >= 1:
             r = value[0]
             exp = r & 0x7F
             if exp > 63:
-                raise _Stop(Corrupt(f"if_tsresol {r:#x}", reason="bad-tsresol"))
+                raise Damage(Corrupt(f"if_tsresol {r:#x}", reason="bad-tsresol"))
             divisor = 2**exp if r & 0x80 else 10**exp
-        elif code == _OPT_IF_TSOFFSET and len(value) >= 8:
+        elif code == OPT_IF_TSOFFSET and len(value) >= 8:
             offset = float(e["i64"].unpack_from(value, 0)[0])
-    return _Interface(linktype, snaplen, divisor, offset)
+    return Interface(linktype, snaplen, divisor, offset)
 
 
 def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterator[Packet]:
@@ -266,7 +264,7 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
     size = len(buf)
     pos = 0
     order = "<"
-    interfaces: list[_Interface] = []
+    interfaces: list[Interface] = []
     last_time = 0.0
     if resume is not None:
         pos, order, interfaces, last_time = (
@@ -284,7 +282,7 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             btype, blen = blk(buf, pos)
             iface = hi = lo = caplen = 0
         else:
-            raise _Stop(Truncated("pcapng block header cut short", reason="truncated"))
+            raise Damage(Truncated("pcapng block header cut short", reason="truncated"))
         if btype == SHB:  # (the SHB type reads the same in both byte orders)
             # A new section: its byte-order magic decides how everything after it is read.
             bom = bytes(buf[pos + 8 : pos + 12])
@@ -293,7 +291,7 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             elif bom == b"\x1a\x2b\x3c\x4d":
                 order = ">"
             else:
-                raise _Stop(Corrupt("bad pcapng byte-order magic", reason="bad-byte-order"))
+                raise Damage(Corrupt("bad pcapng byte-order magic", reason="bad-byte-order"))
             blk = _BLK[order]
             head = _HEAD[order]
             u32 = _U32[order]
@@ -301,24 +299,24 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             interfaces = []
             btype, blen = blk(buf, pos)
         if blen < 12 or blen & 3:
-            raise _Stop(Corrupt(f"pcapng block length {blen}", reason="bad-block-length"))
+            raise Damage(Corrupt(f"pcapng block length {blen}", reason="bad-block-length"))
         end = pos + blen
         if end > size:
-            raise _Stop(Truncated("pcapng block cut short", reason="truncated"))
+            raise Damage(Truncated("pcapng block cut short", reason="truncated"))
         if u32(buf, end - 4)[0] != blen:
-            raise _Stop(Corrupt("pcapng trailing block length mismatch", reason="bad-block-length"))
+            raise Damage(Corrupt("pcapng trailing block length mismatch", reason="bad-block-length"))
         body_end = end - 4
         if btype in (EPB, OPB):
             if btype == OPB:  # the obsolete Packet Block: 16-bit interface id and drop count
                 if pos + 28 > body_end:
-                    raise _Stop(Corrupt("packet block too short", reason="bad-packet-block"))
+                    raise Damage(Corrupt("packet block too short", reason="bad-packet-block"))
                 iface, _drops, hi, lo, caplen, _orig = opb(buf, pos + 8)
             start = pos + 28
             stop = start + caplen
             if stop > body_end:  # (also an EPB shorter than its fixed fields)
-                raise _Stop(Corrupt("packet data runs past its block", reason="bad-packet-block"))
+                raise Damage(Corrupt("packet data runs past its block", reason="bad-packet-block"))
             if iface >= len(interfaces):
-                raise _Stop(Corrupt(f"packet on undeclared interface {iface}", reason="bad-interface"))
+                raise Damage(Corrupt(f"packet on undeclared interface {iface}", reason="bad-interface"))
             it = interfaces[iface]
             sec, frac = divmod((hi << 32) | lo, it.divisor)
             last_time = sec + frac / it.divisor + it.offset
@@ -326,14 +324,14 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
         elif btype == SHB:
             major = _ENDIAN[order]["u16"].unpack_from(buf, pos + 12)[0]
             if major != 1:
-                raise _Stop(Corrupt(f"pcapng major version {major}", reason="bad-version"))
+                raise Damage(Corrupt(f"pcapng major version {major}", reason="bad-version"))
         elif btype == IDB:
             interfaces.append(_parse_idb(buf, pos, body_end, order))
         elif btype == SPB:
             if not interfaces:
-                raise _Stop(Corrupt("simple packet without an interface", reason="bad-interface"))
+                raise Damage(Corrupt("simple packet without an interface", reason="bad-interface"))
             if pos + 12 > body_end:
-                raise _Stop(Corrupt("simple packet block too short", reason="bad-spb"))
+                raise Damage(Corrupt("simple packet block too short", reason="bad-spb"))
             it = interfaces[0]
             orig = _ENDIAN[order]["u32"].unpack_from(buf, pos + 8)[0]
             caplen = min(orig, body_end - (pos + 12))
@@ -345,147 +343,150 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
         pos = end
 
 
-class _Mapped:
-    """A read-only view of a whole file (mmap; plain bytes for empty files)."""
+#: Bytes read at a time from a capture that cannot be mapped (a pipe, a FIFO, a device).
+STREAM_CHUNK = 4 << 20
+#: The largest pcapng block a stream is read in (larger: damage, as the reference says).
+MAX_STREAM_BLOCK = 16 << 20
+
+
+class Capture:
+    """A capture file opened for reading: ``buf``, the whole file mapped read-only (plain
+    bytes when empty), or ``None`` for a file that cannot be mapped (a pipe, a FIFO, a
+    device): read it with :meth:`packets`, which streams those in bounded memory."""
 
     def __init__(self, path: Path) -> None:
         self._fh = path.open("rb")
+        self.buf: bytes | mmap.mmap | None
         try:
-            self.buf: bytes | mmap.mmap = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # empty file, or one that cannot be mapped (a pipe...)
-            self.buf = self._fh.read()
+            self.buf = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty regular file
+            self.buf = b""
+        except OSError:  # not mappable: streamed
+            self.buf = None
+
+    def packets(self) -> Iterator[Packet]:
+        """``packet_source`` of the file: it raises ``CaptureFormatError`` at once for a
+        wrong magic and ``Damage`` on damage."""
+        if self.buf is not None:
+            return packet_source(self.buf)
+        return _stream_packets(self._fh)
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
-            self.buf.close()
+            # a view still alive (held by the traceback of an error on its way out): the map
+            # goes with the last view, and the error, not this, is reported
+            with contextlib.suppress(BufferError):
+                self.buf.close()
         self._fh.close()
+
+
+def _stream_packets(fh: BinaryIO) -> Iterator[Packet]:
+    """The packets of a capture read from a stream, a few MiB at a time.
+
+    Whole records (pcap) or blocks (pcapng) are gathered into chunks that the reference
+    reader reads; a pcapng chunk starts with its section's header and interface blocks again
+    (and the time of the last packet, for simple packets), so every packet is read in the
+    state it would be in the whole file. Damage ends the chunk where it starts: the reader
+    then reports it as for a file.
+    """
+    head = fh.read(4)
+    if head == _PCAPNG_SHB:
+        return _stream_pcapng(fh, head)
+    if head in _PCAP_MAGIC:
+        return _stream_pcap(fh, head)
+    return packet_source(head)  # raises CaptureFormatError
+
+
+def _read_exactly(fh: BinaryIO, n: int) -> bytes:
+    data = fh.read(n)
+    while 0 < len(data) < n:
+        more = fh.read(n - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _stream_pcap(fh: BinaryIO, magic: bytes) -> Iterator[Packet]:
+    order, divisor = _PCAP_MAGIC[magic]
+    header = magic + _read_exactly(fh, 20)
+    rec = _ENDIAN[order]["rec"]
+    end = False
+    while not end:
+        chunk = bytearray(header)
+        while len(chunk) < STREAM_CHUNK:
+            head = _read_exactly(fh, 16)
+            chunk += head
+            if len(head) < 16:
+                end = True
+                break
+            incl = rec.unpack_from(head)[2]
+            body = _read_exactly(fh, min(incl, MAX_PACKET + 1))
+            chunk += body
+            if len(body) < incl:  # cut short, or too long: the reader says which
+                end = True
+                break
+        yield from _iter_pcap(bytes(chunk), order, divisor)
+
+
+_BOM_LE = b"\x4d\x3c\x2b\x1a"
+_BOM_BE = b"\x1a\x2b\x3c\x4d"
+
+
+def _stream_pcapng(fh: BinaryIO, magic: bytes) -> Iterator[Packet]:
+    prefix = b""  # the current section's header and interface blocks
+    order = "<"
+    last_time = 0.0
+    pending = magic  # bytes of the next block already read
+    end = False
+    while not end:
+        chunk = bytearray(prefix)
+        fresh = 0  # bytes of blocks not yet read in an earlier chunk
+        while fresh < STREAM_CHUNK:
+            head = pending + _read_exactly(fh, 12 - len(pending))  # every block has 12
+            pending = b""
+            if len(head) < 12:
+                chunk += head
+                end = True
+                break
+            btype = _U32["<"](head, 0)[0]
+            if btype == SHB:  # a section: its blocks are read in its own chunks
+                if fresh:
+                    pending = head
+                    break
+                bom = head[8:12]
+                order = "<" if bom == _BOM_LE else ">" if bom == _BOM_BE else order
+                chunk = bytearray()
+                prefix = b""
+            blen = _U32[order](head, 4)[0]
+            if blen < 12 or blen & 3 or blen > MAX_STREAM_BLOCK:
+                chunk += head  # the reader reports the bad length
+                end = True
+                break
+            block = head + _read_exactly(fh, blen - 12)
+            chunk += block
+            fresh += len(block)
+            if len(block) < blen:
+                end = True
+                break
+            if btype == SHB or _U32[order](block, 0)[0] == IDB:
+                prefix += block
+        resume = Resume(True, 0, order, last_time=last_time)
+        for packet in _iter_pcapng(bytes(chunk), resume):
+            last_time = packet[0]
+            yield packet
 
 
 def read_packets(
     path: str | Path, stats: DecodeStats | None = None, *, strict: bool = False
 ) -> Iterator[Packet]:
-    """The packets of a capture file (see :func:`iter_packets`)."""
-    mapped = _Mapped(Path(path))
+    """The packets of a capture file (see :func:`iter_packets`); one that cannot be mapped
+    (a pipe...) is streamed in bounded memory."""
+    capture = Capture(Path(path))
     try:
-        yield from iter_packets(mapped.buf, stats, strict=strict)
+        yield from _guard(capture.packets(), stats, strict)
     finally:
-        mapped.close()
-
-
-#: Captures at least this large are read through the compiled index and link scan
-#: (:mod:`.pcap_index`, :mod:`dronewatch.protocols.link_batch`); smaller ones by the
-#: reference parsers alone: below ~150,000 packets the kernels take longer to load (~1 s)
-#: than they save.
-FAST_PATH_MIN_BYTES = 32 << 20
-
-
-def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iterator[Frame]:
-    """Frames carrying drone payloads from a pcap/pcapng file, in file order.
-
-    Packets without a drone payload are passed over silently (they are counted in
-    ``stats.packets_read`` only); broken ones are counted by reason in ``stats.skipped``
-    (or raise with ``options.strict``).
-    """
-    mapped = _Mapped(Path(path))
-    try:
-        packets = _packet_source(mapped.buf)  # a wrong magic raises here, before any frame
-        try:
-            if len(mapped.buf) >= FAST_PATH_MIN_BYTES:
-                yield from _scanned_frames(mapped.buf, packets, options, stats)
-            else:
-                yield from _parsed_frames(packets, options, stats)
-        except _Stop as stop:
-            _fail(stop.error, stats, options.strict)
-    finally:
-        mapped.close()
-
-
-def _parsed_frames(
-    packets: Iterator[Packet], options: CaptureOptions, stats: DecodeStats
-) -> Iterator[Frame]:
-    """The reference path: every packet through its link-layer parser."""
-    from dronewatch.protocols.link import parsers
-
-    table = parsers()
-    for time, linktype, data in packets:
-        stats.packets_read += 1
-        parse = table.get(linktype)
-        if parse is not None:
-            yield from _parse(parse, linktype, data, time, options, stats)
-
-
-def _parse(
-    parse: LinkParser,
-    linktype: int,
-    data: bytes,
-    time: float,
-    options: CaptureOptions,
-    stats: DecodeStats,
-) -> list[Frame]:
-    """The frames of one packet; none for a packet that is not ours or is broken (counted)."""
-    from dronewatch.protocols.link import family_of
-
-    try:
-        return parse(data, time, options.sensor_id)
-    except NotMine:
-        return []
-    except DecodeError as exc:
-        if options.strict:
-            raise
-        stats.skip(f"{family_of(linktype)}: {exc.reason}")
-        return []
-
-
-def _scanned_frames(
-    buf: bytes | mmap.mmap,
-    packets: Iterator[Packet],
-    options: CaptureOptions,
-    stats: DecodeStats,
-) -> Iterator[Frame]:
-    """The fast path: the same frames as :func:`_parsed_frames`, from the compiled index and
-    link scan; the packets the kernels leave (``FALLBACK``) go through the reference parsers,
-    and after an early stop of the index (damage) the reference reader takes over."""
-    import numpy as np
-
-    from dronewatch.protocols.link import parsers
-    from dronewatch.protocols.link_batch import scan_batch
-    from dronewatch.protocols.link_scan import FALLBACK
-    from dronewatch.sources.pcap_index import index_packets
-
-    table = parsers()
-    handover: int | None = None
-    view = np.frombuffer(buf, np.uint8)
-    try:
-        resume: Resume | None = None
-        for batch in index_packets(buf):
-            times = batch.time.tolist()
-            status, frames = scan_batch(
-                buf, view, batch.offset, batch.length, times, batch.linktype, options.sensor_id
-            )
-            # The packets the kernels read give their frames in runs; the reference parsers
-            # read the few others (FALLBACK) in between.
-            frame_ends = np.cumsum(np.maximum(status, 0)).tolist()
-            done_packets = done_frames = 0
-            for i in np.flatnonzero(status == FALLBACK).tolist():
-                stats.packets_read += i - done_packets
-                yield from frames[done_frames : frame_ends[i]]
-                stats.packets_read += 1
-                linktype = int(batch.linktype[i])
-                parse = table.get(linktype)
-                if parse is not None:
-                    start = int(batch.offset[i])
-                    data = buf[start : start + int(batch.length[i])]
-                    yield from _parse(parse, linktype, data, times[i], options, stats)
-                done_packets, done_frames = i + 1, frame_ends[i]
-            stats.packets_read += len(status) - done_packets
-            yield from frames[done_frames:]
-            handover, resume = batch.handover, batch.resume
-    finally:
-        del view  # an mmap cannot close while a view of it exists
-    if resume is not None:  # the index stopped (damage): the reference reads on from there
-        yield from _parsed_frames(resume_packets(buf, resume), options, stats)
-    elif handover is not None:
-        yield from _parsed_frames(islice(packets, handover, None), options, stats)
+        capture.close()
 
 
 # --- writers -------------------------------------------------------------------------------
@@ -565,7 +566,7 @@ class PcapngWriter(_Writer):
             opts = b""
             if name:
                 opts += _option(2, name.encode())
-            opts += _option(_OPT_IF_TSRESOL, b"\x09") + _option(0, b"")
+            opts += _option(OPT_IF_TSRESOL, b"\x09") + _option(0, b"")
             self._block(IDB, struct.pack("<HHI", linktype, 0, self._snaplen) + opts)
             self._ifaces[linktype] = iface
         return iface

@@ -3,7 +3,7 @@
 The numba kernel walks a capture held in memory and writes, per packet, where its bytes lie
 (``offset``, ``length``), its ``time`` and its ``linktype`` into bounded arrays, one chunk of
 packets per call, so a capture of any size is indexed in constant memory. It follows the
-reference reader :func:`dronewatch.sources.pcap._packet_source` rule for rule and yields the
+reference reader :func:`dronewatch.sources.pcap.packet_source` rule for rule and yields the
 same packets with bit-identical times (the same float operations in the same order).
 
 The kernel never decides an error: wherever the reference raises, and wherever it meets
@@ -15,7 +15,7 @@ API
     :func:`index_packets` yields :class:`PacketBatch` es in file order; a packet's bytes are
     ``buf[offset:offset + length]``. When the last batch has ``handover`` set (an int
     ``N``), the index stopped early: packets ``N`` and later come from the reference
-    reader, which raises like ``_packet_source`` (``_Stop`` on damage,
+    reader, which raises like ``packet_source`` (``Damage`` on damage,
     :class:`~.pcap.CaptureFormatError` for a wrong magic). The batch's ``resume`` says
     where and in what state (byte order, interfaces, last time) the reference goes on:
     :func:`~.pcap.resume_packets` ``(buf, resume)``, at no cost for a capture cut short at
@@ -23,7 +23,7 @@ API
     :func:`reference_packets` ``(buf, N)``, the reference from the start.
 
     :func:`iter_packets_fast` combines both and yields and raises exactly what
-    ``_packet_source(buf)`` does.
+    ``packet_source(buf)`` does.
 
     Neither holds a view of ``buf`` between batches (an ``mmap`` can be closed any time the
     iteration is suspended), nor do the batches.
@@ -44,19 +44,19 @@ from numpy.typing import NDArray
 
 from dronewatch.jit import njit
 from dronewatch.sources.pcap import (
-    _OPT_ENDOFOPT,
-    _OPT_IF_TSOFFSET,
-    _OPT_IF_TSRESOL,
     EPB,
     IDB,
     MAX_PACKET,
     OPB,
+    OPT_ENDOFOPT,
+    OPT_IF_TSOFFSET,
+    OPT_IF_TSRESOL,
     SHB,
     SPB,
+    Interface,
     Packet,
     Resume,
-    _Interface,
-    _packet_source,
+    packet_source,
     resume_packets,
 )
 
@@ -235,18 +235,18 @@ def _read_idb(
     while p + 4 <= body_end:
         code = _u16(buf, p, big)
         value_length = _u16(buf, p + 2, big)
-        if code == _OPT_ENDOFOPT:
+        if code == OPT_ENDOFOPT:
             break
         start = p + 4
         if start + value_length > body_end:
             break
-        if code == _OPT_IF_TSRESOL and value_length >= 1:
+        if code == OPT_IF_TSRESOL and value_length >= 1:
             resolution = _u8(buf, start)
             exponent = resolution & 0x7F
             if exponent > 63:
                 return False
             base = 2 if resolution & 0x80 else 10
-        elif code == _OPT_IF_TSOFFSET and value_length >= 8:
+        elif code == OPT_IF_TSOFFSET and value_length >= 8:
             seconds = np.float64(_i64(buf, start, big))
         p = start + ((value_length + 3) & ~3)
     interfaces[row, I_LINKTYPE] = _u16(buf, pos + 8, big)
@@ -537,7 +537,7 @@ def _resume(
         pos,
         order,
         interfaces=tuple(
-            _Interface(
+            Interface(
                 int(interfaces[i, I_LINKTYPE]),
                 int(interfaces[i, I_SNAPLEN]),
                 int(interfaces[i, I_BASE]) ** int(interfaces[i, I_EXPONENT]),
@@ -550,14 +550,14 @@ def _resume(
 
 
 def reference_packets(buf: Buffer, skip: int) -> Iterator[Packet]:
-    """``_packet_source(buf)`` without its first ``skip`` packets (the handover after
-    :func:`index_packets`); raises as ``_packet_source`` does."""
-    return islice(_packet_source(buf), skip, None)
+    """``packet_source(buf)`` without its first ``skip`` packets (the handover after
+    :func:`index_packets`); raises as ``packet_source`` does."""
+    return islice(packet_source(buf), skip, None)
 
 
 def iter_packets_fast(buf: Buffer, *, chunk_packets: int = CHUNK_PACKETS) -> Iterator[Packet]:
-    """Exactly what ``_packet_source(buf)`` yields and raises, read through the index."""
-    reference = _packet_source(buf)  # raises CaptureFormatError now, as _packet_source does
+    """Exactly what ``packet_source(buf)`` yields and raises, read through the index."""
+    reference = packet_source(buf)  # raises CaptureFormatError now, as packet_source does
     return _indexed_packets(buf, reference, chunk_packets)
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
+from dronewatch.errors import Corrupt, DecodeError, Partial, Truncated, Unsupported
 from dronewatch.model import Transport
 from dronewatch.protocols import decode_payload, decoder_for
 from dronewatch.protocols.astm import (
@@ -53,7 +53,7 @@ def test_truncated() -> None:
     assert _reason(Truncated, BASIC[:24]) == "astm-truncated"
     assert _reason(Truncated, b"\xf2\x19") == "astm-truncated"
     pack = encode_pack([BASIC, LOC])
-    assert _reason(Truncated, pack[:-1]) == "astm-truncated"
+    assert _reason(Truncated, pack[:27]) == "astm-truncated"  # no complete message
     with pytest.raises(Truncated):
         decode_message(b"\x02")
 
@@ -79,12 +79,30 @@ def test_bad_packs_are_corrupt() -> None:
     assert _reason(Corrupt, b"\xf2\x19\x01" + nested[:25]) == "astm-nested-pack"
 
 
+def test_pack_cut_short_keeps_its_complete_messages() -> None:
+    # the count says 4, the bytes end 3 short of the 4th message (a spoofing rig's packs)
+    pack = encode_pack([BASIC, LOC, OPERATOR, BASIC])[:-3]
+    msgs = decode(pack)
+    assert msgs == [decode(BASIC)[0], decode(LOC)[0], decode(OPERATOR)[0]]
+    assert isinstance(msgs, Partial)
+    assert [(type(e), e.reason) for e in msgs.errors] == [(Truncated, "astm-truncated")]
+    good, errors = decode_with_errors(pack)
+    assert good == msgs and [e.reason for e in errors] == ["astm-truncated"]
+    # cut inside the 2nd message: one complete, one counted however many were announced
+    (basic,) = decode(pack[:40])
+    assert basic == decode(BASIC)[0]
+    # whole packs are plain lists
+    assert type(decode(encode_pack([BASIC, LOC]))) is list
+
+
 def test_pack_keeps_good_messages_and_reports_bad_ones() -> None:
     bad_type = bytes([0x72]) + bytes(24)
     bad_version = bytes([0x0E]) + bytes(24)
     payload = encode_pack([BASIC, bad_type, LOC, bad_version, OPERATOR])
     msgs = decode(payload)
     assert [m.type for m in msgs] == ["basic_id", "location", "operator_id"]
+    assert isinstance(msgs, Partial)  # streams count what was dropped
+    assert [e.reason for e in msgs.errors] == ["astm-type", "astm-version"]
     good, errors = decode_with_errors(payload)
     assert good == msgs
     assert [e.reason for e in errors] == ["astm-type", "astm-version"]

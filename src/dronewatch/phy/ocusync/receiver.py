@@ -37,6 +37,13 @@ SEARCH_S = 125e-6  # core start searched within +- this of the coarse start
 PREROLL_S = 1.0e-3
 OVERLAP_S = 1.2e-3
 WINDOW_S = 0.1
+#: Widest sample rate read (an Ettus X310 records 200 MS/s): the receiver's window store
+#: grows with the rate (about 0.8 GB a GS/s), so a wider one is refused before allocating.
+MAX_SAMPLE_RATE_HZ = 250e6
+#: A sample component larger than this is no radio measurement (integer formats scale to
+#: +-1, float recorders stay far below): like NaN and Inf it would swamp the power of every
+#: window it is in and hide the bursts there, so it is zeroed (and counted).
+MAX_SAMPLE_MAGNITUDE = 1e9
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,6 +83,7 @@ class ReceiverStats:
     synced: int = 0  # candidates that look like DroneID (ZC check passed)
     crc_ok: int = 0
     crc_failed: int = 0
+    samples_zeroed: int = 0  # not finite, or beyond MAX_SAMPLE_MAGNITUDE
 
 
 def decode_baseband(
@@ -139,6 +147,11 @@ class Receiver:
                 f"sample rate {sample_rate} S/s is too low for a 9 MHz DroneID burst "
                 "(need >= 10 MS/s)"
             )
+        if sample_rate > MAX_SAMPLE_RATE_HZ:
+            raise ValueError(
+                f"sample rate {sample_rate:g} S/s is above the {MAX_SAMPLE_RATE_HZ / 1e6:g} MS/s "
+                "the receiver reads"
+            )
         self.sample_rate = float(sample_rate)
         self.center_freq_hz = center_freq_hz
         self.config = config or ReceiverConfig()
@@ -172,9 +185,12 @@ class Receiver:
             n = min(free, len(chunk) - pos)
             dst = self._store[self._len : self._len + n]
             dst[:] = chunk[pos : pos + n]
-            if not _all_finite(dst.view(np.float32)):
-                # NaN / Inf samples (a broken file or driver): zero them, keep the rest.
-                dst[~np.isfinite(dst)] = 0
+            if not _all_sane(dst.view(np.float32), MAX_SAMPLE_MAGNITUDE):
+                # NaN / Inf / absurd samples (a broken file or driver): zero them, keep the rest.
+                parts = dst.view(np.float32).reshape(-1, 2)
+                bad = ~(np.abs(parts) <= MAX_SAMPLE_MAGNITUDE).all(axis=1)  # NaN fails <=
+                dst[bad] = 0
+                self.stats.samples_zeroed += int(bad.sum())
             self._len += n
             pos += n
             while self._buf_start + self._len >= self._next + self._hop + self._overlap:
@@ -296,9 +312,10 @@ class Receiver:
 
 
 @njit()
-def _all_finite(v: npt.NDArray[np.float32]) -> bool:
+def _all_sane(v: npt.NDArray[np.float32], limit: float) -> bool:
+    """Whether every value is finite and within +-``limit``."""
     for i in range(v.size):  # noqa: SIM110 (numba: an early-exit loop, no generator)
-        if not np.isfinite(v[i]):
+        if not abs(v[i]) <= limit:  # (NaN compares false)
             return False
     return True
 

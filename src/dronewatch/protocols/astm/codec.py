@@ -1,8 +1,9 @@
-"""Compiles the layout tables into fast decode/encode functions, and the public codec API.
+"""The public Remote ID codec API, over decoders and encoders compiled from the layouts.
 
-At import, every :class:`~.layout.Layout` becomes one generated decoder and one encoder:
-a precompiled :class:`struct.Struct` for the 25 bytes, bit-field extraction and the field
-codecs' own expressions pasted inline (lookup tables for enums, speeds and directions).
+At import, the table engine (:mod:`dronewatch.protocols.tables`) turns every layout of
+:mod:`.layout` into one generated decoder and one encoder: a precompiled
+:class:`struct.Struct` for the 25 bytes, bit-field extraction and the field codecs' own
+expressions pasted inline (lookup tables for enums, speeds and directions).
 
 Decoded messages are immutable ``msgspec`` structs, built by one positional call of their
 constructor with every field's expression as an argument.
@@ -21,9 +22,7 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import msgspec
-
-from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported
+from dronewatch.errors import Corrupt, DecodeError, Truncated, Unsupported, partial_or_raise
 from dronewatch.model import Message
 from dronewatch.protocols.astm.constants import (
     DEFAULT_VERSION,
@@ -41,10 +40,9 @@ from dronewatch.protocols.astm.layout import (
     OPERATOR_ID,
     SELF_ID,
     SYSTEM,
-    At,
-    Layout,
 )
 from dronewatch.protocols.astm.messages import Authentication
+from dronewatch.protocols.tables import compile_decoder, compile_encoder
 
 __all__ = [
     "decode",
@@ -61,181 +59,8 @@ Encoder = Callable[[Any], bytes]
 _MAX_VERSION = max(SUPPORTED_VERSIONS)
 
 
-def _struct_items(layout: Layout) -> list[tuple[int, str]]:
-    """The struct items (offset, format) of a layout, in order, header first."""
-    items: dict[int, str] = {0: "B"}
-    for field in layout.fields:
-        for at in field.wire:
-            if items.setdefault(at.offset, at.fmt) != at.fmt:
-                raise ValueError(f"{layout.cls.__name__}: byte {at.offset} read as two formats")
-    out = sorted(items.items())
-    end = 0
-    for offset, fmt in out:
-        if offset < end:
-            raise ValueError(f"{layout.cls.__name__}: items overlap at byte {offset}")
-        end = offset + struct.calcsize("<" + fmt)
-    if end > MESSAGE_SIZE:
-        raise ValueError(f"{layout.cls.__name__}: layout is {end} bytes")
-    return out
-
-
-def _struct_format(items: list[tuple[int, str]]) -> str:
-    fmt, pos = "<", 0
-    for offset, item in items:
-        if offset > pos:
-            fmt += f"{offset - pos}x"
-        fmt += item
-        pos = offset + struct.calcsize("<" + item)
-    if pos < MESSAGE_SIZE:
-        fmt += f"{MESSAGE_SIZE - pos}x"
-    return fmt
-
-
-def _bit_raws(layout: Layout) -> dict[str, At]:
-    raws: dict[str, At] = {}
-    for field in layout.fields:
-        for at in field.wire:
-            if at.width:
-                raws[at.var] = at
-    return raws
-
-
-def _defaults(cls: type[Message]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for fld in msgspec.structs.fields(cls):
-        if fld.default is not msgspec.NODEFAULT:
-            out[fld.name] = fld.default
-        elif fld.default_factory is not msgspec.NODEFAULT:
-            out[fld.name] = fld.default_factory()
-    return out
-
-
-def compile_decoder(layout: Layout) -> Decoder:
-    """A function ``bytes (>= 25) -> message`` generated from ``layout``.
-
-    It assumes the caller checked the length, type and version.
-    """
-    items = _struct_items(layout)
-    unpack = struct.Struct(_struct_format(items)).unpack_from
-    defaults = _defaults(layout.cls)
-    ns: dict[str, Any] = {"_unpack": unpack, "_cls": layout.cls}
-    lines = ["def _decode(data):"]
-    lines.append(f"    {', '.join(f'w{o}' for o, _ in items)}, = _unpack(data)")
-    # A bit field read by one field is extracted inline; one read by several, once.
-    uses: dict[str, int] = {}
-    for field in layout.fields:
-        for at in field.wire:
-            uses[at.var] = uses.get(at.var, 0) + 1
-    inline: dict[str, str] = {}
-    for var, at in _bit_raws(layout).items():
-        shift = f" >> {at.lsb}" if at.lsb else ""
-        mask = (
-            ""
-            if at.lsb + at.width == 8 and struct.calcsize(at.fmt) == 1
-            else f" & {(1 << at.width) - 1}"
-        )
-        expr = f"w{at.offset}{shift}{mask}"
-        if uses[var] == 1:
-            inline[var] = f"({expr})"
-        else:
-            lines.append(f"    {var} = {expr}")
-    values = {"protocol_version": "w0 & 15"}
-    for i, field in enumerate(layout.fields):
-        ref = f"_c{i}"
-        ns.update(field.codec.namespace(ref))
-        expr = field.codec.decode_source([inline.get(at.var, at.var) for at in field.wire], ref)
-        if field.since_version:
-            ns[f"_d{i}"] = defaults[field.name]
-            expr = f"({expr}) if w0 & 15 >= {field.since_version} else _d{i}"
-        values[field.name] = expr
-    missing = set(layout.cls.__struct_fields__) - values.keys() - defaults.keys()
-    if missing:
-        raise TypeError(
-            f"{layout.cls.__name__}: {sorted(missing)} neither on the wire nor defaulted"
-        )
-    for name, value in defaults.items():  # fields this layout does not carry
-        if name not in values:
-            ns[f"_k_{name}"] = value
-            values[name] = f"_k_{name}"
-    # One positional call of the struct's constructor (in C) builds the message.
-    args = ",\n        ".join(values[name] for name in layout.cls.__struct_fields__)
-    lines.append(f"    return _cls(\n        {args},\n    )")
-    src = "\n".join(lines) + "\n"
-    exec(compile(src, f"<astm decoder {layout.cls.__name__} {layout.name}>", "exec"), ns)
-    fn: Decoder = ns["_decode"]
-    fn.__doc__ = src  # the generated source, for the curious and for debugging
-    return fn
-
-
-def compile_encoder(layout: Layout, *, inline: bool = True) -> Encoder:
-    """A function ``message -> 25 bytes`` generated from ``layout``.
-
-    With ``inline``, single-raw codecs contribute an expression (their fast path for
-    ordinary values, falling back to their ``encode`` method for the rest); without it
-    every field calls its codec's ``encode`` (the reference the tests compare against).
-    """
-    items = _struct_items(layout)
-    pack = struct.Struct(_struct_format(items)).pack
-    ns: dict[str, Any] = {"_pack": pack, "_versions": SUPPORTED_VERSIONS, "_err": ValueError}
-    lines = [
-        "def _encode(m):",
-        "    _v = m.protocol_version",
-        "    if _v not in _versions:",
-        "        raise _err(f'protocol version {_v!r} is not supported')",
-    ]
-    written: dict[str, str] = {}
-    for i, field in enumerate(layout.fields):
-        ref = f"_c{i}"
-        ns[ref] = field.codec
-        targets = [at.var for at in field.wire[: field.codec.write_count]]
-        for var in targets:
-            if var in written:
-                raise ValueError(
-                    f"{layout.cls.__name__}: {var} written by {written[var]} and {field.name}"
-                )
-            written[var] = field.name
-        lhs = ", ".join(targets) + ","
-        rhs = f"{ref}.encode(m.{field.name})"
-        zeros = ", ".join("0" for _ in targets) + ","
-        if inline and len(targets) == 1:
-            expr = field.codec.encode_source(f"m.{field.name}", ref)
-            if expr is not None:
-                ns.update(field.codec.namespace(ref))
-                lhs, rhs, zeros = targets[0], expr, "0"
-        if field.since_version:
-            lines.append(f"    if _v >= {field.since_version}:")
-            lines.append(f"        {lhs} = {rhs}")
-            lines.append("    else:")
-            lines.append(f"        {lhs} = {zeros}")
-        else:
-            lines.append(f"    {lhs} = {rhs}")
-    bits = _bit_raws(layout)
-    by_item: dict[int, list[At]] = {}
-    for var, at in bits.items():
-        if var not in written:
-            raise ValueError(f"{layout.cls.__name__}: {var} read but never written")
-        by_item.setdefault(at.offset, []).append(at)
-    args = []
-    for offset, _fmt in items:
-        if offset == 0:
-            args.append(f"{int(layout.message_type) << 4} | _v")
-        elif offset in by_item:
-            parts = [f"({at.var} & {(1 << at.width) - 1}) << {at.lsb}" for at in by_item[offset]]
-            args.append(" | ".join(parts))
-        else:
-            if f"w{offset}" not in written:
-                raise ValueError(f"{layout.cls.__name__}: byte {offset} read but never written")
-            args.append(f"w{offset}")
-    lines.append(f"    return _pack({', '.join(args)})")
-    src = "\n".join(lines) + "\n"
-    exec(compile(src, f"<astm encoder {layout.cls.__name__} {layout.name}>", "exec"), ns)
-    fn: Encoder = ns["_encode"]
-    fn.__doc__ = src
-    return fn
-
-
-_decode_auth_page0 = compile_decoder(AUTHENTICATION_PAGE0)
-_decode_auth_page = compile_decoder(AUTHENTICATION_PAGE)
+_decode_auth_page0: Decoder = compile_decoder(AUTHENTICATION_PAGE0)
+_decode_auth_page: Decoder = compile_decoder(AUTHENTICATION_PAGE)
 _encode_auth_page0 = compile_encoder(AUTHENTICATION_PAGE0)
 _encode_auth_page = compile_encoder(AUTHENTICATION_PAGE)
 
@@ -271,6 +96,7 @@ _DECODERS[MessageType.OPERATOR_ID] = compile_decoder(OPERATOR_ID)
 _ENCODERS: dict[type, Encoder] = {
     layout.cls: compile_encoder(layout)
     for layout in (BASIC_ID, LOCATION, SELF_ID, SYSTEM, OPERATOR_ID)
+    if layout.cls is not None
 }
 _ENCODERS[Authentication] = _encode_auth
 
@@ -335,7 +161,12 @@ _PACK_SPLIT = [
 
 
 def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
-    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF)."""
+    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF).
+
+    A pack whose count runs past the end of its bytes (its element was cut, or its sender
+    announced more than it sent) gives its complete messages, and one ``astm-truncated``
+    error for the rest.
+    """
     n = len(payload)
     if n < PACK_HEADER_SIZE:
         raise Truncated(f"message pack of {n} bytes", reason="astm-truncated")
@@ -346,12 +177,14 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     count = payload[2]
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
-    if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
-        raise Truncated(
-            f"message pack announces {count} messages but has {n} bytes", reason="astm-truncated"
-        )
     messages: list[Message] = []
     errors: list[DecodeError] = []
+    if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
+        complete = (n - PACK_HEADER_SIZE) // MESSAGE_SIZE
+        errors.append(Truncated(
+            f"message pack announces {count} messages but ends after {complete} and "
+            f"{(n - PACK_HEADER_SIZE) % MESSAGE_SIZE} bytes", reason="astm-truncated"))
+        count = complete
     get = _cache.get
     for key in _PACK_SPLIT[count](payload):
         msg = get(key)
@@ -379,9 +212,10 @@ def decode_with_errors(payload: bytes) -> tuple[list[Message], list[DecodeError]
 def decode(payload: bytes) -> list[Message]:
     """Decode one Remote ID payload: a single 25-byte message or a message pack.
 
-    A pack expands into its messages, in order. A pack's bad messages (reserved type,
-    newer version, nested pack) are dropped and the good ones kept; only if none is good
-    does the first error propagate. Use :func:`decode_with_errors` to see what was dropped.
+    A pack expands into its messages, in order. A pack that is good only in part (bad
+    messages: reserved type, newer version, nested pack; or a count running past its end)
+    gives a :class:`~dronewatch.errors.Partial`: its good messages, with the errors of the
+    others (streams count them); only if none is good does the first error propagate.
     A single message may be followed by padding (ignored).
     """
     if type(payload) is not bytes:
@@ -394,9 +228,7 @@ def decode(payload: bytes) -> list[Message]:
             return [msg if msg is not None else _decode_new(payload)]
         return [decode_message(payload)]
     messages, errors = _decode_pack(payload)
-    if not messages:
-        raise errors[0]
-    return messages
+    return partial_or_raise(messages, errors) if errors else messages
 
 
 def encode(message: Message) -> bytes:

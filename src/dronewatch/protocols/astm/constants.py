@@ -33,6 +33,10 @@ BLE_SERVICE_UUID: Final = 0xFFFA
 BLE_AD_TYPE_SERVICE_DATA: Final = 0x16
 #: Wi-Fi beacon: vendor-specific element (ID 221) OUI of ASD-STAN / ASTM Remote ID.
 WIFI_BEACON_OUI: Final = bytes.fromhex("fa0bbc")
+#: Wi-Fi beacon: the OUI the same element (type 0x0D, counter, message or pack) was sent
+#: under before ASD-STAN's was assigned: 90:3A:E6 (registered to Parrot), used by 2021 ESP32
+#: transmitter firmware still flying; the opendroneid Wireshark dissector accepts both.
+WIFI_BEACON_OUI_PRESTANDARD: Final = bytes.fromhex("903ae6")
 #: Wi-Fi beacon: the vendor element OUI type that follows the OUI.
 WIFI_BEACON_OUI_TYPE: Final = ODID_APP_CODE
 #: Wi-Fi NAN: service ID = first 6 bytes of SHA-256("org.opendroneid.remoteid").

@@ -3,10 +3,10 @@
 A codec reads ``raw_count`` raw wire items (integers extracted from the message's struct,
 or bytes for text/data) and gives the field value; ``encode`` goes back to those raws.
 For speed, a codec also gives a Python *expression* of its decoding (``decode_source``):
-the layout compiler (:mod:`.codec`) pastes these into one generated function per layout.
-``decode_source`` must compute exactly what ``decode`` computes, and ``encode_source`` what
-``encode`` gives (a fast path for ordinary values, the method for the rest); the tests check
-both pairs agree.
+the table engine (:mod:`dronewatch.protocols.tables`) pastes these into one generated function
+per layout. ``decode_source`` must compute exactly what ``decode`` computes, and
+``encode_source`` and ``encode_many`` (numpy, for the simulator) what ``encode`` gives (a fast
+path for ordinary values, the method for the rest); the tests check the pairs agree.
 
 Resolutions and sentinels follow ASTM F3411-22a / EN 4709-002 (see each class).
 """
@@ -15,43 +15,28 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from dronewatch.protocols.astm.constants import ODID_EPOCH
+from dronewatch.protocols.tables import FieldCodec, Raw
 
-Raw = Any  # an int, or bytes for text/data fields
+__all__ = ["FieldCodec", "Raw"]  # (and the codecs below)
 
 
-class FieldCodec:
-    """Base: maps ``raw_count`` raw wire values to one field value and back."""
 
-    raw_count: int = 1  # raws read by decode
-    write_count: int = 1  # raws written by encode (a prefix of those read)
+def _np() -> Any:
+    import numpy
 
-    def decode(self, *raws: Raw) -> Any:
-        raise NotImplementedError
+    return numpy
 
-    def encode(self, value: Any) -> tuple[Raw, ...]:
-        raise NotImplementedError
 
-    def decode_source(self, raws: Sequence[str], ref: str) -> str:
-        """A Python expression over the raw variable names ``raws``; ``ref`` names ``self``."""
-        return f"{ref}.decode({', '.join(raws)})"
-
-    def encode_source(self, value: str, ref: str) -> str | None:
-        """A Python expression of the single raw that :meth:`encode` gives for ``value``.
-
-        ``value`` is an attribute read (``m.field``); the expression may read it several
-        times. It must equal ``encode(value)[0]`` for every value; the usual pattern is a
-        fast path for ordinary values and ``{ref}.encode(value)[0]`` for the rest. ``None``:
-        no inline form (the compiler calls :meth:`encode`).
-        """
-        return None
-
-    def namespace(self, ref: str) -> dict[str, Any]:
-        """Objects the expressions of this codec refer to."""
-        return {ref: self}
+def _finite(values: Any) -> Any:
+    """(mask of finite values, values with the others as 0.0) of a float array."""
+    np = _np()
+    a = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(a)
+    return ok, np.where(ok, a, 0.0)
 
 
 def _uint_check(value: int, bits: int, what: str) -> int:
@@ -78,6 +63,30 @@ class UInt(FieldCodec):
 
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         return raws[0]
+
+
+class Version(FieldCodec):
+    """The protocol version nibble of the header; encoding refuses unsupported versions."""
+
+    def __init__(self, supported: Collection[int]) -> None:
+        self.supported = supported
+
+    def decode(self, *raws: Raw) -> int:
+        return int(raws[0])
+
+    def encode(self, value: Any) -> tuple[Raw, ...]:
+        if value not in self.supported:
+            raise ValueError(f"protocol version {value!r} is not supported")
+        return (value,)
+
+    def encode_source(self, value: str, ref: str) -> str | None:
+        return f"({value} if {value} in {ref}_ok else {ref}.encode({value})[0])"
+
+    def decode_source(self, raws: Sequence[str], ref: str) -> str:
+        return raws[0]
+
+    def namespace(self, ref: str) -> dict[str, Any]:
+        return {ref: self, f"{ref}_ok": self.supported}
 
 
 class OptionalUInt(UInt):
@@ -129,6 +138,15 @@ class Enum(FieldCodec):
 
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         return f"{ref}_t[{raws[0]}]"
+
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        if np.ndim(values) == 0:
+            return self.encode(values)
+        raw = np.asarray(values, dtype=np.int64)
+        if raw.size and (raw.min() < 0 or raw.max() >= 1 << self.bits):
+            raise ValueError(f"{self.cls.__name__} values do not fit in {self.bits} bits")
+        return (raw,)
 
     def namespace(self, ref: str) -> dict[str, Any]:
         identity = {v: v for v in range(1 << self.bits)}
@@ -203,6 +221,13 @@ class Direction(FieldCodec):
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         return f"{ref}_t[{raws[1]} << 8 | {raws[0]}]"
 
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        deg = np.where(ok, np.rint(a) % 360, self.UNKNOWN).astype(np.int64)
+        ew = (deg >= 180).astype(np.int64)
+        return deg - 180 * ew, ew
+
     def namespace(self, ref: str) -> dict[str, Any]:
         return {ref: self, f"{ref}_t": self.table}
 
@@ -238,6 +263,18 @@ class Speed(FieldCodec):
 
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         return f"{ref}_t[{raws[1]} << 8 | {raws[0]}]"
+
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        low = a <= self.LOW_MAX
+        with np.errstate(over="ignore"):  # (huge values take the other branch)
+            raw = np.where(
+                low,
+                np.rint(np.maximum(a, 0.0) / self.LOW_STEP),
+                np.rint((np.minimum(a, self.MAX) - self.LOW_MAX) / self.HIGH_STEP),
+            ).astype(np.int64)
+        return np.where(ok, raw, 255), np.where(ok, (~low).astype(np.int64), 1)
 
     def namespace(self, ref: str) -> dict[str, Any]:
         return {ref: self, f"{ref}_t": self.table}
@@ -279,6 +316,12 @@ class VerticalSpeed(FieldCodec):
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         return f"{ref}_t[{raws[0]}]"
 
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        raw = np.rint(np.clip(a, -self.MAX, self.MAX) / self.STEP).astype(np.int64) & 0xFF
+        return (np.where(ok, raw, self.UNKNOWN_RAW),)
+
     def namespace(self, ref: str) -> dict[str, Any]:
         return {ref: self, f"{ref}_t": self.table}
 
@@ -315,6 +358,12 @@ class Coordinate(FieldCodec):
             f"if -{lim} <= {value} <= {lim} else {ref}.encode({value})[0])"
         )
 
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        raw = np.rint(np.clip(a, -self.limit, self.limit) * 1e7).astype(np.int64)
+        return (np.where(ok, raw, 0),)
+
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         r, o = raws
         lim = self.raw_limit
@@ -346,6 +395,12 @@ class Altitude(FieldCodec):
             f"if -999.5 <= {value} <= 31767.5 else {ref}.encode({value})[0])"
         )
 
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        clipped = np.clip(a, -self.OFFSET + self.STEP, 0xFFFF * self.STEP - self.OFFSET)
+        return (np.where(ok, np.rint((clipped + self.OFFSET) / self.STEP), 0).astype(np.int64),)
+
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         r = raws[0]
         return f"({r} * 0.5 - 1000.0 if {r} else None)"
@@ -374,6 +429,12 @@ class HourTimestamp(FieldCodec):
             f"({self.UNKNOWN} if {value} is None else round({value} * 10) "
             f"if 0.0 <= {value} <= 3600.0 else {ref}.encode({value})[0])"
         )
+
+    def encode_many(self, values: Any) -> tuple[Any, ...]:
+        np = _np()
+        ok, a = _finite(values)
+        raw = np.rint(np.clip(a, 0.0, self.MAX_RAW / 10) * 10).astype(np.int64)
+        return (np.where(ok, raw, self.UNKNOWN),)
 
     def decode_source(self, raws: Sequence[str], ref: str) -> str:
         r = raws[0]

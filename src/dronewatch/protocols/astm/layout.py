@@ -1,10 +1,11 @@
 """The wire layout of every Remote ID message, declared once; it drives decode and encode.
 
-Each :class:`Layout` row is ``Field(name, codec, *wire)``: the dataclass field ``name``, the
+Each layout row is ``Field(name, codec, *wire)``: the dataclass field ``name``, the
 :mod:`.fields` codec that scales it, and the wire locations (:class:`At`) the codec reads.
 Offsets are bytes from the start of the 25-byte message (byte 0 is the header: message type
-in the high nibble, protocol version in the low one, handled by the compiler); multi-byte
-integers are little-endian; bit fields give their least significant bit and width.
+in the high nibble, protocol version in the low one, added by :func:`_layout`); multi-byte
+integers are little-endian; bit fields give their least significant bit and width. The table
+engine (:mod:`dronewatch.protocols.tables`) compiles them into the decoders and encoders.
 
 References: ASTM F3411-22a section 5.4.5 tables, ASD-STAN EN 4709-002, and the structures of
 the opendroneid-core-c reference implementation.
@@ -12,11 +13,14 @@ the opendroneid-core-c reference implementation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dronewatch.model import Message
 from dronewatch.protocols.astm import fields as f
-from dronewatch.protocols.astm.constants import AUTH_PAGE0_DATA_SIZE, AUTH_PAGE_DATA_SIZE
+from dronewatch.protocols.astm.constants import (
+    AUTH_PAGE0_DATA_SIZE,
+    AUTH_PAGE_DATA_SIZE,
+    MESSAGE_SIZE,
+    SUPPORTED_VERSIONS,
+)
 from dronewatch.protocols.astm.enums import (
     HORIZONTAL_ACCURACY_M,
     SPEED_ACCURACY_MPS,
@@ -43,50 +47,36 @@ from dronewatch.protocols.astm.messages import (
     SelfId,
     System,
 )
+from dronewatch.protocols.tables import At, Field, Layout, register_layout
+
+__all__ = ["LAYOUTS", "At", "Field", "Layout", "message_type_of"]
 
 
-@dataclass(frozen=True, slots=True)
-class At:
-    """A wire location: the struct item at ``offset`` (format ``fmt``), or bits of it."""
-
-    offset: int
-    fmt: str = "B"  # struct format: B, H, i, I, or "<n>s" for bytes
-    lsb: int = 0
-    width: int = 0  # bits; 0 = the whole item
-
-    @property
-    def var(self) -> str:
-        """The variable name of this raw value in generated code."""
-        return f"w{self.offset}" if not self.width else f"b{self.offset}_{self.lsb}"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    codec: f.FieldCodec
-    wire: tuple[At, ...]
-    since_version: int = 0  # older versions: the bytes are reserved, the field takes its default
-
-    def __init__(self, name: str, codec: f.FieldCodec, *wire: At, since_version: int = 0) -> None:
-        if len(wire) != codec.raw_count:
-            raise ValueError(f"{name}: codec reads {codec.raw_count} raws, {len(wire)} given")
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "codec", codec)
-        object.__setattr__(self, "wire", wire)
-        object.__setattr__(self, "since_version", since_version)
+def _layout(
+    message_type: MessageType, cls: type[Message], fields: tuple[Field, ...], variant: str = ""
+) -> Layout:
+    """A 25-byte message layout: the header byte (message type in the high nibble, protocol
+    version in the low one) and ``fields``."""
+    return register_layout(Layout(
+        f"astm.{cls.type}",
+        (Field("protocol_version", _VERSION, At(0, lsb=0, width=4)), *fields),
+        MESSAGE_SIZE,
+        cls,
+        constants=((At(0, lsb=4, width=4), int(message_type)),),
+        version="protocol_version",
+        variant=variant,
+    ))
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
-    message_type: MessageType
-    cls: type[Message]
-    fields: tuple[Field, ...]
-    name: str = ""  # variant name, e.g. "page0"
+def message_type_of(layout: Layout) -> MessageType:
+    """The message type of an ASTM layout (the constant of its header)."""
+    return MessageType(layout.constants[0][1])
 
 
+_VERSION = f.Version(SUPPORTED_VERSIONS)
 _ALT = f.Altitude()
 
-BASIC_ID = Layout(
+BASIC_ID = _layout(
     MessageType.BASIC_ID,
     BasicId,
     (
@@ -97,7 +87,7 @@ BASIC_ID = Layout(
     ),
 )
 
-LOCATION = Layout(
+LOCATION = _layout(
     MessageType.LOCATION,
     Location,
     (
@@ -125,7 +115,7 @@ LOCATION = Layout(
 _AUTH_TYPE = Field("auth_type", f.Enum(AuthType, 4), At(1, lsb=4, width=4))
 _AUTH_PAGE = Field("page_number", f.UInt(4), At(1, lsb=0, width=4))
 
-AUTHENTICATION_PAGE0 = Layout(
+AUTHENTICATION_PAGE0 = _layout(
     MessageType.AUTHENTICATION,
     Authentication,
     (
@@ -136,10 +126,10 @@ AUTHENTICATION_PAGE0 = Layout(
         Field("auth_timestamp", f.EpochTimestamp(), At(4, "I")),
         Field("auth_data", f.Data(AUTH_PAGE0_DATA_SIZE), At(8, f"{AUTH_PAGE0_DATA_SIZE}s")),
     ),
-    name="page0",
+    "page0",
 )
 
-AUTHENTICATION_PAGE = Layout(
+AUTHENTICATION_PAGE = _layout(
     MessageType.AUTHENTICATION,
     Authentication,
     (
@@ -147,10 +137,10 @@ AUTHENTICATION_PAGE = Layout(
         _AUTH_PAGE,
         Field("auth_data", f.Data(AUTH_PAGE_DATA_SIZE), At(2, f"{AUTH_PAGE_DATA_SIZE}s")),
     ),
-    name="page",
+    "page",
 )
 
-SELF_ID = Layout(
+SELF_ID = _layout(
     MessageType.SELF_ID,
     SelfId,
     (
@@ -159,7 +149,7 @@ SELF_ID = Layout(
     ),
 )
 
-SYSTEM = Layout(
+SYSTEM = _layout(
     MessageType.SYSTEM,
     System,
     (
@@ -180,7 +170,7 @@ SYSTEM = Layout(
     ),
 )
 
-OPERATOR_ID = Layout(
+OPERATOR_ID = _layout(
     MessageType.OPERATOR_ID,
     OperatorId,
     (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dronewatch.alerts.pipeline import TrackerConfig, TrackingPipeline, zones_from_geojson
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.model import AlertStatus, Decoded, Frame, Transport
 from dronewatch.protocols.astm.enums import IdType
 from dronewatch.protocols.astm.messages import Authentication, BasicId, Location
 from dronewatch.track.geo import destination
-from dronewatch.track.pipeline import TrackerConfig, TrackingPipeline, zones_from_geojson
 from dronewatch.track.synth import make_obs
 
 T0 = 1_700_000_000.0
