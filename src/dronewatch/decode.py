@@ -100,3 +100,22 @@ def _count_partial(messages: object, frame: Frame, stats: DecodeStats, strict: b
             if strict:
                 raise exc
             stats.skip(f"{frame.transport.value}: {exc.reason}")
+
+
+def warm_up() -> None:
+    """Load every link-layer parser and payload decoder and run one message through them and
+    the JSON encoder, before live input: the first frame of a receiver would otherwise wait
+    (a second on a busy machine) for these imports."""
+    import msgspec
+
+    from dronewatch.model import Transport
+    from dronewatch.protocols import wifi
+    from dronewatch.protocols.astm import codec
+    from dronewatch.protocols.astm.messages import BasicId
+    from dronewatch.protocols.link import frames_from_packet
+
+    frame = Frame(codec.encode(BasicId(uas_id="WARMUP")), 0.0, Transport.WIFI_BEACON)
+    packet = wifi.build_wifi_packet(frame)
+    frames = frames_from_packet(wifi.LINKTYPE_IEEE802_11_RADIOTAP, packet, 0.0)
+    for decoded in decode_frames(frames):
+        msgspec.json.encode(decoded.to_json())

@@ -175,7 +175,8 @@ def test_whitelist(replayed: TestClient) -> None:
 
 def test_sensors_config_stats(replayed: TestClient) -> None:
     sensors = replayed.get("/api/sensors", headers=VIEWER).json()
-    assert [s["sensor_id"] for s in sensors] == ["local"] and sensors[0]["frames"] == 105
+    # Frames, not the 105 messages in them.
+    assert [s["sensor_id"] for s in sensors] == ["local"] and sensors[0]["frames"] == 21
     cfg = replayed.get("/api/config", headers=VIEWER).json()
     assert set(cfg) == {"tile_url", "center", "zoom", "version"}
     stats = replayed.get("/api/stats", headers=VIEWER).json()

@@ -335,7 +335,7 @@ def test_airport_zones_are_built_in(tmp_path: Path) -> None:
     app.state.ctx.store.close()
 
 
-def test_database_failure_is_503_and_health_degraded(tmp_path: Path) -> None:
+def test_database_failure_is_503_and_health_failing(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, run_pipeline=False))
     ctx = app.state.ctx
     with TestClient(app) as client:
@@ -345,6 +345,8 @@ def test_database_failure_is_503_and_health_degraded(tmp_path: Path) -> None:
         (tmp_path / "dw.db").mkdir()  # the database file is now a directory: unusable
         r = client.get("/api/drones", headers=VIEWER)
         assert r.status_code == 503 and r.json() == {"detail": "database unavailable"}
-        h = client.get("/health").json()
-        assert h["status"] == "degraded" and h["db_ok"] is False
+        r = client.get("/health")
+        h = r.json()
+        assert r.status_code == 503 and h["status"] == "failing" and h["db_ok"] is False
+        assert "the database cannot be reached" in h["causes"]
         assert h["counters"]["db_errors"] >= 1

@@ -35,17 +35,31 @@ def unique_prefix() -> str:
     return f"dronewatch-test/{uuid.uuid4().hex[:12]}"
 
 
+TEST_SESSION_EXPIRY_S = 60  # the sessions tests leave on the shared broker expire soon
+
+
+def short_lived_source(url: str, prefix: str, **kw: object) -> MqttSource:
+    """An ``MqttSource`` whose persistent session the shared broker forgets soon."""
+    kw.setdefault("session_expiry_s", TEST_SESSION_EXPIRY_S)
+    return MqttSource(url, prefix, **kw)  # type: ignore[arg-type]
+
+
 class Received:
-    """Frames an ``MqttSource`` yields, collected in a thread."""
+    """Frames an ``MqttSource`` yields, collected in a thread (each batch acknowledged once
+    collected: this consumer stores nothing)."""
 
     def __init__(self, source: MqttSource) -> None:
         self.source = source
         self.frames: list[Frame] = []
+        self.batches = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         for batch in self.source:
             self.frames.extend(batch.frames)
+            self.batches += 1
+            if batch.ack is not None:
+                batch.ack()
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[Frame]:
         deadline = time.monotonic() + timeout

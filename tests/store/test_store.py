@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from dronewatch.model import Alert, AlertStatus, Observation, Severity, Track, Transport
 from dronewatch.server.service import Counters, Writer
+from dronewatch.sources.live import BatchKey
 from dronewatch.store import SensorSeen, Store, StoreError, WriteBatch, database_url
 from dronewatch.store.models import Base
 from dronewatch.store.records import alert_record, observation_row, track_record
@@ -84,7 +86,7 @@ def test_database_url() -> None:
 
 
 def test_migrations_match_models(store: Store) -> None:
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == "0002"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -93,7 +95,7 @@ def test_migrations_match_models(store: Store) -> None:
 def test_migrate_is_idempotent(db_url: str) -> None:
     Store.open(db_url).close()
     s = Store.open(db_url)  # second start: nothing to do, no error
-    assert s.schema_revision() == "0001"
+    assert s.schema_revision() == "0002"
     s.close()
 
 
@@ -199,7 +201,9 @@ def test_retention_purge(store: Store) -> None:
     store.write(b)
     store.add_comment("a-old", "x", "note")
     deleted = store.purge(1000.0)
-    assert deleted == {"observations": 3, "positions": 3, "alerts": 1, "tracks": 1}
+    assert deleted == {
+        "observations": 3, "positions": 3, "alerts": 1, "tracks": 1, "ingest_batches": 0
+    }
     assert [t["track_id"] for t in store.list_tracks()] == ["new"]
     assert store.counts() == {"observations": 2, "tracks": 1, "positions": 2, "alerts": 1}
 
@@ -251,7 +255,7 @@ def test_locked_sqlite_is_reported(tmp_path: Path) -> None:
             store.write(batch_for(make_track("t", 1.0, 2.0, 5.0), 1, 5.0))
         # The writer thread retries, counts the failures and reports itself degraded ...
         counters = Counters()
-        writer = Writer(store, counters, retries=50)
+        writer = Writer(store, counters)
         writer.start()
         writer.put(batch_for(make_track("t", 1.0, 2.0, 5.0), 2, 5.0))
         deadline = time.monotonic() + 5
@@ -270,19 +274,46 @@ def test_locked_sqlite_is_reported(tmp_path: Path) -> None:
     store.close()
 
 
-def test_writer_counts_lost_rows(tmp_path: Path) -> None:
+def test_writer_keeps_a_batch_until_the_database_takes_it(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "x.db", busy_timeout_s=0.01)
     locker = sqlite3.connect(tmp_path / "x.db", timeout=0.01)
     locker.execute("BEGIN EXCLUSIVE")
     counters = Counters()
-    writer = Writer(store, counters, retries=1)
+    writer = Writer(store, counters, retry_max_s=0.05)
     writer.start()
-    writer.put(batch_for(make_track("t", 1.0, 2.0, 5.0), 3, 5.0))
-    assert writer.flush(10.0)
+    acked: list[int] = []
+    batch = batch_for(make_track("t", 1.0, 2.0, 5.0), 3, 5.0)
+    batch.acks.append(lambda: acked.append(1))
+    writer.put(batch)
+    deadline = time.monotonic() + 10
+    while counters.db_errors < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert counters.db_errors >= 20 and counters.db_failing_since is not None
+    assert acked == [] and not writer.flush(0.1)  # held, not dropped, not acknowledged
     locker.rollback()
     locker.close()
+    assert writer.flush(10.0)
+    assert acked == [1] and counters.db_failing_since is None and counters.db_rows_lost == 0
+    assert store.counts()["observations"] == 3
     writer.stop()
-    assert counters.db_rows_lost == 3 + 3 + 1 and counters.db_errors == 2
+    store.close()
+
+
+def test_writer_gives_up_only_at_shutdown(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "x.db", busy_timeout_s=0.01)
+    locker = sqlite3.connect(tmp_path / "x.db", timeout=0.01)
+    locker.execute("BEGIN EXCLUSIVE")
+    counters = Counters()
+    writer = Writer(store, counters, retry_max_s=0.05)
+    writer.start()
+    acked: list[int] = []
+    batch = batch_for(make_track("t", 1.0, 2.0, 5.0), 3, 5.0)
+    batch.acks.append(lambda: acked.append(1))
+    writer.put(batch)
+    writer.stop(10.0)
+    locker.rollback()
+    locker.close()
+    assert counters.db_rows_lost == 3 + 3 + 1 and acked == []  # counted, never acknowledged
     store.close()
 
 
@@ -329,13 +360,104 @@ def test_stream_events_never_carry_nan() -> None:
     assert kind == "alert" and text == '{"kind":"alert","alert":{"x":null,"y":[1.0,null]}}'
 
 
-def test_full_queue_while_degraded_does_not_stall(tmp_path: Path) -> None:
+def test_a_full_queue_holds_the_producer_until_stopped(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "x.db", busy_timeout_s=0.01)
     counters = Counters()
     writer = Writer(store, counters, maxsize=1)  # not started: nothing drains the queue
     assert writer.put(batch_for(make_track("t", 1.0, 2.0, 5.0), 1, 5.0))
-    counters.degraded = True
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
     t0 = time.monotonic()
-    assert not writer.put(batch_for(make_track("t", 1.0, 2.0, 5.0), 2, 5.0))
-    assert time.monotonic() - t0 < 2.0 and counters.db_rows_lost == 2 + 2 + 1
+    assert not writer.put(batch_for(make_track("t", 1.0, 2.0, 5.0), 2, 5.0), stop)
+    assert 0.25 < time.monotonic() - t0 < 5.0  # back-pressure: waited, then gave up on stop
+    assert counters.db_rows_lost == 0
+    store.close()
+
+
+def obs_row(t: float, source: str | None = "aa:bb:cc:dd:ee:ff") -> tuple[Any, ...]:
+    obs = Observation(
+        time=t, transport=Transport.WIFI_BEACON, message_type="location", sensor_id="s1",
+        source=source, uas_id="U1", lat=1.0, lon=2.0,
+    )
+    return observation_row(obs, "t1")
+
+
+def test_redelivered_sensor_batches_are_stored_once(store: Store) -> None:
+    k1, k2, k3 = (BatchKey("s1", "sess", n) for n in range(3))
+    b = WriteBatch(observations=[obs_row(t) for t in (1.0, 2.0, 3.0)], keys=[(k1, 0, 2), (k2, 2, 3)])
+    assert store.write(b) == 0
+    again = WriteBatch(observations=[obs_row(t) for t in (3.0, 4.0)], keys=[(k2, 0, 1), (k3, 1, 2)])
+    assert store.write(again) == 1  # k2 was in: its row is not written again
+    rows = [r["time"] for r in store.iter_observations(0.0, 10.0)]
+    assert rows == [1.0, 2.0, 3.0, 4.0]
+    assert store.committed_seqs("s1", "sess") == {0, 1, 2}
+    assert store.committed_seqs("s1", "sess", from_seq=2) == {2}
+    assert store.committed_seqs("s1", "other") == set()
+
+
+def test_a_row_the_database_refuses_is_left_out_and_counted(store: Store) -> None:
+    """PostgreSQL refuses a NUL in text (its COPY path raises the driver's own error); SQLite
+    a NaN in a NOT NULL column. Either way that row alone is left out, counted, and the rest
+    of the batch, keyed or not, is written and acknowledged."""
+    rows = [obs_row(1.0), obs_row(2.0), obs_row(5.0, "a\x00b"), obs_row(float("nan")), obs_row(6.0)]
+    keys = [(BatchKey("s1", "x", 0), 0, 2), (BatchKey("s1", "x", 1), 2, 5)]
+    batch = WriteBatch(observations=rows, keys=keys)
+    batch.alerts.append(alert_record(make_alert("a1", "t1", 6.0)))
+    acked: list[int] = []
+    batch.acks.append(lambda: acked.append(1))
+    counters = Counters()
+    writer = Writer(store, counters)
+    writer.start()
+    writer.put(batch)
+    assert writer.flush(30.0)
+    writer.stop()
+    assert acked == [1] and counters.db_rows_rejected == 1 and counters.db_rows_lost == 0
+    (reason,) = counters.db_reject_reasons
+    assert reason.startswith("observations: ")
+    with store.engine.connect() as conn:
+        times = [t for (t,) in conn.exec_driver_sql("SELECT time FROM observations ORDER BY id")]
+    if store.dialect == "postgresql":  # the NUL row is out; NaN is a double PostgreSQL keeps
+        assert str(times) == "[1.0, 2.0, nan, 6.0]"
+    else:  # the NaN row is out; SQLite keeps a NUL in text
+        assert times == [1.0, 2.0, 5.0, 6.0]
+    assert store.get_alert("a1") is not None
+    assert store.committed_seqs("s1", "x") == {0, 1}
+    # The same batch delivered again: nothing more is stored.
+    assert store.write(WriteBatch(observations=rows[:2], keys=keys[:1])) == 1
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_a_full_or_read_only_database_holds_the_batch_until_it_can_write(
+    tmp_path: Path, problem: str
+) -> None:
+    path = tmp_path / "x.db"
+    store = Store.open(path)
+    with store.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    pragma = f"PRAGMA max_page_count = {pages}" if problem == "full" else "PRAGMA query_only = ON"
+
+    def limit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(pragma)
+
+    sa.event.listen(store.engine, "connect", limit)
+    store.engine.dispose()
+    counters = Counters()
+    writer = Writer(store, counters, retry_max_s=0.05)
+    writer.start()
+    acked: list[int] = []
+    batch = batch_for(make_track("t", 1.0, 2.0, 5.0), 200, 5.0)
+    batch.acks.append(lambda: acked.append(1))
+    writer.put(batch)
+    deadline = time.monotonic() + 20
+    while counters.db_errors < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert counters.db_errors >= 3 and counters.db_failing_since is not None
+    assert ("full" if problem == "full" else "readonly") in (counters.last_db_error or "")
+    assert acked == [] and counters.db_rows_rejected == 0  # not mistaken for bad rows
+    sa.event.remove(store.engine, "connect", limit)  # space returns / writable again
+    store.engine.dispose()
+    assert writer.flush(20.0)
+    writer.stop()
+    assert acked == [1] and counters.db_failing_since is None
+    assert store.counts()["observations"] == 200
     store.close()

@@ -159,7 +159,7 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     assert "LFPO" in row.inner_text()
     track_id = row.get_attribute("data-track-id")
     # New warning/critical alerts beeped (WebAudio), and the mute toggle works.
-    assert page.evaluate("() => window.dronewatch.beeps()") >= 1
+    page.wait_for_function("() => window.dronewatch.beeps() >= 1", timeout=30000)
     muted.click()
     assert muted.get_attribute("aria-pressed") == "true"
     assert page.evaluate("() => localStorage.getItem('dronewatch.muted')") == "1"

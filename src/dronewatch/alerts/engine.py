@@ -3,6 +3,11 @@ alert episodes (one ``OPEN``, ``UPDATE`` when the severity rises, one ``CLOSED``
 
 An episode is keyed by (rule, track, zone). Its ``alert_id`` is a hash of that key and the time
 the episode opened, so replaying a capture gives the same ids.
+
+Episodes outlive a restart of a live server: the ones still open in the store are handed to
+:meth:`AlertEngine.resume`; when the same drone (UAS ID or serial) meets the same rule and zone
+again within ``resume_window_s``, its new track continues the stored episode (same
+``alert_id``, no second ``OPEN``); one not met again is closed after that window.
 """
 
 from __future__ import annotations
@@ -44,6 +49,23 @@ def _close_message(ep: Episode, track: Track) -> str:
 def alert_id(rule: str, track_id: str, zone_id: str | None, opened: float) -> str:
     key = f"{rule}|{track_id}|{zone_id or ''}|{opened:.3f}"
     return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class ResumedEpisode:
+    """An episode that was open when the server stopped (read back from the store)."""
+
+    alert_id: str
+    rule: str
+    track_id: str
+    zone_id: str | None
+    zone_name: str | None
+    severity: Severity
+    opened: float
+    last_time: float
+    uas_id: str | None = None
+    serial: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -94,6 +116,8 @@ class AlertEngine:
         self.whitelist = whitelist
         self.config = config or RulesConfig()
         self._per: dict[str, _PerTrack] = {}
+        # (rule, zone id or "", "id:UAS" / "sn:SERIAL") -> an episode open before a restart
+        self._resumed: dict[tuple[str, str, str], ResumedEpisode] = {}
         en = self.config.enabled
         self._zone_rules = bool(self.zones) and bool(
             en & {R.ZONE_ENTRY, R.ZONE_APPROACH, R.PILOT_IN_ZONE, R.DRONE_LOST}
@@ -103,6 +127,43 @@ class AlertEngine:
 
     def open_episodes(self) -> list[Episode]:
         return [ep for p in self._per.values() for ep in p.episodes.values()]
+
+    def resume(self, episodes: Iterable[ResumedEpisode]) -> None:
+        """Episodes open before a restart, to continue (see module doc). Those of drones
+        without a UAS ID or serial cannot be recognised again: they close at the next tick."""
+        for r in episodes:
+            idents = [f"id:{r.uas_id}" if r.uas_id else "", f"sn:{r.serial}" if r.serial else ""]
+            for ident in [i for i in idents if i] or [f"track:{r.track_id}"]:
+                self._resumed[(r.rule, r.zone_id or "", ident)] = r
+
+    def _claim(self, rule: str, zone: str, track: Track) -> ResumedEpisode | None:
+        for ident in (f"id:{track.uas_id}", f"sn:{track.serial}"):
+            r = self._resumed.get((rule, zone, ident))
+            if r is not None:
+                for k in [k for k, v in self._resumed.items() if v is r]:
+                    del self._resumed[k]
+                return r
+        return None
+
+    def _expire_resumed(self, now: float, out: list[Alert]) -> None:
+        window = self.config.resume_window_s
+        done: dict[str, ResumedEpisode] = {}
+        for r in self._resumed.values():
+            if now - r.last_time >= window or not (r.uas_id or r.serial):
+                done[r.alert_id] = r
+        if not done:
+            return
+        self._resumed = {k: v for k, v in self._resumed.items() if v.alert_id not in done}
+        for r in sorted(done.values(), key=lambda r: (r.opened, r.alert_id)):
+            where = f" ('{r.zone_name}')" if r.zone_name else ""
+            who = r.uas_id or r.serial or f"track {r.track_id}"
+            out.append(Alert(
+                alert_id=r.alert_id, rule=r.rule, severity=r.severity,
+                status=AlertStatus.CLOSED, track_id=r.track_id, time=now,
+                message=f"{r.rule}{where} for drone {who} closed: not heard again after "
+                "the server restarted",
+                uas_id=r.uas_id, serial=r.serial, zone=r.zone_name, details=dict(r.details),
+            ))
 
     def _emit(
         self, ep: Episode, status: AlertStatus, track: Track, now: float, message: str
@@ -141,6 +202,25 @@ class AlertEngine:
         """The condition of ``rule`` holds now: open, escalate or keep the episode."""
         key = (rule, zone.zone_id if zone is not None else "")
         ep = per.episodes.get(key)
+        if ep is None and self._resumed:
+            resumed = self._claim(rule, key[1], track)
+            if resumed is not None:  # the episode it was in before the server restarted
+                ep = Episode(
+                    alert_id=resumed.alert_id,
+                    rule=rule,
+                    track_id=track.track_id,
+                    zone_id=zone.zone_id if zone is not None else None,
+                    zone_name=zone.name if zone is not None else resumed.zone_name,
+                    severity=resumed.severity,
+                    opened=resumed.opened,
+                    last_true=now,
+                    details={**resumed.details, **(details or {})},
+                )
+                per.episodes[key] = ep
+                if _RANK[severity] > _RANK[ep.severity]:
+                    ep.severity = severity
+                    out.append(self._emit(ep, AlertStatus.UPDATE, track, now, message()))
+                return
         if ep is None:
             ep = Episode(
                 alert_id=alert_id(rule, track.track_id, key[1] or None, now),
@@ -627,9 +707,12 @@ class AlertEngine:
     # --- time passing -----------------------------------------------------------------
 
     def tick(self, now: float, states: Iterable[TrackState]) -> list[Alert]:
-        """Drone lost, spoofing episodes without new evidence, held closes."""
+        """Drone lost, spoofing episodes without new evidence, held closes, episodes from
+        before a restart not met again."""
         out: list[Alert] = []
         cfg = self.config
+        if self._resumed:
+            self._expire_resumed(now, out)
         lost_on = R.DRONE_LOST in cfg.enabled and bool(self.zones)
         for st in states:
             track = st.track

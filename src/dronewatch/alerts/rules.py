@@ -104,6 +104,9 @@ class RulesConfig:
     rssi_frequency_hz: float = 2.44e9
     sensor_positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     spoof_hold_s: float = 60.0
+    # restart: an episode open when the server stopped continues if its drone meets the rule
+    # again within this long, else it closes
+    resume_window_s: float = 120.0
 
 
 def identity(track: Track) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import sys
 import time as _time
 from collections.abc import Iterator
@@ -20,10 +21,17 @@ from typing import IO
 import click
 import msgspec
 
-from dronewatch.decode import decode_frames
+from dronewatch.cli.live import (
+    Receivers,
+    open_sources,
+    receiver_options,
+    sigterm_as_interrupt,
+)
+from dronewatch.decode import decode_frames, warm_up
 from dronewatch.errors import DecodeError
 from dronewatch.model import Decoded, Observation
 from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.live import LiveOptions, LiveSet, SourceState
 from dronewatch.stats import DecodeStats
 
 IQ_FORMATS = ("cf32", "cf64", "ci16", "ci8")
@@ -350,9 +358,22 @@ def _quiet_exit() -> None:
     sys.exit(0)
 
 
+def _is_stream(arg: str, iq_format: str | None) -> bool:
+    """``-``, ``tcp://`` and FIFOs are read as capture streams (stdin is IQ with --iq-format)."""
+    if arg.startswith("tcp://"):
+        return True
+    if iq_format is not None:
+        return False
+    if arg == "-":
+        return True
+    try:
+        return stat.S_ISFIFO(os.stat(arg).st_mode)
+    except OSError:
+        return False
+
+
 @click.command("decode")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", nargs=-1, metavar="[CAPTURE|-|FIFO|tcp://HOST:PORT]...")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per message.")
 @click.option("--strict", is_flag=True, help="Stop at the first undecodable packet or frame.")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
@@ -360,24 +381,41 @@ def _quiet_exit() -> None:
 @click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
 @click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
 @click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
+@click.option("--source", "live_specs", multiple=True, metavar="KIND:TARGET",
+              help="Also receive from this live source (repeatable), e.g. stream:-, "
+              "tcp://HOST:PORT, wifi:IFACE.")
+@receiver_options
 def command(
-    files: tuple[Path, ...],
+    inputs: tuple[str, ...],
     as_json: bool,
     strict: bool,
     sensor_id: str,
     iq_format: str | None,
     sample_rate: float | None,
     center_freq: float | None,
+    live_specs: tuple[str, ...],
+    receivers: Receivers,
 ) -> None:
-    """Decode captures (pcap, pcapng, SigMF, raw IQ) into drone messages.
+    """Decode captures (pcap, pcapng, SigMF, raw IQ) and live input into drone messages.
 
-    Prints a table of the drones seen (latest state of each), or with --json one JSON object
-    per decoded message. A summary line goes to stderr.
+    Files are read whole. '-' (stdin), a FIFO and tcp://HOST:PORT are pcap/pcapng streams,
+    read as they arrive (e.g. 'dumpcap -i wlan1 -w - | dronewatch decode --json -'), as are
+    --wifi and --bluetooth receivers: with --json each frame's messages are printed as soon
+    as it arrives. The table (one row per drone, latest state) is printed at the end (end of
+    input or Ctrl-C). A summary line goes to stderr.
     """
+    streams = [a for a in inputs if _is_stream(a, iq_format)]
+    files = tuple(Path(a) for a in inputs if a not in streams)
+    specs = receivers.specs(live_specs)
+    specs[:0] = [a if a.startswith("tcp://") else f"stream:{a}" for a in streams]
+    if not files and not specs:
+        raise click.UsageError("nothing to decode: give captures, '-', --wifi or --bluetooth")
     options = CaptureOptions(
         sensor_id=sensor_id, strict=strict, iq_format=iq_format,
         sample_rate_hz=sample_rate, center_freq_hz=center_freq,
     )
+    live = open_sources(specs, LiveOptions(
+        sensor_id=sensor_id, extra=receivers.extra()))
     stats = DecodeStats()
     table = DroneTable()
     out = sys.stdout
@@ -417,6 +455,8 @@ def command(
             failed = True
             if strict:
                 break
+    if live.sources and not (failed and strict):
+        failed |= _decode_live(live, stats, lines, table, strict)
     try:
         if not as_json:
             table.render(out)
@@ -426,3 +466,52 @@ def command(
     click.echo(stats.summary(), err=True)
     if failed:
         sys.exit(1)
+
+
+def _decode_live(
+    live: LiveSet, stats: DecodeStats, lines: _JsonLines | None, table: DroneTable, strict: bool
+) -> bool:
+    """Decode live batches as they come until every source is done or Ctrl-C; each batch's
+    JSON lines are flushed at once. True if a source failed."""
+    sigterm_as_interrupt()
+    warm_up()
+    live.start()
+    try:
+        while True:
+            batch = live.get(0.25)
+            if batch is None:
+                if live.done:
+                    break
+                continue
+            for d in decode_frames(batch.frames, stats, strict=strict):
+                if lines is not None:
+                    lines.add(d.to_json())
+                else:
+                    table.add(d)
+            if lines is not None:
+                lines.flush()
+                sys.stdout.flush()
+            if batch.ack is not None:
+                batch.ack()
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        live.stop(1.0)
+        _quiet_exit()
+    except DecodeError as exc:  # --strict
+        click.echo(f"error: {exc} ({exc.reason})", err=True)
+        live.stop(1.0)
+        return True
+    live.stop(2.0)
+    failed = False
+    for source in live.sources:
+        health = source.health()
+        stats.packets_read += source.stats.packets_read
+        stats.skipped.update(source.stats.skipped)
+        if health.last_error:
+            click.echo(f"{source.name}: {health.last_error}", err=True)
+        if health.drops:
+            click.echo(f"{source.name}: {health.drops} frames dropped (decoding fell behind)",
+                       err=True)
+        failed |= health.state == SourceState.FAILED
+    return failed

@@ -20,6 +20,7 @@ from click.core import ParameterSource
 
 from dronewatch.alerts.whitelist import WhitelistError
 from dronewatch.alerts.zones import ZoneError
+from dronewatch.cli.live import Receivers, position_options, receiver_options
 from dronewatch.store import StoreError
 
 DEMO_SCENARIO = "demo_airport"
@@ -222,8 +223,10 @@ def _run(
     "live",
     multiple=True,
     metavar="KIND:TARGET",
-    help="Receive live from this source (repeatable), e.g. mqtt://HOST:PORT. Not with --replay.",
+    help="Receive live from this source (repeatable): tcp://HOST:PORT, stream:FIFO, "
+    "wifi:IFACE, bluetooth:CONTROLLER, mqtt://HOST:PORT. Not with --replay.",
 )
+@receiver_options
 @click.option(
     "--sensor",
     "sensor_id",
@@ -231,6 +234,7 @@ def _run(
     show_default=True,
     help="The sensor name of this machine's own live sources.",
 )
+@position_options
 @click.option(
     "--mqtt",
     "mqtt_url",
@@ -244,6 +248,57 @@ def _run(
     default="dronewatch",
     show_default=True,
     help="Topic prefix the sensors publish under (PREFIX/SENSOR/frames).",
+)
+@click.option(
+    "--mqtt-client-id",
+    default=None,
+    metavar="ID",
+    help="This server's MQTT client id: its persistent session at the broker, where what "
+    "sensors publish while the server is down waits for it. [default: "
+    "dronewatch-server-HOSTNAME-<hash of the prefix>]",
+)
+@click.option(
+    "--mqtt-tls-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the CA certificate that signed the broker's (default: the system's CAs).",
+)
+@click.option(
+    "--mqtt-tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: this server's client certificate, for brokers that require one.",
+)
+@click.option(
+    "--mqtt-tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the private key of --mqtt-tls-cert.",
+)
+@click.option(
+    "--sensor-keys",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="The sensors' signing keys: a file of 'SENSOR HEXKEY' lines or a directory of "
+    "SENSOR.key files. When given, only batches signed with their sensor's key are taken; "
+    "unsigned ones, wrongly signed ones and those of sensors without a key are refused and "
+    "counted in /health.",
+)
+@click.option(
+    "--max-frame-age",
+    default=7 * 86400.0,
+    show_default=True,
+    type=click.FloatRange(0.0, min_open=True),
+    metavar="SECONDS",
+    help="Live frames older than this (by the server's clock) are refused and counted.",
+)
+@click.option(
+    "--max-frame-ahead",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.0),
+    metavar="SECONDS",
+    help="Live frames this far ahead of the server's clock are refused and counted.",
 )
 @click.option(
     "--zones",
@@ -282,9 +337,19 @@ def serve(
     replay: tuple[Path, ...],
     speed: float,
     live: tuple[str, ...],
+    receivers: Receivers,
     sensor_id: str,
+    position: tuple[float, float, float | None] | None,
+    gps: str | None,
     mqtt_url: str | None,
     mqtt_prefix: str,
+    mqtt_client_id: str | None,
+    mqtt_tls_ca: Path | None,
+    mqtt_tls_cert: Path | None,
+    mqtt_tls_key: Path | None,
+    sensor_keys: Path | None,
+    max_frame_age: float,
+    max_frame_ahead: float,
     zones_file: Path | None,
     airports: bool,
     whitelist_file: Path | None,
@@ -295,7 +360,13 @@ def serve(
 
     Every /api route needs a token: give them in a file (--token-file) or the environment
     (DRONEWATCH_TOKEN, DRONEWATCH_TOKENS); behind a reverse proxy or with --tls-cert and
-    --tls-key they never cross the network in clear (see docs/api.md, "Deployment")."""
+    --tls-key they never cross the network in clear (see docs/api.md, "Deployment").
+
+
+    With --mqtt, frames from sensors are acknowledged to the broker only once stored, and a
+    batch delivered twice is stored once; the broker password may come from
+    $DRONEWATCH_MQTT_PASSWORD instead of the URL. See docs/sensor-network.md.
+    """
     from dronewatch.server.settings import Settings
 
     _log_to_stderr()
@@ -315,10 +386,20 @@ def serve(
             db=db,
             replay=list(replay),
             speed=speed,
-            live=list(live),
+            live=receivers.specs(live),
+            live_extra=receivers.extra(),
             sensor_id=sensor_id,
+            position=position,
+            gps=gps,
             mqtt=mqtt_url,
             mqtt_topic_prefix=mqtt_prefix,
+            mqtt_client_id=mqtt_client_id,
+            mqtt_tls_ca=mqtt_tls_ca,
+            mqtt_tls_cert=mqtt_tls_cert,
+            mqtt_tls_key=mqtt_tls_key,
+            sensor_keys=sensor_keys,
+            frame_max_age_s=max_frame_age,
+            frame_max_ahead_s=max_frame_ahead,
             zones_file=zones_file,
             airports=airports,
             whitelist_file=whitelist_file,

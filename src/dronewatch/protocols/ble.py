@@ -388,6 +388,24 @@ def _report_frames(
                   None, kind)]
 
 
+def frames_from_ad(
+    ad: bytes,
+    legacy: bool,
+    source: str | None,
+    rssi_dbm: float | None,
+    time: float,
+    sensor_id: str = "local",
+) -> list[Frame]:
+    """The frame of an advert's AD structures as a controller reports them to its host
+    (a live scanner): legacy adverts are Bluetooth 4 (``ble-legacy``), extended ones
+    Bluetooth 5 (``ble-long-range``). ``NotMine`` without Remote ID service data."""
+    found = _odid_service_data(ad, 0, len(ad))
+    if found is None:
+        raise NotMine("no Remote ID service data", reason="no-drone-payload")
+    transport = Transport.BLE_LEGACY if legacy else Transport.BLE_LONG_RANGE
+    return [Frame(found[1], time, transport, source, rssi_dbm, None, None, sensor_id, found[0])]
+
+
 def frames_from_hci_h4_phdr(data: bytes, time: float, sensor_id: str = "local") -> list[Frame]:
     """LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR (201): 4-byte direction, then H4."""
     if len(data) < 4:

@@ -219,6 +219,19 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+WATCHDOG_INTERVAL_S = 1.0
+
+
+async def _watchdog_loop(ctx: AppContext) -> None:
+    """Restart a pipeline or writer thread that died (every ``WATCHDOG_INTERVAL_S``)."""
+    while True:
+        await asyncio.sleep(WATCHDOG_INTERVAL_S)
+        try:
+            ctx.watchdog()
+        except Exception:  # the watchdog itself must keep watching
+            log.exception("watchdog failed")
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The dronewatch web application for ``settings``."""
     from dronewatch.server.routes import router
@@ -232,9 +245,11 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.run_pipeline:
             ctx.start_pipeline(loop)
         retention = asyncio.create_task(ctx.retention_loop())
+        watchdog = asyncio.create_task(_watchdog_loop(ctx))
         try:
             yield
         finally:
+            watchdog.cancel()
             retention.cancel()
             await asyncio.to_thread(ctx.stop_pipeline)
 

@@ -14,6 +14,7 @@ from typing import Any
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
 from dronewatch.server.bus import EventBus, event
+from dronewatch.server.sensors import Sensors
 from dronewatch.server.service import (
     Counters,
     FrameSource,
@@ -24,6 +25,7 @@ from dronewatch.server.service import (
 )
 from dronewatch.server.settings import Settings
 from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
+from dronewatch.sources.validate import FrameLimits
 from dronewatch.store import Store, StoreError
 
 log = logging.getLogger("dronewatch.server.app")
@@ -72,6 +74,48 @@ def _build_pipeline(zones: ZoneSet, whitelist: Whitelist) -> Any:
     return TrackingPipeline(zones=zones, whitelist=whitelist)
 
 
+RESUME_LOOKBACK_S = 86400.0  # alert episodes older than this are not continued
+
+
+def resume_alerts(store: Store, pipeline: Any) -> int:
+    """Hand the alert episodes the store holds open to the new pipeline: the same drone in
+    the same situation continues them instead of raising them again (``AlertEngine.resume``)."""
+    from dronewatch.alerts.engine import ResumedEpisode
+    from dronewatch.model import Severity
+
+    try:
+        rows = store.unclosed_alerts(time.time() - RESUME_LOOKBACK_S)
+    except Exception as exc:  # a store that cannot read: the episodes are raised anew
+        log.error("cannot read the open alerts to continue them: %s", exc)
+        return 0
+    episodes = []
+    for row in rows:
+        details = row.get("details") or {}
+        try:
+            severity = Severity(row["severity"])
+        except ValueError:
+            continue
+        episodes.append(
+            ResumedEpisode(
+                alert_id=row["alert_id"],
+                rule=row["rule"],
+                track_id=row["track_id"],
+                zone_id=details.get("zone_id") if isinstance(details, dict) else None,
+                zone_name=row.get("zone"),
+                severity=severity,
+                opened=row["first_time"],
+                last_time=row["time"],
+                uas_id=row.get("uas_id"),
+                serial=row.get("serial"),
+                details=details if isinstance(details, dict) else {},
+            )
+        )
+    pipeline.engine.resume(episodes)
+    if episodes:
+        log.info("continuing %d alert episodes open before the restart", len(episodes))
+    return len(episodes)
+
+
 def set_pipeline_zones(pipeline: Any, zones: ZoneSet) -> None:
     pipeline.set_zones(zones)
 
@@ -105,18 +149,49 @@ class AppContext:
         self.writer: Writer | None = None
         self.processor: Processor | None = None
         self.live = self._live_sources(settings)
+        from dronewatch.sources.mqtt import MqttSource
+        from dronewatch.sources.position import open_position
+
+        sources = self.live.sources if self.live is not None else []
+        self.sensors = Sensors(
+            self.store,
+            settings.sensor_id,
+            [s for s in sources if not isinstance(s, MqttSource)],  # this machine's receivers
+            open_position(settings.position, settings.gps),
+            self.live.book if self.live is not None else None,
+        )
 
     @staticmethod
     def _live_sources(settings: Settings) -> LiveSet | None:
-        """The live sources the settings name (not started), or ``None`` for none."""
+        """The live sources the settings name (not started), or ``None`` for none.
+        ``ValueError`` for a source, a key file or a certificate that cannot be used."""
+        from dronewatch.sources.mqtt import MqttSource, SensorKeys, TlsFiles
+
         sources: list[LiveSource] = []
-        options = LiveOptions(sensor_id=settings.sensor_id)
+        keys = SensorKeys.load(settings.sensor_keys) if settings.sensor_keys else None
+        tls = TlsFiles(settings.mqtt_tls_ca, settings.mqtt_tls_cert, settings.mqtt_tls_key)
+        mqtt_options = {
+            "topic_prefix": settings.mqtt_topic_prefix,
+            "client_id": settings.mqtt_client_id,
+            "sensor_keys": keys,
+            "tls_files": tls,
+        }
+        options = LiveOptions(
+            sensor_id=settings.sensor_id, extra={**settings.live_extra, **mqtt_options}
+        )
         for spec in settings.live:
             sources.append(open_live(spec, options))
         if settings.mqtt is not None:
-            from dronewatch.sources.mqtt import MqttSource
-
-            sources.append(MqttSource(settings.mqtt, settings.mqtt_topic_prefix))
+            sources.append(
+                MqttSource(
+                    settings.mqtt,
+                    settings.mqtt_topic_prefix,
+                    client_id=settings.mqtt_client_id,
+                    session_expiry_s=settings.mqtt_session_expiry_s,
+                    keys=keys,
+                    tls_files=tls,
+                )
+            )
         if not sources:
             return None
         if settings.replay:
@@ -142,9 +217,14 @@ class AppContext:
     def start_pipeline(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
         self.bus.bind(loop)
+        self.sensors.start()
+        if self.sensors.has_local:
+            self.sensors.local_status()  # its position goes to the store now
         self.store.end_live_tracks()
         whitelist = self.whitelist()
         pipeline = _build_pipeline(self.zones.zone_set(), whitelist)
+        if self.live is not None:
+            resume_alerts(self.store, pipeline)
         self.processor = Processor(pipeline, track_rate_hz=s.track_rate_hz, counters=self.counters)
         self.processor.whitelist = whitelist
         self.writer = Writer(self.store, self.counters)
@@ -159,8 +239,16 @@ class AppContext:
             loop_sources=s.loop_replay,
             realtime_clock=s.scenario is not None or self.live is not None,
             gc_freeze=s.gc_freeze,
+            limits=FrameLimits(s.frame_max_age_s, s.frame_max_ahead_s),
         )
         self.service.start()
+
+    def watchdog(self) -> None:
+        """Restart a pipeline or writer thread that died (called every second)."""
+        if self.writer is not None:
+            self.writer.ensure_alive()
+        if self.service is not None:
+            self.service.ensure_alive()
 
     def stop_pipeline(self) -> None:
         # Receivers last: what the pipeline took is committed, then acknowledged to them.
@@ -170,6 +258,7 @@ class AppContext:
             self.writer.stop()
         if self.live is not None:
             self.live.stop()
+        self.sensors.stop()
 
     def zones_changed(self) -> None:
         """Rebuild the pipeline's zone set from the store and tell live clients."""

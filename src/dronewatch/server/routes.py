@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
@@ -21,6 +21,7 @@ from dronewatch.alerts.zones import ZoneError, parse_feature
 from dronewatch.server import auth
 from dronewatch.server.context import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
+from dronewatch.server.health import report as health_report
 from dronewatch.server.inputs import BodyError, SafeStr, load_json
 from dronewatch.server.settings import Principal
 from dronewatch.store import BBox
@@ -81,41 +82,11 @@ def window(ctx: AppContext, start: float | None, end: float | None) -> tuple[flo
 
 
 @router.get("/health", tags=["open"])
-def health(request: Request) -> dict[str, Any]:
-    """Liveness and degradation (open: holds no personal data)."""
-    ctx = ctx_of(request)
-    db_ok = ctx.store.ping()
-    c = ctx.counters
-    sources = ctx.live.health() if ctx.live is not None else []
-    degraded = c.degraded or not db_ok or not all(h.ok for h in sources)
-    live = 0
-    if ctx.processor is not None:
-        with contextlib.suppress(RuntimeError):  # dict changed size while counting
-            live = sum(
-                1 for t in list(ctx.processor.pipeline.tracks.values()) if t.state == "active"
-            )
-    return {
-        "status": "degraded" if degraded else "ok",
-        "version": __version__,
-        "db": ctx.store.dialect,
-        "db_ok": db_ok,
-        "uptime_s": round(time.time() - ctx.started, 3),
-        "tracks_live": live,
-        "ws_clients": len(ctx.bus.clients),
-        "sources": [h.to_json() for h in sources],
-        "counters": {
-            "frames": c.frames,
-            "messages": c.messages,
-            "observations": c.observations,
-            "alerts": c.alerts,
-            "db_errors": c.db_errors,
-            "db_rows_lost": c.db_rows_lost,
-            "source_errors": c.source_errors,
-            "pipeline_errors": c.pipeline_errors,
-            "ws_dropped": ctx.bus.counters.dropped,
-            "ws_disconnected_slow": ctx.bus.counters.disconnected_slow,
-        },
-    }
+def health(request: Request) -> JSONResponse:
+    """Liveness and degradation (open: holds no personal data): status ``ok``, ``degraded``
+    or ``failing`` (HTTP 503) with its causes, every thread, source and sensor."""
+    code, body = health_report(ctx_of(request))
+    return JSONResponse(body, status_code=code)
 
 
 # ---- identity and config -----------------------------------------------------------------
@@ -464,7 +435,10 @@ def put_whitelist(request: Request, _: Admin, body: WhitelistBody) -> dict[str, 
 
 @router.get("/api/sensors", tags=["sensors"])
 def sensors(request: Request, _: Viewer) -> list[dict[str, Any]]:
-    return ctx_of(request).store.list_sensors()
+    """Every sensor: position (``lat``, ``lon``, ``alt`` m), stored counters and, for this
+    server's own receivers and sensors that publish their status, ``online``, ``sources``
+    (state, frames/s, drops, channel, last error of each) and their totals."""
+    return ctx_of(request).sensors.list()
 
 
 # ---- history and exports -------------------------------------------------------------------

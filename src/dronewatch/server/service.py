@@ -1,11 +1,19 @@
-"""The pipeline service: sources -> decode -> tracking pipeline -> store + live bus.
+"""The pipeline service: sources -> edge checks -> decode -> tracking pipeline -> store + bus.
 
 One thread runs the sources (capture replay, paced or as fast as possible; the simulator for
-the demo), decodes frames and feeds the tracking pipeline. Its results are cut into batches:
-``WriteBatch`` to a bounded queue drained by a writer thread (executemany into the store), and
-serialised live events to the event bus. A full write queue blocks the pipeline thread
-(back-pressure, never unbounded memory); track updates are coalesced to at most
-``track_rate_hz`` per track; alerts go out at once.
+the demo; live sources), checks every frame at the edge (``sources/validate.py``), decodes
+frames and feeds the tracking pipeline. Its results are cut into batches: ``WriteBatch`` to a
+bounded queue drained by a writer thread (bulk inserts into the store), and serialised live
+events to the event bus. A full write queue blocks the pipeline thread (back-pressure up to
+the sources, never unbounded memory); track updates are coalesced to at most
+``track_rate_hz`` per track. An alert is flushed at once and shown once its row is committed
+(stored before shown).
+
+Live batches are acknowledged to their source only once their rows are committed; a keyed
+batch (a sensor's numbered batch) that comes again is stored once (:mod:`.ledger` and the
+store's unique key). The writer never drops a batch the database cannot take: it retries, and
+the backlog stays upstream (in an MQTT broker, unacknowledged). A thread that dies is
+restarted by :meth:`PipelineService.ensure_alive` (the app's watchdog).
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ import math
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,9 +35,19 @@ from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
 from dronewatch.server.bus import ALERT, TRACK, EventBus, event
+from dronewatch.server.ledger import Ledger
 from dronewatch.sources.live import LiveSet
+from dronewatch.sources.sensors import SensorBook
+from dronewatch.sources.validate import FrameLimits, frame_problem, text_problem
 from dronewatch.stats import DecodeStats
-from dronewatch.store import SensorSeen, Store, StoreError, WriteBatch
+from dronewatch.store import (
+    SensorSeen,
+    Store,
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+    WriteBatch,
+)
 from dronewatch.store.records import alert_record, observation_row, point_list, track_record
 from dronewatch.track.observe import observe
 
@@ -41,6 +61,7 @@ STREAM_TRAIL_POINTS = 20  # trail length in live track events (the REST API give
 TICK_INTERVAL_S = 1.0
 FULL_GC_INTERVAL_S = 600.0
 LIVE_POLL_S = 0.1  # while live sources are silent, results are published this often
+RETRY_MAX_S = 5.0  # the writer retries a database that cannot write at least this often
 
 
 class Pipeline(Protocol):
@@ -70,12 +91,29 @@ class Counters:
     batches_written: int = 0
     rows_written: int = 0
     db_errors: int = 0
-    db_rows_lost: int = 0
+    db_rows_lost: int = 0  # given up at shutdown while the database could not write
+    db_rows_rejected: int = 0  # rows the database refused (left out, the rest written)
+    db_reject_reasons: Counter[str] = field(default_factory=Counter)
+    duplicates_skipped: int = 0  # redelivered sensor batches the store already held
+    frames_rejected: int = 0  # frames refused at the edge (by sensor: the SensorBook)
     source_errors: int = 0
     pipeline_errors: int = 0
     last_db_error: str | None = None
-    degraded: bool = False
+    last_db_error_at: float | None = None  # monotonic
+    last_db_reject_at: float | None = None
+    last_pipeline_error_at: float | None = None
+    db_failing_since: float | None = None  # monotonic; None while writes succeed
+    degraded: bool = False  # the database is failing writes now
     decode: DecodeStats = field(default_factory=DecodeStats)
+
+    def db_error(self, message: str) -> None:
+        self.db_errors += 1
+        self.last_db_error = message[:300]
+        self.last_db_error_at = time.monotonic()
+
+    def pipeline_error(self) -> None:
+        self.pipeline_errors += 1
+        self.last_pipeline_error_at = time.monotonic()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +125,10 @@ class Counters:
             "rows_written": self.rows_written,
             "db_errors": self.db_errors,
             "db_rows_lost": self.db_rows_lost,
+            "db_rows_rejected": self.db_rows_rejected,
+            "db_reject_reasons": dict(self.db_reject_reasons),
+            "duplicates_skipped": self.duplicates_skipped,
+            "frames_rejected": self.frames_rejected,
             "last_db_error": self.last_db_error,
             "source_errors": self.source_errors,
             "pipeline_errors": self.pipeline_errors,
@@ -116,7 +158,8 @@ class Processor:
         self.min_interval = 1.0 / track_rate_hz if track_rate_hz > 0 else 0.0
         self.whitelist = Whitelist()
         self.batch = WriteBatch()
-        self.events: list[tuple[str, str]] = []
+        self.events: list[tuple[str, str]] = []  # track events: out with the next flush
+        self.alert_events: list[tuple[str, str]] = []  # out once their rows are committed
         self._dirty: dict[str, Track] = {}
         self._objects: dict[str, Track] = {}  # every track seen and not yet dropped
         self._published: dict[str, float] = {}  # track_id -> monotonic time of last publish
@@ -139,17 +182,18 @@ class Processor:
             self.data_time = frame.time
         # What TrackingPipeline.feed does, keeping the observation for the store (so that
         # every message is mapped once): the messages of one frame describe one drone.
-        obs = observe(decoded)
         track: Track | None = None
         alerts: list[Alert] = []
-        if obs is not None:
-            hint = self._frame_track if frame is self._last_frame else None
-            try:
+        try:
+            obs = observe(decoded)
+            if obs is not None:
+                hint = self._frame_track if frame is self._last_frame else None
                 track, alerts = self.pipeline.feed_observation(obs, frame_track=hint)
-            except Exception:  # a pipeline bug must not stop the service: count and go on
-                c.pipeline_errors += 1
-                log.exception("tracking pipeline failed on a %s message", decoded.message.type)
-                return 0
+        except Exception:  # a pipeline bug must not stop the service: count and go on
+            c.pipeline_error()
+            log.exception("tracking pipeline failed on a %s message", decoded.message.type)
+            return 0
+        if obs is not None:
             self._last_frame = frame
             self._frame_track = track.track_id if track is not None else hint
             c.observations += 1
@@ -176,14 +220,14 @@ class Processor:
             self.counters.alerts += 1
             rec = alert_record(alert)
             self.batch.alerts.append(rec)
-            self.events.append(event(ALERT, alert=alert_json(rec)))
+            self.alert_events.append(event(ALERT, alert=alert_json(rec)))
 
     def tick(self, now: float) -> None:
         """Age tracks at ``now`` (data clock); state changes are published like updates."""
         try:
             alerts = self.pipeline.tick(now)
         except Exception:
-            self.counters.pipeline_errors += 1
+            self.counters.pipeline_error()
             log.exception("tracking pipeline tick failed")
             return
         self._alerts(alerts)
@@ -220,7 +264,8 @@ class Processor:
     def collect(
         self, mono_now: float | None = None, *, force: bool = False, budget: int | None = None
     ) -> tuple[WriteBatch, list[tuple[str, str]]]:
-        """Take the pending batch and events; track states are coalesced and rate limited.
+        """Take the pending batch and track events; track states are coalesced and rate
+        limited. Alert events stay in ``alert_events`` (see :meth:`take_alert_events`).
 
         ``budget``: publish at most this many track states now (the others stay pending and
         come first next time), so that one call never stalls the pipeline for long; ``force``:
@@ -264,50 +309,77 @@ class Processor:
         self.batch = WriteBatch()
         return batch, events
 
+    def take_alert_events(self) -> list[tuple[str, str]]:
+        """The alert events of the rows in the last collected batch: to show once committed."""
+        events, self.alert_events = self.alert_events, []
+        return events
+
     @property
     def pending_rows(self) -> int:
         return len(self.batch.observations) + len(self.batch.alerts)
 
 
 class Writer:
-    """The background writer thread: bounded queue of batches -> store, retried on errors.
+    """The background writer thread: bounded queue of batches -> store.
 
-    A batch the database keeps refusing (locked, disk full, server gone) is retried with
-    back-off, then counted in ``db_rows_lost`` and logged; the service stays up and reports
-    itself degraded until a write succeeds again.
+    It never drops a batch because the database cannot write now (locked, full, read-only,
+    unreachable): it retries with back-off (up to ``RETRY_MAX_S``) until the write succeeds,
+    holding its queue, so the pipeline and the live sources wait (an MQTT broker keeps what
+    is unacknowledged), and reports the database failing (``counters.db_failing_since``).
+    A batch holding values the database refuses has those rows found (``Store.bad_rows``),
+    counted (``db_rows_rejected``) and left out; the rest is written. Only at shutdown is a
+    batch that still cannot be written given up (``db_rows_lost``; a live source's messages
+    were not acknowledged: the broker delivers them again).
+
+    If the thread dies, :meth:`ensure_alive` starts another, which writes again the batch
+    the dead one held (idempotent for sensor batches: their keys are in the same transaction).
     """
 
     def __init__(
-        self, store: Store, counters: Counters, *, maxsize: int = 32, retries: int = 4
+        self,
+        store: Store,
+        counters: Counters,
+        *,
+        maxsize: int = 32,
+        retry_max_s: float = RETRY_MAX_S,
     ) -> None:
         self.store = store
         self.counters = counters
         self.queue: queue.Queue[WriteBatch | None] = queue.Queue(maxsize=maxsize)
-        self.retries = retries
-        self._thread = threading.Thread(target=self._run, name="dronewatch-writer", daemon=True)
-        self._idle = threading.Event()
-        self._idle.set()
+        self.retry_max_s = retry_max_s
+        self.restarts = 0
+        self.last_restart_at: float | None = None  # monotonic
+        self._thread: threading.Thread | None = None
+        self._current: tuple[WriteBatch, int, bool] | None = None  # batch, items, end after
+        self._stopping = threading.Event()
 
     def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dronewatch-writer", daemon=True)
         self._thread.start()
 
-    def put(self, batch: WriteBatch, stop: threading.Event | None = None) -> bool:
-        """Queue a batch, blocking while the queue is full (back-pressure).
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
-        While the database is failing (degraded) a full queue does not stall the live
-        pipeline: the batch is counted in ``db_rows_lost`` and logged instead.
-        """
-        self._idle.clear()
+    def ensure_alive(self) -> bool:
+        """Start a new thread if the writer's died; ``True`` if it did."""
+        if self._thread is None or self.alive or self._stopping.is_set():
+            return False
+        self.restarts += 1
+        self.last_restart_at = time.monotonic()
+        log.error("the writer thread died; starting another (restart %d)", self.restarts)
+        self.start()
+        return True
+
+    def put(self, batch: WriteBatch, stop: threading.Event | None = None) -> bool:
+        """Queue a batch, blocking while the queue is full (back-pressure); ``False`` if
+        ``stop`` was set meanwhile (the batch is not queued)."""
         while True:
             try:
                 self.queue.put(batch, timeout=0.2)
                 return True
             except queue.Full:
                 if stop is not None and stop.is_set():
-                    return False
-                if self.counters.degraded:
-                    self.counters.db_rows_lost += len(batch)
-                    log.error("database failing and write queue full: %d rows lost", len(batch))
                     return False
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -320,11 +392,25 @@ class Writer:
         return False
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self._thread.is_alive():
-            self.queue.put(None)
+        """Write what is queued (giving up on what the database cannot take), then stop."""
+        self._stopping.set()
+        if self.alive:
+            assert self._thread is not None
+            try:
+                self.queue.put(None, timeout=timeout)
+            except queue.Full:
+                log.error("the writer did not drain its queue in %.0f s", timeout)
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self._current is not None:  # a previous thread died holding this batch
+            batch, n_items, done = self._current
+            self._write(batch)
+            self._current = None
+            for _ in range(n_items):
+                self.queue.task_done()
+            if done:
+                return
         while True:
             item = self.queue.get()
             if item is None:
@@ -341,7 +427,9 @@ class Writer:
                     done = True
                     break
                 batch.merge(more)
+            self._current = (batch, n_items, done)
             self._write(batch)
+            self._current = None
             for _ in range(n_items):
                 self.queue.task_done()
             if done:
@@ -349,32 +437,81 @@ class Writer:
 
     def _write(self, batch: WriteBatch) -> None:
         c = self.counters
-        if not len(batch) and not batch.sensors:  # only acknowledgements: nothing to write
-            self._acknowledge(batch)
+        if not len(batch) and not batch.sensors and not batch.keys:
+            self._acknowledge(batch)  # only acknowledgements: nothing to write
             return
-        delay = 0.25
-        for attempt in range(self.retries + 1):
+        delay = 0.1
+        while True:
             try:
-                self.store.write(batch)
+                duplicates = self.store.write(batch)
+            except StoreRejected as exc:
+                c.db_error(str(exc))
+                try:
+                    if self._leave_out_bad_rows(batch):
+                        continue  # write the rest at once
+                except StoreUnavailable as exc2:
+                    exc = exc2  # type: ignore[assignment]
+                failure: Exception = exc
             except StoreError as exc:
-                c.db_errors += 1
-                c.degraded = True
-                c.last_db_error = str(exc)[:300]
-                log.error("database write failed (attempt %d): %s", attempt + 1, exc)
-                if attempt < self.retries:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                continue
-            c.batches_written += 1
-            c.rows_written += len(batch)
-            c.degraded = False
-            self._acknowledge(batch)
-            return
-        c.db_rows_lost += len(batch)
-        log.error("database unavailable: %d rows lost", len(batch))
+                c.db_error(str(exc))
+                failure = exc
+            except Exception as exc:  # a bug: keep the batch, keep trying, say so
+                c.db_error(f"{exc.__class__.__name__}: {exc}")
+                log.exception("writing a batch failed unexpectedly")
+                failure = exc
+            else:
+                c.batches_written += 1
+                c.rows_written += len(batch)
+                c.duplicates_skipped += duplicates
+                c.degraded = False
+                c.db_failing_since = None
+                self._acknowledge(batch)
+                return
+            now = time.monotonic()
+            if c.db_failing_since is None:
+                c.db_failing_since = now
+                log.error("database write failed: %s; retrying until it succeeds", failure)
+            c.degraded = True
+            if self._stopping.is_set():
+                c.db_rows_lost += len(batch)
+                log.error("stopping while the database cannot write: %d rows not stored "
+                          "(live messages were not acknowledged)", len(batch))
+                return
+            self._stopping.wait(delay)
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _leave_out_bad_rows(self, batch: WriteBatch) -> bool:
+        """Find and remove the rows the database refuses; ``False`` if none was found."""
+        bad = self.store.bad_rows(batch)
+        if not bad:
+            return False
+        c = self.counters
+        n = 0
+        for part, rows in bad.items():
+            for _, reason in rows:
+                c.db_reject_reasons[f"{part}: {reason.split(': ', 1)[-1][:120]}"] += 1
+            n += len(rows)
+            gone = {i for i, _ in rows}
+            if part == "observations":
+                batch.drop_observations(gone)
+            elif part == "positions":
+                batch.positions = [r for i, r in enumerate(batch.positions) if i not in gone]
+            elif part == "alerts":
+                batch.alerts = [r for i, r in enumerate(batch.alerts) if i not in gone]
+            elif part == "tracks":
+                for tid in [t for i, t in enumerate(batch.tracks) if i in gone]:
+                    del batch.tracks[tid]
+            else:
+                for sid in [t for i, t in enumerate(batch.sensors) if i in gone]:
+                    del batch.sensors[sid]
+        c.db_rows_rejected += n
+        c.last_db_reject_at = time.monotonic()
+        log.error("the database refused %d rows (%s); the rest of the batch is written", n,
+                  "; ".join(f"{p}: {rows[0][1]}" for p, rows in bad.items()))
+        return True
 
     def _acknowledge(self, batch: WriteBatch) -> None:
-        """The batch is committed: tell the live sources (in commit order)."""
+        """The batch is committed: tell the live sources, show its alerts (in commit order)."""
         for ack in batch.acks:
             try:
                 ack()
@@ -408,12 +545,21 @@ class PipelineService:
         loop_sources: bool = False,
         realtime_clock: bool = False,
         gc_freeze: bool = False,
+        limits: FrameLimits | None = None,
+        book: SensorBook | None = None,
     ) -> None:
         self.processor = processor
         self.writer = writer
         self.bus = bus
         self.sources = sources
         self.live = live  # live sources: received until the service stops
+        # Edge checks: live frames within a window of the server clock, recordings finite.
+        self.limits = limits if limits is not None else FrameLimits()
+        self.book = book if book is not None else live.book if live is not None else SensorBook()
+        self.ledger = Ledger(writer.store, self.book)
+        self.restarts = 0
+        self.last_restart_at: float | None = None  # monotonic
+        self.beat = time.monotonic()  # the pipeline thread's last sign of life
         self.speed = speed
         self.loop_sources = loop_sources
         self.realtime_clock = realtime_clock  # tick on the wall clock (simulated live data)
@@ -433,12 +579,53 @@ class PipelineService:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def ensure_alive(self) -> bool:
+        """Start a new pipeline thread if it died (``True`` if so). Live sources deliver
+        again what the dead thread took and nobody acknowledged (``LiveSet.resync``)."""
+        if self.alive or self.stop_event.is_set() or self._thread.ident is None:
+            return False
+        self.restarts += 1
+        self.last_restart_at = time.monotonic()
+        log.error("the pipeline thread died; starting another (restart %d)", self.restarts)
+        self._thread = threading.Thread(target=self._run, name="dronewatch-pipeline", daemon=True)
+        self._thread.start()
+        if self.live is not None:
+            self.live.resync()
+        return True
+
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         with self.lock:
             self._flush(force=True)
+
+    def check(self, frames: list[Frame], limits: FrameLimits) -> list[Frame]:
+        """The frames that pass the edge checks; the others counted per sensor and reason."""
+        now = time.time()
+        bad: list[tuple[int, str]] | None = None
+        for i, frame in enumerate(frames):
+            problem = frame_problem(frame, now, limits)
+            if problem is not None:
+                if bad is None:
+                    bad = []
+                bad.append((i, problem))
+        if bad is None:
+            return frames
+        self.counters.frames_rejected += len(bad)
+        for i, problem in bad:
+            sensor = frames[i].sensor_id
+            if text_problem(sensor, "sensor id") is not None:
+                sensor = "(invalid sensor id)"
+            else:
+                self.book.taken_back(sensor, 1)
+            self.book.reject(sensor, problem)
+        gone = {i for i, _ in bad}
+        return [f for i, f in enumerate(frames) if i not in gone]
 
     def idle(self) -> None:
         """A source is waiting for data (call from the pipeline thread): publish what is
@@ -467,13 +654,11 @@ class PipelineService:
         self._last_flush = time.monotonic()
         if events:
             self.bus.publish_threadsafe(events)
-        if len(batch) or batch.sensors or batch.acks:
+        alert_events = self.processor.take_alert_events()
+        if alert_events:  # shown once stored
+            batch.acks.append(partial(self.bus.publish_threadsafe, alert_events))
+        if len(batch) or batch.sensors or batch.acks or batch.keys:
             self.writer.put(batch, self.stop_event)
-
-    def _publish_alerts(self) -> None:
-        """Send pending alert events now (the rows follow with the next batch)."""
-        events, self.processor.events = self.processor.events, []
-        self.bus.publish_threadsafe(events)
 
     def _maybe_tick(self) -> None:
         mono = time.monotonic()
@@ -523,16 +708,27 @@ class PipelineService:
             self._data_mono = time.monotonic()
             yield frame
 
+    def _checked(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Recorded frames through the edge checks (finite values only: their own times)."""
+        limits = FrameLimits.recording()
+        chunk: list[Frame] = []
+        for frame in frames:
+            chunk.append(frame)
+            if len(chunk) >= 256:
+                yield from self.check(chunk, limits)
+                chunk = []
+        yield from self.check(chunk, limits)
+
     def run_frames(self, frames: Iterable[Frame]) -> None:
         """Process frames (in the calling thread) until they end or the service stops."""
         proc = self.processor
-        for decoded in decode_frames(self._paced(frames), self.counters.decode):
+        for decoded in decode_frames(self._checked(self._paced(frames)), self.counters.decode):
             with self.lock:
-                if proc.handle(decoded):
-                    self._publish_alerts()
+                self.beat = time.monotonic()
                 if (
-                    proc.pending_rows >= FLUSH_ROWS
-                    or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+                    proc.handle(decoded)  # an alert: stored (and shown) at once
+                    or proc.pending_rows >= FLUSH_ROWS
+                    or self.beat - self._last_flush >= FLUSH_INTERVAL_S
                 ):
                     self._flush()
                 self._maybe_tick()
@@ -542,26 +738,46 @@ class PipelineService:
     def run_live(self, live: LiveSet) -> None:
         """Receive from live sources (in the calling thread) until the service stops or
         every source is done. A batch's acknowledgement rides with the rows it produced and
-        is called by the writer once they are committed."""
+        is called by the writer once they are committed; a keyed batch already taken (a
+        redelivery) is only acknowledged, after the rows of its first delivery."""
         proc = self.processor
         counters = self.counters
         while not self.stop_event.is_set():
+            self.beat = time.monotonic()
             batch = live.get(LIVE_POLL_S)
             if batch is None:
                 if live.done:
                     break
                 self.idle()
                 continue
-            counters.frames += len(batch.frames)
-            decoded = list(decode_frames(batch.frames, counters.decode))
+            key = batch.key
+            if key is not None and not self.ledger.take(key):
+                if batch.ack is not None:
+                    with self.lock:
+                        proc.batch.acks.append(batch.ack)
+                continue
+            frames = self.check(batch.frames, self.limits)
+            counters.frames += len(frames)
             with self.lock:
-                for item in decoded:
-                    if proc.handle(item):
-                        self._publish_alerts()
+                start = len(proc.batch.observations)
+                alerts = 0
+                handled = False
+                try:
+                    for item in decode_frames(frames, counters.decode):
+                        alerts += proc.handle(item)
+                    handled = True
+                finally:
+                    if not handled:  # a thread-killing error: its rows must not go half in
+                        del proc.batch.observations[start:]
+                        if key is not None:
+                            self.ledger.forget(key)
+                if key is not None:
+                    proc.batch.keys.append((key, start, len(proc.batch.observations)))
                 if batch.ack is not None:
                     proc.batch.acks.append(batch.ack)
                 if (
-                    proc.pending_rows >= FLUSH_ROWS
+                    alerts  # stored (and shown) at once
+                    or proc.pending_rows >= FLUSH_ROWS
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
                 ):
                     self._flush()
@@ -576,20 +792,25 @@ class PipelineService:
             self._play()
         self.sources_done.set()
         while not self.stop_event.wait(0.25):
+            self.beat = time.monotonic()
             with self.lock:
                 self._maybe_tick()
                 if time.monotonic() - self._last_flush >= 0.25:
                     self._flush()
 
     def _receive(self, live: LiveSet) -> None:
+        from dronewatch.decode import warm_up
+
+        warm_up()  # the first live frame must not wait for the decoders to load
         live.start()
         while not self.stop_event.is_set():
             try:
                 self.run_live(live)
                 return
             except Exception:  # a bug must not end reception: count it and go on
-                self.counters.pipeline_errors += 1
+                self.counters.pipeline_error()
                 log.exception("live reception failed; going on")
+                live.resync()  # what it had taken comes again
 
     def _play(self) -> None:
         while not self.stop_event.is_set():

@@ -10,6 +10,7 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,19 @@ class Settings:
     scenario_seed: int = 1
     live: list[str] = field(default_factory=list)  # live source specs (sources/live.py)
     sensor_id: str = "local"  # the name of this machine's own live sources' sensor
+    live_extra: dict[str, Any] = field(default_factory=dict)  # LiveOptions.extra (channels...)
+    position: tuple[float, float, float | None] | None = None  # this sensor's, --position
+    gps: str | None = None  # gpsd://HOST:PORT: this sensor's position from a GPS
     mqtt: str | None = None  # broker URL: live frames from sensors (``dronewatch sensor``)
     mqtt_topic_prefix: str = "dronewatch"
+    mqtt_client_id: str | None = None  # the server's session at the broker (default: derived)
+    mqtt_session_expiry_s: int = 7 * 86400  # how long the broker keeps it while we are down
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    sensor_keys: Path | None = None  # SENSOR HEXKEY lines or a dir of SENSOR.key: signed only
+    frame_max_age_s: float = 7 * 86400.0  # live frames older than this are refused
+    frame_max_ahead_s: float = 60.0  # ... and those this far ahead of the server's clock
     zones_file: Path | None = None
     airports: bool = False
     whitelist_file: Path | None = None

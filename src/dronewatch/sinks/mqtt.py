@@ -1,11 +1,15 @@
 """The sensor end of the sensor network: frames -> batches -> MQTT (``dronewatch sensor``).
 
-The wire format and the server's end are in :mod:`dronewatch.sources.mqtt`.
+The wire format and the server's end are in :mod:`dronewatch.sources.mqtt`. Each batch is an
+envelope numbered in a session that is new each time the publisher is made (random), so that
+the server stores every batch once, even when the broker or the sensor resends it, and even
+across a restart of the sensor (the new session's numbers cannot collide with the old's).
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -14,16 +18,21 @@ from typing import Any
 import msgspec
 
 from dronewatch.model import Frame
+from dronewatch.sources.live import LiveSet
 from dronewatch.sources.mqtt import (
     BATCH_FRAMES,
     BATCH_INTERVAL_S,
     DEFAULT_TOPIC_PREFIX,
     KEEPALIVE_S,
     QOS,
-    encode_batch,
+    STATUS_INTERVAL_S,
+    Envelope,
+    TlsFiles,
     frames_topic,
     new_client,
     parse_broker_url,
+    refusal_text,
+    seal,
 )
 
 
@@ -32,7 +41,8 @@ class BrokerError(Exception):
 
 
 class FramePublisher:
-    """Publishes batches of frames for one sensor, QoS 1.
+    """Publishes batches of frames for one sensor, QoS 1, each in a numbered envelope,
+    signed with ``key`` when given.
 
     paho's network thread reconnects after a broker restart and resends what was not
     acknowledged. At most ``max_pending`` messages wait for their acknowledgement: beyond that
@@ -47,10 +57,16 @@ class FramePublisher:
         topic_prefix: str = DEFAULT_TOPIC_PREFIX,
         max_pending: int = 1000,
         on_event: Callable[[str], None] | None = None,
+        key: bytes | None = None,
+        tls_files: TlsFiles | None = None,
+        session: str | None = None,
     ) -> None:
-        self.broker = parse_broker_url(url)
+        self.broker = parse_broker_url(url, tls_files)
         self.sensor_id = sensor_id
         self.topic = frames_topic(topic_prefix, sensor_id)
+        self.key = key
+        self.session = session or secrets.token_hex(8)
+        self.seq = 0  # the next batch's number in the session
         self.max_pending = max_pending
         self.on_event = on_event  # connection news for people (the CLI prints it)
         self.messages = 0  # published (queued in paho)
@@ -73,25 +89,31 @@ class FramePublisher:
 
     def connect(self, timeout: float = 10.0) -> None:
         """Connect (``BrokerError`` if the broker cannot be reached within ``timeout``)."""
-        client = new_client(self.broker, f"dronewatch-sensor-{self.sensor_id}"[:64])
+        try:
+            client = new_client(self.broker, f"dronewatch-sensor-{self.sensor_id}"[:64])
+        except ValueError as exc:  # TLS files
+            raise BrokerError(str(exc)) from exc
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         try:
             client.connect(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise BrokerError(f"cannot reach the MQTT broker {self.broker}: {exc}") from exc
         client.loop_start()
         self._client = client
         if not self._connected.wait(timeout) or self._refused is not None:
             self.close(0.0)
-            raise BrokerError(
-                f"MQTT broker {self.broker}: {self._refused or 'no answer to CONNECT'}"
-            )
+            raise BrokerError(self._refused or f"MQTT broker {self.broker}: no answer to CONNECT")
 
-    def publish(self, frames: list[Frame], *, wait: bool = False) -> bool:
-        """Queue one batch; ``False`` if it was dropped (too many messages pending)."""
-        payload = encode_batch(frames)
+    def publish(
+        self, frames: list[Frame], *, wait: bool = False, status: dict[str, Any] | None = None
+    ) -> bool:
+        """Queue one batch (with the sensor's ``status``, if given); ``False`` if it was
+        dropped (too many messages pending)."""
+        envelope = Envelope(self.sensor_id, self.session, self.seq, time.time(), frames, status)
+        self.seq += 1  # a dropped batch leaves a gap: the server counts it as missing
+        payload = seal(envelope, self.key)
         with self._cond:
             while len(self._pending) >= self.max_pending:
                 if not wait:
@@ -129,7 +151,7 @@ class FramePublisher:
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            self._refused = f"refused the connection: {reason}"
+            self._refused = refusal_text(self.broker, reason)
         elif self._connected.is_set() and self.on_event is not None:
             self.on_event(f"reconnected to {self.broker}")
         self._connected.set()
@@ -228,3 +250,54 @@ def _sleep_until(when: float, stop: threading.Event | None) -> None:
             stop.wait(delay)
         else:
             time.sleep(delay)
+
+
+def publish_live(
+    live: LiveSet,
+    publisher: FramePublisher,
+    status: Callable[[], dict[str, Any]],
+    stop: threading.Event,
+    *,
+    batch_frames: int = BATCH_FRAMES,
+    batch_interval: float = BATCH_INTERVAL_S,
+    status_interval: float = STATUS_INTERVAL_S,
+) -> None:
+    """Publish what live sources receive, in batches of up to ``batch_frames`` frames, none
+    held longer than ``batch_interval`` s, with ``status()`` in a batch (or alone) every
+    ``status_interval`` s, until ``stop`` is set or every source is done. A batch the broker
+    cannot take in time is dropped and counted (``publisher.dropped_frames``): a receiver
+    cannot wait."""
+    pending: list[Frame] = []
+    acks: list[Callable[[], None]] = []
+    deadline = math.inf
+    next_status = time.monotonic()
+
+    def flush(with_status: bool) -> None:
+        nonlocal pending, acks, deadline, next_status
+        state = status() if with_status else None
+        if with_status:
+            next_status = time.monotonic() + status_interval
+        if not pending and state is not None:
+            publisher.publish([], status=state)
+        for i in range(0, len(pending), batch_frames):
+            publisher.publish(pending[i : i + batch_frames], status=state if i == 0 else None)
+        for ack in acks:
+            ack()
+        pending, acks, deadline = [], [], math.inf
+
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_status:
+            flush(True)
+        batch = live.get(max(0.0, min(deadline, next_status, now + 0.25) - now))
+        if batch is not None:
+            if not pending:
+                deadline = time.monotonic() + batch_interval
+            pending += batch.frames
+            if batch.ack is not None:
+                acks.append(batch.ack)
+        elif live.done:
+            break
+        if len(pending) >= batch_frames or time.monotonic() >= deadline:
+            flush(False)
+    flush(True)

@@ -12,7 +12,11 @@ frames, in :class:`FrameBatch` es, to a bounded queue; the consumer takes them w
   blocks instead, so the backpressure reaches the sender.
 * **Acknowledgement after commit.** A batch may carry ``ack``: the consumer calls it once what
   the batch's frames produced is durably stored (or, for a consumer that stores nothing, once
-  it has been handled). It is called at most once.
+  it has been handled). It is called at most once, in the order the batches were queued. A
+  batch may also carry a ``key`` (:class:`BatchKey`: sensor, session, sequence number) that
+  names it across redeliveries: the consumer stores a keyed batch once, however often it
+  comes. A consumer that lost batches it took (a thread died) calls :meth:`LiveSource.resync`:
+  a source whose sender keeps what is unacknowledged has it delivered again.
 * **Failures are reported and retried.** ``run`` raising (device gone, socket closed) sets the
   state to ``retrying`` with the error in ``last_error``; it is called again after an
   exponential backoff (``BACKOFF_MIN_S`` .. ``BACKOFF_MAX_S``) until the source is stopped.
@@ -35,9 +39,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from dronewatch.model import Frame
+from dronewatch.sources.sensors import SensorBook
 from dronewatch.stats import DecodeStats
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,15 @@ class SourceState(enum.StrEnum):
     STOPPED = "stopped"
 
 
+class BatchKey(NamedTuple):
+    """A batch's name for ever: its sensor, the sensor's session (one per run) and the
+    batch's number in that session. Redelivered, it is the same batch."""
+
+    sensor: str
+    session: str
+    seq: int
+
+
 @dataclass(slots=True)
 class FrameBatch:
     """Frames received together, with what to call once they are handled (see module doc)."""
@@ -76,6 +90,7 @@ class FrameBatch:
     frames: list[Frame]
     source: str = ""  # the name of the source that received them
     ack: Callable[[], None] | None = None
+    key: BatchKey | None = None  # stored once however often it is delivered
 
 
 @dataclass(slots=True)
@@ -93,6 +108,8 @@ class SourceHealth:
     last_frame_age_s: float | None  # seconds since the last frame, None before the first
     last_error: str | None
     queued: int  # batches waiting for the consumer
+    queue_max: int = QUEUE_BATCHES
+    last_drop_age_s: float | None = None  # seconds since the last drop
     skipped: dict[str, int] = field(default_factory=dict)  # link-layer skips by reason
     detail: dict[str, Any] = field(default_factory=dict)  # kind-specific (channel, PHYs...)
 
@@ -115,6 +132,7 @@ class SourceHealth:
             ),
             "last_error": self.last_error,
             "queued": self.queued,
+            "queue_max": self.queue_max,
             "skipped": dict(self.skipped),
             "detail": dict(self.detail),
         }
@@ -138,12 +156,14 @@ class LiveSource:
     ) -> None:
         self.name = name
         self.stats = stats if stats is not None else DecodeStats()
+        self.book = SensorBook()  # per-sensor counters; a LiveSet shares one among its sources
         self.state = SourceState.STARTING
         self.frames = 0
         self.drops = 0
         self.errors = 0
         self.restarts = 0
         self.last_error: str | None = None
+        self.last_drop_at: float | None = None  # monotonic time of the last drop
         self._queue: deque[FrameBatch] = deque()
         self._queue_max = queue_batches
         self._cond = threading.Condition()
@@ -165,22 +185,37 @@ class LiveSource:
     def close(self) -> None:
         """Release what ``run`` holds, from another thread, to make it return (optional)."""
 
+    def resync(self) -> None:
+        """The consumer lost batches it had taken (not acknowledged): have the sender deliver
+        again what is unacknowledged, if it can (a broker session). Called from any thread."""
+
     # -- what a subclass calls ------------------------------------------------------------
 
-    def emit(self, frames: list[Frame], ack: Callable[[], None] | None = None) -> bool:
+    def emit(
+        self,
+        frames: list[Frame],
+        ack: Callable[[], None] | None = None,
+        *,
+        key: BatchKey | None = None,
+        in_order: bool = False,
+    ) -> bool:
         """Queue ``frames`` for the consumer; ``False`` if they were dropped (counted).
 
-        A lossless source waits for room instead (until stopped: then ``False``).
+        A lossless source waits for room instead (until stopped: then ``False``). With no
+        frames, ``ack`` is called at once, unless ``in_order``: then the empty batch is queued
+        so that its ``ack`` comes after those of the batches before it (a redelivered message
+        whose first delivery is still on its way to the store).
         """
-        if not frames:
+        if not frames and not in_order and key is None:
             if ack is not None:
                 ack()
             return True
-        batch = FrameBatch(frames, self.name, ack)
+        batch = FrameBatch(frames, self.name, ack, key)
         with self._cond:
             while len(self._queue) >= self._queue_max:
                 if not self.lossless:
                     self.drops += len(frames)
+                    self.last_drop_at = time.monotonic()
                     return False
                 if self._stop.is_set():
                     return False
@@ -274,6 +309,8 @@ class LiveSource:
             last_frame_age_s=None if last is None else now - last,
             last_error=self.last_error,
             queued=queued,
+            queue_max=self._queue_max,
+            last_drop_age_s=None if self.last_drop_at is None else now - self.last_drop_at,
             skipped=dict(self.stats.skipped),
             detail=self.detail(),
         )
@@ -322,17 +359,27 @@ class LiveSet:
     """Several live sources read as one: batches in arrival order, round robin when several
     are ready (a flooding source cannot starve the others), health of each."""
 
-    def __init__(self, sources: Sequence[LiveSource] = ()) -> None:
-        self.sources: list[LiveSource] = list(sources)
+    def __init__(self, sources: Sequence[LiveSource] = (), book: SensorBook | None = None) -> None:
+        self.sources: list[LiveSource] = []
+        self.book = book if book is not None else SensorBook()
         self._cond = threading.Condition()
         self._pending = 0  # notifications not yet looked at
         self._next = 0
-        for source in self.sources:
-            source._notify = self._wake
+        for source in sources:
+            self.add(source)
 
     def add(self, source: LiveSource) -> None:
         source._notify = self._wake
+        source.book = self.book
         self.sources.append(source)
+
+    def resync(self) -> None:
+        """Every source: deliver again what is unacknowledged (see :meth:`LiveSource.resync`)."""
+        for source in self.sources:
+            try:
+                source.resync()
+            except Exception:  # one source's trouble must not stop the others'
+                log.exception("%s: resync failed", source.name)
 
     def _wake(self) -> None:
         with self._cond:
@@ -394,6 +441,10 @@ class LiveOptions:
 _KINDS: dict[str, str] = {
     "mqtt": "dronewatch.sources.mqtt",
     "mqtts": "dronewatch.sources.mqtt",
+    "stream": "dronewatch.sources.stream",
+    "tcp": "dronewatch.sources.stream",
+    "wifi": "dronewatch.sources.wifi",
+    "bluetooth": "dronewatch.sources.bluetooth",
 }
 
 

@@ -28,7 +28,7 @@ import contextlib
 import math
 import mmap
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
@@ -43,6 +43,7 @@ __all__ = [
     "Capture",
     "CaptureFormatError",
     "Packet",
+    "PacketStream",
     "PcapWriter",
     "PcapngWriter",
     "iter_packets",
@@ -110,11 +111,14 @@ _OPB = {o: e["opb"].unpack_from for o, e in _ENDIAN.items()}
 
 
 class Damage(Exception):
-    """Internal: damage found; carries the error to count or raise."""
+    """Internal: damage found; carries the error to count or raise. A capture cut short at a
+    record or block boundary also carries where to go on once more bytes have come
+    (``resume``: what a stream needs, see :class:`PacketStream`)."""
 
-    def __init__(self, error: DecodeError) -> None:
+    def __init__(self, error: DecodeError, resume: Resume | None = None) -> None:
         super().__init__(str(error))
         self.error = error
+        self.resume = resume
 
 
 def count_or_raise(error: DecodeError, stats: DecodeStats | None, strict: bool) -> None:
@@ -162,8 +166,9 @@ def _guard(packets: Iterator[Packet], stats: DecodeStats | None, strict: bool) -
 
 def _iter_pcap(
     buf: bytes | mmap.mmap, order: str, divisor: float, start: int = 24
-) -> Iterator[Packet]:
-    """The records of a classic pcap file, from the record at ``start`` (after the header)."""
+) -> Generator[Packet, None, Resume]:
+    """The records of a classic pcap file, from the record at ``start`` (after the header);
+    returns where the next record would start."""
     size = len(buf)
     if size < 24:
         raise Damage(Truncated("pcap file header cut short", reason="truncated-header"))
@@ -177,15 +182,22 @@ def _iter_pcap(
     pos = start
     while pos < size:
         if pos + 16 > size:
-            raise Damage(Truncated("pcap record header cut short", reason="truncated"))
+            raise Damage(
+                Truncated("pcap record header cut short", reason="truncated"),
+                Resume(False, pos, order, divisor),
+            )
         sec, frac, incl, _orig = rec(buf, pos)
         if incl > MAX_PACKET:
             raise Damage(Corrupt(f"pcap record of {incl} bytes", reason="bad-record-length"))
         start = pos + 16
+        if start + incl > size:
+            raise Damage(
+                Truncated("pcap record data cut short", reason="truncated"),
+                Resume(False, pos, order, divisor),
+            )
         pos = start + incl
-        if pos > size:
-            raise Damage(Truncated("pcap record data cut short", reason="truncated"))
         yield sec + frac / divisor, linktype, buf[start:pos]
+    return Resume(False, pos, order, divisor)
 
 
 class Interface:
@@ -216,9 +228,9 @@ class Resume(NamedTuple):
     last_time: float = 0.0
 
 
-def resume_packets(buf: bytes | mmap.mmap, resume: Resume) -> Iterator[Packet]:
+def resume_packets(buf: bytes | mmap.mmap, resume: Resume) -> Generator[Packet, None, Resume]:
     """The packets of the capture in ``buf`` from ``resume`` on (raises ``Damage`` on damage,
-    as the reader from the start does)."""
+    as the reader from the start does); returns where the next packet would start."""
     if resume.pcapng:
         return _iter_pcapng(buf, resume)
     return _iter_pcap(buf, resume.order, resume.divisor, resume.position)
@@ -259,8 +271,11 @@ def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> Interf
     return Interface(linktype, snaplen, divisor, offset)
 
 
-def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterator[Packet]:
-    """The packets of a pcapng file; from the block and state of ``resume`` if given."""
+def _iter_pcapng(
+    buf: bytes | mmap.mmap, resume: Resume | None = None
+) -> Generator[Packet, None, Resume]:
+    """The packets of a pcapng file; from the block and state of ``resume`` if given.
+    Returns (and, cut short at a block, raises with) where the next block starts."""
     size = len(buf)
     pos = 0
     order = "<"
@@ -282,7 +297,10 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             btype, blen = blk(buf, pos)
             iface = hi = lo = caplen = 0
         else:
-            raise Damage(Truncated("pcapng block header cut short", reason="truncated"))
+            raise Damage(
+                Truncated("pcapng block header cut short", reason="truncated"),
+                Resume(True, pos, order, interfaces=tuple(interfaces), last_time=last_time),
+            )
         if btype == SHB:  # (the SHB type reads the same in both byte orders)
             # A new section: its byte-order magic decides how everything after it is read.
             bom = bytes(buf[pos + 8 : pos + 12])
@@ -302,7 +320,10 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             raise Damage(Corrupt(f"pcapng block length {blen}", reason="bad-block-length"))
         end = pos + blen
         if end > size:
-            raise Damage(Truncated("pcapng block cut short", reason="truncated"))
+            raise Damage(
+                Truncated("pcapng block cut short", reason="truncated"),
+                Resume(True, pos, order, interfaces=tuple(interfaces), last_time=last_time),
+            )
         if u32(buf, end - 4)[0] != blen:
             raise Damage(Corrupt("pcapng trailing block length mismatch", reason="bad-block-length"))
         body_end = end - 4
@@ -341,11 +362,12 @@ def _iter_pcapng(buf: bytes | mmap.mmap, resume: Resume | None = None) -> Iterat
             yield last_time, it.linktype, buf[pos + 12 : pos + 12 + caplen]
         # any other block (NRB, ISB, DSB, custom...) carries no packet: skipped
         pos = end
+    return Resume(True, pos, order, interfaces=tuple(interfaces), last_time=last_time)
 
 
 #: Bytes read at a time from a capture that cannot be mapped (a pipe, a FIFO, a device).
 STREAM_CHUNK = 4 << 20
-#: The largest pcapng block a stream is read in (larger: damage, as the reference says).
+#: A stream holding this many bytes without completing a record or block is broken.
 MAX_STREAM_BLOCK = 16 << 20
 
 
@@ -381,100 +403,86 @@ class Capture:
 
 
 def _stream_packets(fh: BinaryIO) -> Iterator[Packet]:
-    """The packets of a capture read from a stream, a few MiB at a time.
+    """The packets of a capture read from a stream, ``STREAM_CHUNK`` bytes at a time, through
+    a :class:`PacketStream`; damage raises ``Damage`` as it does for a file."""
+    stream = PacketStream()
+    try:
+        while chunk := fh.read(STREAM_CHUNK):
+            yield from stream.feed(chunk)
+        stream.close()
+    except CaptureFormatError:
+        raise
+    except DecodeError as exc:
+        raise Damage(exc) from None
 
-    Whole records (pcap) or blocks (pcapng) are gathered into chunks that the reference
-    reader reads; a pcapng chunk starts with its section's header and interface blocks again
-    (and the time of the last packet, for simple packets), so every packet is read in the
-    state it would be in the whole file. Damage ends the chunk where it starts: the reader
-    then reports it as for a file.
+
+class PacketStream:
+    """The reader, fed a capture piece by piece as it arrives (stdin, a FIFO, TCP).
+
+    :meth:`feed` returns the packets completed by the new bytes at once; a record or block cut
+    short waits for the rest (the readers stop at its start with the state to resume from).
+    Damage raises ``Corrupt`` (a stream cannot find its way after it), a wrong magic
+    ``CaptureFormatError``; :meth:`close` says whether bytes were left over at the end
+    (``Truncated``). Memory is bounded: at most one block waits (``MAX_STREAM_BLOCK``).
     """
-    head = fh.read(4)
-    if head == _PCAPNG_SHB:
-        return _stream_pcapng(fh, head)
-    if head in _PCAP_MAGIC:
-        return _stream_pcap(fh, head)
-    return packet_source(head)  # raises CaptureFormatError
 
+    def __init__(self) -> None:
+        self._buf = b""
+        self._resume: Resume | None = None
+        self._header = b""  # a classic pcap's file header, kept in front of what is pending
+        self.bytes_read = 0
 
-def _read_exactly(fh: BinaryIO, n: int) -> bytes:
-    data = fh.read(n)
-    while 0 < len(data) < n:
-        more = fh.read(n - len(data))
-        if not more:
-            break
-        data += more
-    return data
+    @property
+    def started(self) -> bool:
+        """The file header has been read: a capture is coming."""
+        return self._resume is not None
 
+    def feed(self, data: bytes) -> list[Packet]:
+        self.bytes_read += len(data)
+        buf = self._buf + data if self._buf else bytes(data)
+        resume = self._resume
+        if resume is None:
+            if len(buf) < 4:
+                self._buf = buf
+                return []
+            head = buf[:4]
+            if head == _PCAPNG_SHB:
+                resume = Resume(True, 0, "<")
+            elif head in _PCAP_MAGIC:
+                if len(buf) < 24:
+                    self._buf = buf
+                    return []
+                self._header = buf[:24]
+                resume = Resume(False, 24, *_PCAP_MAGIC[head])
+            else:
+                raise CaptureFormatError(f"not a pcap or pcapng stream (magic {head.hex()})")
+        packets: list[Packet] = []
+        reader = resume_packets(buf, resume)
+        try:
+            while True:
+                packets.append(next(reader))
+        except StopIteration as end:
+            resume = end.value
+        except Damage as stop:
+            if stop.resume is None:
+                raise stop.error from None
+            resume = stop.resume
+        # Keep only what is not read yet (and a classic pcap's header in front of it).
+        keep = len(self._header)
+        self._buf = self._header + buf[resume.position :]
+        self._resume = resume._replace(position=keep)
+        if len(self._buf) - keep > MAX_STREAM_BLOCK:
+            raise Corrupt(
+                f"{len(self._buf) - keep} bytes without a complete packet",
+                reason="bad-block-length",
+            )
+        return packets
 
-def _stream_pcap(fh: BinaryIO, magic: bytes) -> Iterator[Packet]:
-    order, divisor = _PCAP_MAGIC[magic]
-    header = magic + _read_exactly(fh, 20)
-    rec = _ENDIAN[order]["rec"]
-    end = False
-    while not end:
-        chunk = bytearray(header)
-        while len(chunk) < STREAM_CHUNK:
-            head = _read_exactly(fh, 16)
-            chunk += head
-            if len(head) < 16:
-                end = True
-                break
-            incl = rec.unpack_from(head)[2]
-            body = _read_exactly(fh, min(incl, MAX_PACKET + 1))
-            chunk += body
-            if len(body) < incl:  # cut short, or too long: the reader says which
-                end = True
-                break
-        yield from _iter_pcap(bytes(chunk), order, divisor)
-
-
-_BOM_LE = b"\x4d\x3c\x2b\x1a"
-_BOM_BE = b"\x1a\x2b\x3c\x4d"
-
-
-def _stream_pcapng(fh: BinaryIO, magic: bytes) -> Iterator[Packet]:
-    prefix = b""  # the current section's header and interface blocks
-    order = "<"
-    last_time = 0.0
-    pending = magic  # bytes of the next block already read
-    end = False
-    while not end:
-        chunk = bytearray(prefix)
-        fresh = 0  # bytes of blocks not yet read in an earlier chunk
-        while fresh < STREAM_CHUNK:
-            head = pending + _read_exactly(fh, 12 - len(pending))  # every block has 12
-            pending = b""
-            if len(head) < 12:
-                chunk += head
-                end = True
-                break
-            btype = _U32["<"](head, 0)[0]
-            if btype == SHB:  # a section: its blocks are read in its own chunks
-                if fresh:
-                    pending = head
-                    break
-                bom = head[8:12]
-                order = "<" if bom == _BOM_LE else ">" if bom == _BOM_BE else order
-                chunk = bytearray()
-                prefix = b""
-            blen = _U32[order](head, 4)[0]
-            if blen < 12 or blen & 3 or blen > MAX_STREAM_BLOCK:
-                chunk += head  # the reader reports the bad length
-                end = True
-                break
-            block = head + _read_exactly(fh, blen - 12)
-            chunk += block
-            fresh += len(block)
-            if len(block) < blen:
-                end = True
-                break
-            if btype == SHB or _U32[order](block, 0)[0] == IDB:
-                prefix += block
-        resume = Resume(True, 0, order, last_time=last_time)
-        for packet in _iter_pcapng(bytes(chunk), resume):
-            last_time = packet[0]
-            yield packet
+    def close(self) -> None:
+        """The input ended: ``Truncated`` if it stopped inside a packet or file header."""
+        left = len(self._buf) - len(self._header)
+        if left > 0 or (self._resume is None and self.bytes_read):
+            raise Truncated(f"the stream ended {left} bytes into a packet", reason="truncated")
 
 
 def read_packets(

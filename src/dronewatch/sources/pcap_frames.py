@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mmap
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from dronewatch.stats import DecodeStats
 if TYPE_CHECKING:
     from dronewatch.protocols.link import LinkParser
 
-__all__ = ["FAST_PATH_MIN_BYTES", "read_frames", "time_bounds"]
+__all__ = ["FAST_PATH_MIN_BYTES", "parse_packets", "read_frames", "time_bounds"]
 
 
 #: Captures at least this large are read through the compiled index and link scan
@@ -52,7 +52,7 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             if buf is not None and len(buf) >= FAST_PATH_MIN_BYTES:
                 yield from _scanned_frames(buf, packets, options, stats)
             else:  # small, or streamed (a pipe...): the reference parsers
-                yield from _parsed_frames(packets, options, stats)
+                yield from parse_packets(packets, options, stats)
         except Damage as stop:
             count_or_raise(stop.error, stats, options.strict)
     finally:
@@ -81,10 +81,12 @@ def _bad_time(time: float, options: CaptureOptions, stats: DecodeStats) -> None:
     stats.skip(f"pcap: {BAD_TIMESTAMP}")
 
 
-def _parsed_frames(
-    packets: Iterator[Packet], options: CaptureOptions, stats: DecodeStats
+def parse_packets(
+    packets: Iterable[Packet], options: CaptureOptions, stats: DecodeStats
 ) -> Iterator[Frame]:
-    """The reference path: every packet through its link-layer parser."""
+    """The reference path: every packet through its link-layer parser (files, streams and
+    live interfaces alike); packets without a drone payload give nothing, broken ones and
+    ones stamped out of bounds are counted in ``stats`` by reason."""
     from dronewatch.protocols.link import parsers
 
     table = parsers()
@@ -135,7 +137,7 @@ def _scanned_frames(
     options: CaptureOptions,
     stats: DecodeStats,
 ) -> Iterator[Frame]:
-    """The fast path: the same frames as :func:`_parsed_frames`, from the compiled index and
+    """The fast path: the same frames as :func:`parse_packets`, from the compiled index and
     link scan; the packets the kernels leave (``FALLBACK``) go through the reference parsers,
     and after an early stop of the index (damage) the reference reader takes over."""
     import numpy as np
@@ -188,6 +190,6 @@ def _scanned_frames(
     finally:
         del view  # an mmap cannot close while a view of it exists
     if resume is not None:  # the index stopped (damage): the reference reads on from there
-        yield from _parsed_frames(resume_packets(buf, resume), options, stats)
+        yield from parse_packets(resume_packets(buf, resume), options, stats)
     elif handover is not None:
-        yield from _parsed_frames(islice(packets, handover, None), options, stats)
+        yield from parse_packets(islice(packets, handover, None), options, stats)

@@ -6,6 +6,8 @@ from dronewatch.store.store import (
     SensorSeen,
     Store,
     StoreError,
+    StoreRejected,
+    StoreUnavailable,
     WriteBatch,
     database_url,
 )
@@ -16,6 +18,8 @@ __all__ = [
     "SensorSeen",
     "Store",
     "StoreError",
+    "StoreRejected",
+    "StoreUnavailable",
     "WriteBatch",
     "database_url",
 ]

@@ -217,6 +217,21 @@ class SensorRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
 
 
+class IngestBatchRow(Base):
+    """A sensor's batch whose rows are committed: its key (sensor, the sensor's session, the
+    batch's number in it), written in the same transaction as the rows. A redelivered batch
+    finds its key here and is not stored twice (``ON CONFLICT DO NOTHING``)."""
+
+    __tablename__ = "ingest_batches"
+
+    sensor_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    session: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received: Mapped[float] = mapped_column(Double, nullable=False)  # server clock, at commit
+
+    __table_args__ = (Index("ix_ingest_batches_received", "received"),)
+
+
 observations: Table = ObservationRow.__table__  # type: ignore[assignment]
 tracks: Table = TrackRow.__table__  # type: ignore[assignment]
 positions: Table = PositionRow.__table__  # type: ignore[assignment]
@@ -225,3 +240,4 @@ alert_comments: Table = AlertCommentRow.__table__  # type: ignore[assignment]
 zones: Table = ZoneRow.__table__  # type: ignore[assignment]
 whitelist: Table = WhitelistRow.__table__  # type: ignore[assignment]
 sensors: Table = SensorRow.__table__  # type: ignore[assignment]
+ingest_batches: Table = IngestBatchRow.__table__  # type: ignore[assignment]

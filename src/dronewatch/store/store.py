@@ -8,6 +8,7 @@ the API's request threads). Writes come in batches (``WriteBatch``) and go in wi
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from dronewatch.sources.live import BatchKey
 from dronewatch.store import models as m
 from dronewatch.store.records import OBSERVATION_COLUMNS, POSITION_COLUMNS, dumps
 
@@ -35,6 +37,48 @@ BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
 class StoreError(RuntimeError):
     """The database refused a write or a read (locked, full, unreachable...)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot take the write now (locked, full, read-only, unreachable): the
+    same write may succeed later."""
+
+
+class StoreRejected(StoreError):
+    """The database refuses something in the batch (a value it cannot store): writing the
+    same batch again cannot help; :meth:`Store.bad_rows` finds what."""
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        return exc.orig
+    return exc
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """A value the database (or its driver) cannot store, as opposed to a database that
+    cannot write now. Unknown errors count as "cannot write now": retried, nothing dropped."""
+    orig = _driver_error(exc)
+    if isinstance(orig, sqlite3.OperationalError):  # locked, full, read-only, I/O
+        return False
+    if isinstance(orig, sqlite3.Error):  # integrity (NaN in NOT NULL), binding a bad type
+        return True
+    if type(orig).__module__.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(orig, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError)
+    return isinstance(orig, ValueError | TypeError | OverflowError | UnicodeError) or isinstance(
+        exc, sa.exc.DataError | sa.exc.IntegrityError
+    )
+
+
+def store_error(exc: BaseException, what: str = "database write failed") -> StoreError:
+    """``exc`` (SQLAlchemy's, or a driver's own: the COPY path is the driver's) as a
+    :class:`StoreRejected` or :class:`StoreUnavailable` with a readable message."""
+    orig = _driver_error(exc)
+    cls = StoreRejected if _is_data_error(exc) else StoreUnavailable
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig)
+    return cls(f"{what}: {orig.__class__.__name__}: {text[:300]}")
 
 
 def database_url(db: str | Path | None) -> str:
@@ -87,14 +131,40 @@ class WriteBatch:
     tracks: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest state per track
     alerts: list[dict[str, Any]] = field(default_factory=list)  # alert events, in order
     sensors: dict[str, SensorSeen] = field(default_factory=dict)
-    # Called once the batch is committed: the live sources' acknowledgements of the frames
-    # whose rows it holds (an MQTT broker forgets a message only then).
+    # Called once the batch is committed, in order: the live sources' acknowledgements of
+    # the frames whose rows it holds (an MQTT broker forgets a message only then), and the
+    # alert events (shown once stored).
     acks: list[Callable[[], None]] = field(default_factory=list)
+    # The sensor batches whose observations it holds: (key, first row, end row) in
+    # ``observations``. A key already in the store is a redelivery: its rows are skipped.
+    keys: list[tuple[BatchKey, int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.observations) + len(self.positions) + len(self.tracks) + len(self.alerts)
 
+    def drop_observations(self, rows: Iterable[int]) -> None:
+        """Remove the observation rows at these indices (keeping the keys' ranges right)."""
+        gone = sorted(set(rows))
+        if not gone:
+            return
+        keep = set(range(len(self.observations))).difference(gone)
+        self.observations = [r for i, r in enumerate(self.observations) if i in keep]
+
+        def shift(i: int) -> int:  # new index of old index i: i minus dropped rows before it
+            lo, hi = 0, len(gone)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if gone[mid] < i:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            return i - lo
+
+        self.keys = [(k, shift(a), shift(b)) for k, a, b in self.keys]
+
     def merge(self, other: WriteBatch) -> None:
+        base = len(self.observations)
+        self.keys.extend((k, a + base, b + base) for k, a, b in other.keys)
         self.observations.extend(other.observations)
         self.positions.extend(other.positions)
         self.tracks.update(other.tracks)
@@ -202,15 +272,88 @@ class Store:
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
-    def write(self, batch: WriteBatch) -> None:
-        """Write one batch in one transaction; ``StoreError`` if the database refuses it."""
+    def write(self, batch: WriteBatch) -> int:
+        """Write one batch in one transaction; the number of its sensor batches that were
+        already stored (redeliveries: their observations are not written again).
+
+        ``StoreUnavailable`` if the database cannot write now, ``StoreRejected`` if it refuses
+        a value in the batch (nothing is written either way)."""
         try:
             with self.engine.begin() as conn:
-                self._write(conn, batch)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(
-                f"database write failed: {exc.__class__.__name__}: {exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc}"
-            ) from exc
+                return self._write(conn, batch)
+        except Exception as exc:  # SQLAlchemy's and the drivers' own (COPY), data errors too
+            raise store_error(exc) from exc
+
+    def committed_seqs(self, sensor_id: str, session: str, from_seq: int = 0) -> set[int]:
+        """The numbers of the batches of a sensor's session that are stored (from ``from_seq``)."""
+        b = m.ingest_batches
+        stmt = sa.select(b.c.seq).where(
+            b.c.sensor_id == sensor_id, b.c.session == session, b.c.seq >= from_seq
+        )
+        try:
+            with self.engine.connect() as conn:
+                return {int(seq) for seq in conn.execute(stmt).scalars()}
+        except Exception as exc:
+            raise store_error(exc, "database read failed") from exc
+
+    def bad_rows(self, batch: WriteBatch) -> dict[str, list[tuple[int, str]]]:
+        """What in ``batch`` the database refuses: ``{part: [(index, reason)]}`` for the parts
+        ``observations``, ``positions``, ``tracks``, ``alerts``, ``sensors`` (indices into the
+        part as a list; ``tracks`` and ``sensors`` in dict order).
+
+        Each part, then halves of a failing part, are written in transactions that are rolled
+        back (nothing is stored), down to the single rows that fail: a few rows among
+        thousands cost a few dozen round trips. ``StoreUnavailable`` if the database stops
+        answering meanwhile."""
+        parts: dict[str, list[Any]] = {
+            "observations": batch.observations,
+            "positions": batch.positions,
+            "tracks": list(batch.tracks.items()),
+            "alerts": batch.alerts,
+            "sensors": list(batch.sensors.items()),
+        }
+        out: dict[str, list[tuple[int, str]]] = {}
+        for part, items in parts.items():
+            bad: list[tuple[int, str]] = []
+            todo: list[tuple[int, int]] = [(0, len(items))] if items else []
+            while todo:
+                lo, hi = todo.pop()
+                problem = self._probe(part, items[lo:hi])
+                if problem is None:
+                    continue
+                if hi - lo == 1:
+                    bad.append((lo, problem))
+                else:
+                    mid = (lo + hi) // 2
+                    todo += [(mid, hi), (lo, mid)]
+            if bad:
+                out[part] = sorted(bad)
+        return out
+
+    def _probe(self, part: str, items: list[Any]) -> str | None:
+        """Why the database refuses ``items`` of ``part``, or ``None`` (rolled back)."""
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    if part == "observations":
+                        self._bulk(conn, "observations", OBSERVATION_COLUMNS, items)
+                    elif part == "positions":
+                        self._bulk(conn, "track_positions", POSITION_COLUMNS, items)
+                    elif part == "tracks":
+                        self._upsert_tracks(conn, dict(items), Counter())
+                    elif part == "alerts":
+                        self._upsert_alerts(conn, items)
+                    else:
+                        self._upsert_sensors(conn, dict(items))
+                finally:
+                    trans.rollback()
+        except Exception as exc:
+            err = store_error(exc)
+            if isinstance(err, StoreUnavailable):
+                raise err from exc
+            return str(err)
+        return None
 
     def _bulk(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -227,37 +370,40 @@ class Store:
             marks = ", ".join("?" * len(columns))
             conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
-    def _write(self, conn: Connection, batch: WriteBatch) -> None:
-        if batch.observations:
-            self._bulk(conn, "observations", OBSERVATION_COLUMNS, batch.observations)
+    def _new_keys(self, conn: Connection, batch: WriteBatch) -> set[BatchKey]:
+        """Record the batch's sensor keys; the ones that were not stored yet."""
+        rows = [
+            {"sensor_id": k.sensor, "session": k.session, "seq": k.seq, "received": time.time()}
+            for k, _, _ in batch.keys
+        ]
+        b = m.ingest_batches
+        stmt = (
+            self._insert(b)
+            .on_conflict_do_nothing(index_elements=["sensor_id", "session", "seq"])
+            .returning(b.c.sensor_id, b.c.session, b.c.seq)
+        )
+        return {BatchKey(*row) for row in conn.execute(stmt, rows)}
+
+    def _write(self, conn: Connection, batch: WriteBatch) -> int:
+        observations = batch.observations
+        duplicates = 0
+        if batch.keys:
+            new = self._new_keys(conn, batch)
+            if len(new) < len(batch.keys):  # redelivered: their rows are in already
+                skip = [(a, b) for k, a, b in batch.keys if k not in new]
+                duplicates = len(skip)
+                keep = bytearray(b"\x01") * len(observations)
+                for a, b in skip:
+                    keep[a:b] = bytes(b - a)
+                observations = [r for r, k in zip(observations, keep, strict=True) if k]
+        if observations:
+            self._bulk(conn, "observations", OBSERVATION_COLUMNS, observations)
         added: Counter[str] = Counter()
         if batch.positions:
             self._bulk(conn, "track_positions", POSITION_COLUMNS, batch.positions)
             added.update(p[0] for p in batch.positions)
         if batch.tracks:
-            rows = []
-            for tid, rec in batch.tracks.items():
-                row = {k: rec.get(k) for k in _TRACK_COLUMNS}
-                row["transports"] = rec.get("transports") or []
-                row["sensors"] = rec.get("sensors") or []
-                row["sources"] = rec.get("sources") or []
-                row["rssi_by_sensor"] = rec.get("rssi_by_sensor") or {}
-                row["state"] = rec.get("state") or "active"
-                row["n_positions"] = added.pop(tid, 0)
-                rows.append(row)
-            stmt = self._insert(m.tracks)
-            update = {
-                c: stmt.excluded[c]
-                for c in _TRACK_COLUMNS
-                if c not in ("track_id", "first_seen", "n_positions")
-            }
-            update["first_seen"] = (
-                sa.func.min(m.tracks.c.first_seen, stmt.excluded.first_seen)
-                if self.dialect == "sqlite"
-                else sa.func.least(m.tracks.c.first_seen, stmt.excluded.first_seen)
-            )
-            update["n_positions"] = m.tracks.c.n_positions + stmt.excluded.n_positions
-            conn.execute(stmt.on_conflict_do_update(index_elements=["track_id"], set_=update), rows)
+            self._upsert_tracks(conn, batch.tracks, added)
         if added:
             conn.execute(
                 m.tracks.update()
@@ -266,48 +412,83 @@ class Store:
                 [{"tid": tid, "n": n} for tid, n in added.items()],
             )
         if batch.alerts:
-            latest: dict[str, dict[str, Any]] = {}
-            for rec in batch.alerts:
-                prev = latest.get(rec["alert_id"])
-                row = dict(rec)
-                row["first_time"] = prev["first_time"] if prev else rec["time"]
-                row["acknowledged"] = False
-                row.setdefault("ack_by", None)
-                row.setdefault("ack_time", None)
-                row.pop("acknowledged_by", None)
-                latest[rec["alert_id"]] = row
-            stmt = self._insert(m.alerts)
-            update = {c: stmt.excluded[c] for c in _ALERT_UPDATE}
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["alert_id"], set_=update),
-                [{c.name: r.get(c.name) for c in m.alerts.columns} for r in latest.values()],
-            )
+            self._upsert_alerts(conn, batch.alerts)
         if batch.sensors:
-            stmt = self._insert(m.sensors)
-            least = sa.func.min if self.dialect == "sqlite" else sa.func.least
-            greatest = sa.func.max if self.dialect == "sqlite" else sa.func.greatest
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["sensor_id"],
-                    set_={
-                        "first_seen": least(m.sensors.c.first_seen, stmt.excluded.first_seen),
-                        "last_seen": greatest(m.sensors.c.last_seen, stmt.excluded.last_seen),
-                        "frames": m.sensors.c.frames + stmt.excluded.frames,
-                    },
-                ),
-                [
-                    {
-                        "sensor_id": sid,
-                        "first_seen": s.first_seen,
-                        "last_seen": s.last_seen,
-                        "frames": s.frames,
-                        "info": {},
-                        "lat": None,
-                        "lon": None,
-                    }
-                    for sid, s in batch.sensors.items()
-                ],
-            )
+            self._upsert_sensors(conn, batch.sensors)
+        return duplicates
+
+    def _upsert_tracks(
+        self, conn: Connection, tracks: dict[str, dict[str, Any]], added: Counter[str]
+    ) -> None:
+        """Tracks' latest states; ``added``: positions written per track (taken out)."""
+        rows = []
+        for tid, rec in tracks.items():
+            row = {k: rec.get(k) for k in _TRACK_COLUMNS}
+            row["transports"] = rec.get("transports") or []
+            row["sensors"] = rec.get("sensors") or []
+            row["sources"] = rec.get("sources") or []
+            row["rssi_by_sensor"] = rec.get("rssi_by_sensor") or {}
+            row["state"] = rec.get("state") or "active"
+            row["n_positions"] = added.pop(tid, 0)
+            rows.append(row)
+        stmt = self._insert(m.tracks)
+        update = {
+            c: stmt.excluded[c]
+            for c in _TRACK_COLUMNS
+            if c not in ("track_id", "first_seen", "n_positions")
+        }
+        update["first_seen"] = (
+            sa.func.min(m.tracks.c.first_seen, stmt.excluded.first_seen)
+            if self.dialect == "sqlite"
+            else sa.func.least(m.tracks.c.first_seen, stmt.excluded.first_seen)
+        )
+        update["n_positions"] = m.tracks.c.n_positions + stmt.excluded.n_positions
+        conn.execute(stmt.on_conflict_do_update(index_elements=["track_id"], set_=update), rows)
+
+    def _upsert_alerts(self, conn: Connection, alerts: list[dict[str, Any]]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for rec in alerts:
+            prev = latest.get(rec["alert_id"])
+            row = dict(rec)
+            row["first_time"] = prev["first_time"] if prev else rec.get("first_time", rec["time"])
+            row["acknowledged"] = False
+            row.setdefault("ack_by", None)
+            row.setdefault("ack_time", None)
+            row.pop("acknowledged_by", None)
+            latest[rec["alert_id"]] = row
+        stmt = self._insert(m.alerts)
+        update = {c: stmt.excluded[c] for c in _ALERT_UPDATE}
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["alert_id"], set_=update),
+            [{c.name: r.get(c.name) for c in m.alerts.columns} for r in latest.values()],
+        )
+
+    def _upsert_sensors(self, conn: Connection, sensors: dict[str, SensorSeen]) -> None:
+        stmt = self._insert(m.sensors)
+        least = sa.func.min if self.dialect == "sqlite" else sa.func.least
+        greatest = sa.func.max if self.dialect == "sqlite" else sa.func.greatest
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["sensor_id"],
+                set_={
+                    "first_seen": least(m.sensors.c.first_seen, stmt.excluded.first_seen),
+                    "last_seen": greatest(m.sensors.c.last_seen, stmt.excluded.last_seen),
+                    "frames": m.sensors.c.frames + stmt.excluded.frames,
+                },
+            ),
+            [
+                {
+                    "sensor_id": sid,
+                    "first_seen": s.first_seen,
+                    "last_seen": s.last_seen,
+                    "frames": s.frames,
+                    "info": {},
+                    "lat": None,
+                    "lon": None,
+                }
+                for sid, s in sensors.items()
+            ],
+        )
 
     def end_live_tracks(self) -> int:
         """Mark every track not ``ended`` as ``ended`` (at start-up: nothing is live yet)."""
@@ -341,6 +522,10 @@ class Store:
             out["tracks"] = (
                 conn.execute(m.tracks.delete().where(m.tracks.c.last_seen < older_than)).rowcount
                 or 0
+            )
+            b = m.ingest_batches
+            out["ingest_batches"] = (
+                conn.execute(b.delete().where(b.c.received < older_than)).rowcount or 0
             )
         return out
 
@@ -560,6 +745,14 @@ class Store:
         with self.engine.connect() as conn:
             return self._alerts_json(conn, conn.execute(stmt))
 
+    def unclosed_alerts(self, since: float) -> list[dict[str, Any]]:
+        """Alert episodes not closed whose last event is at or after ``since`` (acknowledged
+        or not): what a restarted server continues (``AlertEngine.resume``)."""
+        a = m.alerts
+        stmt = sa.select(a).where(a.c.status != "closed", a.c.time >= since).order_by(a.c.time)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
     def get_alert(self, alert_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             rows = self._alerts_json(
@@ -673,6 +866,26 @@ class Store:
             if unique:
                 conn.execute(m.whitelist.insert(), [{"ident": i, "added": now} for i in unique])
         return unique
+
+    def put_sensor_position(
+        self, sensor_id: str, lat: float, lon: float, alt: float | None, when: float
+    ) -> None:
+        """Record where a sensor is (its frames counters are left alone); the altitude (m)
+        is kept in ``info["alt"]``."""
+        stmt = self._insert(m.sensors)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["sensor_id"],
+                        set_={"lat": stmt.excluded.lat, "lon": stmt.excluded.lon,
+                              "info": stmt.excluded.info},
+                    ),
+                    [{"sensor_id": sensor_id, "first_seen": when, "last_seen": when, "frames": 0,
+                      "lat": lat, "lon": lon, "info": {"alt": alt}}],
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot record the position of sensor {sensor_id}: {exc}") from exc
 
     def list_sensors(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -5,6 +5,7 @@ const MUTE_KEY = "dronewatch.muted";
 let ctx = null;
 let lastBeep = 0;
 let gestured = false; // no AudioContext before a user gesture (browsers refuse it)
+let pending = null; // the severity of an alert that arrived while audio was locked
 
 export const sound = {
   beeps: 0, // how many alert tones were played (shown to the tests)
@@ -27,6 +28,12 @@ export function unlockAudioOnGesture() {
   const unlock = () => {
     gestured = true;
     context();
+    // An alert that came before the first gesture is still owed its tone.
+    if (pending) {
+      const severity = pending;
+      pending = null;
+      beep(severity);
+    }
     window.removeEventListener("pointerdown", unlock);
     window.removeEventListener("keydown", unlock);
   };
@@ -54,9 +61,18 @@ export function beep(severity) {
   const now = performance.now();
   if (now - lastBeep < 1500) return; // one beep for a burst of alerts
   const ac = context();
-  if (!ac || ac.state !== "running") return;
+  if (!ac) {
+    if (pending !== "critical") pending = severity;
+    return;
+  }
   lastBeep = now;
   sound.beeps += 1;
+  // resume() after the gesture is asynchronous: play once the context runs.
+  if (ac.state === "running") play(ac, severity);
+  else ac.resume().then(() => play(ac, severity)).catch(() => {});
+}
+
+function play(ac, severity) {
   const t = ac.currentTime + 0.02;
   if (severity === "critical") {
     for (let i = 0; i < 3; i++) tone(ac, 1046, t + i * 0.2, 0.12, 0.08);

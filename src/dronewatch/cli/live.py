@@ -1,0 +1,161 @@
+"""The live-input options that ``decode``, ``serve`` and ``sensor`` share.
+
+``--wifi IFACE`` and ``--bluetooth CONTROLLER`` (repeatable) name receivers; the Wi-Fi
+channel plan (``--channels``, ``--dwell``, ``--no-hop``, ``--monitor``) applies to every
+Wi-Fi card; ``--position`` / ``--gps`` say where the sensor is. Each becomes a live-source
+spec for :func:`dronewatch.sources.live.open_live` plus :class:`LiveOptions`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _channels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    from dronewatch.sources.nl80211 import parse_channels
+
+    try:
+        return parse_channels(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@dataclass(slots=True, frozen=True)
+class Receivers:
+    """What the receiver options say (the command gets it as ``receivers``)."""
+
+    wifi: tuple[str, ...] = ()
+    bluetooth: tuple[str, ...] = ()
+    channels: list[int] | None = None
+    dwell: float | None = None
+    no_hop: bool = False
+    monitor: bool = False
+
+    def specs(self, sources: Sequence[str] = ()) -> list[str]:
+        """Live-source specs of the receivers (``--source`` specs after them)."""
+        return [*(f"wifi:{i}" for i in self.wifi),
+                *(f"bluetooth:{b}" for b in self.bluetooth), *sources]
+
+    def extra(self) -> dict[str, Any]:
+        """What the Wi-Fi source reads from ``LiveOptions.extra``."""
+        extra: dict[str, Any] = {"hop": not self.no_hop, "monitor": self.monitor}
+        if self.channels is not None:
+            extra["channels"] = self.channels
+        if self.dwell is not None:
+            extra["dwell_s"] = self.dwell
+        return extra
+
+
+def receiver_options(fn: F) -> F:
+    """``--wifi``, ``--bluetooth`` and the Wi-Fi channel plan, given to the command as one
+    ``receivers`` argument (:class:`Receivers`)."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        receivers = Receivers(*(kwargs.pop(name) for name in Receivers.__slots__))
+        return fn(*args, receivers=receivers, **kwargs)
+
+    options = [
+        click.option(
+            "--wifi",
+            multiple=True,
+            metavar="IFACE",
+            help="Receive from this monitor-mode Wi-Fi interface (radiotap); repeatable. "
+            "Needs CAP_NET_RAW (and CAP_NET_ADMIN to change channels).",
+        ),
+        click.option(
+            "--bluetooth",
+            multiple=True,
+            metavar="CONTROLLER",
+            help="Receive from this Bluetooth controller: hci0, usb:0, serial:/dev/ttyACM0, "
+            "tcp:HOST:PORT, or sniffle:/dev/ttyUSB0; repeatable.",
+        ),
+        click.option(
+            "--channels",
+            callback=_channels,
+            metavar="LIST",
+            help="Wi-Fi channels to visit, e.g. 6,1,11,149 (default: dwell on 6, visit the "
+            "other 2.4 GHz channels and 5 GHz incl. 149).",
+        ),
+        click.option(
+            "--dwell",
+            type=click.FloatRange(0.05, 60.0),
+            default=None,
+            metavar="SECONDS",
+            help="Time on each Wi-Fi channel (default 0.4 s; channel 6 of the default plan "
+            "longer; channels where drones were heard longer).",
+        ),
+        click.option("--no-hop", is_flag=True, help="Stay on the Wi-Fi card's channel."),
+        click.option(
+            "--monitor",
+            is_flag=True,
+            help="Put the --wifi interfaces into monitor mode (and back on exit).",
+        ),
+    ]
+    wrapped: Any = command
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def open_sources(specs: Sequence[str], options: LiveOptions) -> LiveSet:
+    """The live sources of ``specs`` (not started); a bad spec is a usage error."""
+    sources: list[LiveSource] = []
+    for spec in specs:
+        try:
+            sources.append(open_live(spec, options))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="live source") from exc
+    return LiveSet(sources)
+
+
+def _position(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, float, float | None] | None:
+    if value is None:
+        return None
+    from dronewatch.sources.position import parse_position
+
+    try:
+        return parse_position(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def position_options(fn: F) -> F:
+    """``--position LAT,LON[,ALT]`` and ``--gps gpsd://HOST:PORT``."""
+    fn = click.option(
+        "--gps",
+        metavar="URL",
+        default=None,
+        help="Take this sensor's position from gpsd: gpsd://HOST[:PORT] (default port 2947).",
+    )(fn)
+    fn = click.option(
+        "--position",
+        callback=_position,
+        metavar="LAT,LON[,ALT]",
+        help="Where this sensor is: WGS84 degrees, altitude in metres.",
+    )(fn)
+    return fn
+
+
+def sigterm_as_interrupt() -> None:
+    """SIGTERM (systemd stopping us) ends the run like Ctrl-C: sources stop cleanly (a card
+    switched by --monitor goes back to its mode)."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
