@@ -303,22 +303,25 @@ def _body_builder(cls: type[Message]) -> BodyBuilder | None:
                               {m: to_jsonable(m) for m in enums[0]}))
         else:
             converted.append((names.index(name), None, {}))
-    astuple = msgspec.structs.astuple
-    plain = _PLAIN
-    jsonable = to_jsonable
-
-    def build(m: Message) -> Any:
-        values: Any = astuple(m)
-        if converted:
-            values = list(values)
-            for i, enum_cls, texts in converted:
-                v = values[i]
-                if type(v) is enum_cls:
-                    values[i] = texts[v]
-                elif type(v) not in plain:
-                    values[i] = jsonable(v)
-        return record(m.type, *values)
-
+    # One generated function per class: the fields unpacked once, each converted field's
+    # expression inline (this runs for every new message on the --json path).
+    ns: dict[str, Any] = {"_astuple": msgspec.structs.astuple, "_record": record,
+                          "_plain": _PLAIN, "_jsonable": to_jsonable, "_type": cls.type}
+    args = [f"v{i}" for i in range(len(names))]
+    for i, enum_cls, texts in converted:
+        v = f"v{i}"
+        if enum_cls is None:
+            args[i] = f"({v} if type({v}) in _plain else _jsonable({v}))"
+        else:
+            ns[f"_e{i}"], ns[f"_t{i}"] = enum_cls, texts
+            args[i] = (f"(_t{i}[{v}] if type({v}) is _e{i} else "
+                       f"{v} if type({v}) in _plain else _jsonable({v}))")
+    unpack = "".join(f"v{i}, " for i in range(len(names)))
+    src = (f"def build(m):\n    {unpack}= _astuple(m)\n"
+           f"    return _record(_type, {', '.join(args)})\n") if names else (
+        "def build(m):\n    return _record(_type)\n")
+    exec(src, ns)
+    build: BodyBuilder = ns["build"]
     return build
 
 
