@@ -18,6 +18,7 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 LEVELS = ("debug", "info", "warning", "error", "critical")
+_HANDLER = "dronewatch-stderr"
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,9 +45,11 @@ def setup_logging(level: str = "info", as_json: bool = False) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name(_HANDLER)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == _HANDLER:  # ours, from an earlier call; others stay (pytest's)
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
 
