@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ severity = "critical"
 lat = 48.73
 lon = 2.36
 """
+
+
+@pytest.fixture(autouse=True)
+def _root_logger() -> Iterator[None]:
+    """serve sets up logging: the root logger is put back as it was after each test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture()
@@ -231,3 +242,17 @@ def test_json_log_lines() -> None:
     out = json.loads(JsonFormatter().format(record))
     assert out["level"] == "warning" and out["logger"] == "dronewatch.x" and out["message"] == "a b"
     assert out["time"].endswith("+00:00")
+
+
+def test_json_logs_keep_tokens_out(capsys: pytest.CaptureFixture[str]) -> None:
+    from dronewatch.cli.logs import setup_logging
+    from dronewatch.cli.serve import RedactTokens
+
+    setup_logging("info", as_json=True)
+    RedactTokens([TOKEN]).install()
+    logging.getLogger("uvicorn.access").info(  # as uvicorn logs a request
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/?token={TOKEN}", "1.1", 200
+    )
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert TOKEN not in line
+    assert json.loads(line)["message"] == '127.0.0.1:5 - "GET /?token=*** HTTP/1.1" 200'

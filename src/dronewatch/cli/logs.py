@@ -38,9 +38,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (a test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(level: str = "info", as_json: bool = False) -> None:
     """The root logger at ``level`` with one stderr handler (plain or JSON lines)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     if as_json:
         handler.setFormatter(JsonFormatter())
     else:
