@@ -21,6 +21,7 @@ from click.core import ParameterSource
 from dronewatch.alerts.whitelist import WhitelistError
 from dronewatch.alerts.zones import ZoneError
 from dronewatch.cli.live import Receivers, position_options, receiver_options
+from dronewatch.sinks.settings import SinkSettings, sink_options
 from dronewatch.store import StoreError
 
 DEMO_SCENARIO = "demo_airport"
@@ -300,6 +301,7 @@ def _run(
     metavar="SECONDS",
     help="Live frames this far ahead of the server's clock are refused and counted.",
 )
+@sink_options
 @click.option(
     "--zones",
     "zones_file",
@@ -350,6 +352,7 @@ def serve(
     sensor_keys: Path | None,
     max_frame_age: float,
     max_frame_ahead: float,
+    sinks: SinkSettings,
     zones_file: Path | None,
     airports: bool,
     whitelist_file: Path | None,
@@ -400,6 +403,7 @@ def serve(
             sensor_keys=sensor_keys,
             frame_max_age_s=max_frame_age,
             frame_max_ahead_s=max_frame_ahead,
+            sinks=sinks,
             zones_file=zones_file,
             airports=airports,
             whitelist_file=whitelist_file,

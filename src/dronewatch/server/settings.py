@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dronewatch.sinks.settings import SinkSettings
+
 log = logging.getLogger(__name__)
 
 #: Shortest token accepted: a guessable token is no authentication.
@@ -136,6 +138,7 @@ class Settings:
     sensor_keys: Path | None = None  # SENSOR HEXKEY lines or a dir of SENSOR.key: signed only
     frame_max_age_s: float = 7 * 86400.0  # live frames older than this are refused
     frame_max_ahead_s: float = 60.0  # ... and those this far ahead of the server's clock
+    sinks: SinkSettings = field(default_factory=SinkSettings)  # CoT, webhooks, syslog...
     zones_file: Path | None = None
     airports: bool = False
     whitelist_file: Path | None = None
