@@ -174,3 +174,65 @@ def alert(tid: str = "T1", n: int = 1, **kw: Any) -> dict[str, Any]:
     }
     rec.update(kw)
     return rec
+
+
+class HookReceiver:
+    """A real HTTP server (threaded ``http.server``) that checks each POST's signature and
+    records (idempotency key, body). ``mode``: ``ok``, ``500`` (answers 500), ``400``, or
+    ``hang`` (never answers until closed). Can be taken down and brought back on its port."""
+
+    def __init__(self, secret: bytes | None, port: int = 0, mode: str = "ok") -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from dronewatch.sinks.webhook import KEY_HEADER, SIGNATURE_HEADER, verify
+
+        self.secret = secret
+        self.mode = mode
+        self.received: list[tuple[str, dict[str, Any]]] = []  # answered 2xx
+        self.attempts = 0
+        self.bad_signatures = 0
+        self.released = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.attempts += 1
+                if outer.mode == "hang":
+                    outer.released.wait(30)
+                    return
+                if outer.secret is not None and not verify(
+                    outer.secret, body, self.headers.get(SIGNATURE_HEADER)
+                ):
+                    outer.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                if outer.mode in ("500", "400"):
+                    self.send_response(int(outer.mode))
+                    self.end_headers()
+                    return
+                doc = json.loads(body)
+                assert doc["idempotency_key"] == self.headers.get(KEY_HEADER)
+                outer.received.append((doc["idempotency_key"], doc))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port: int = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def keys(self) -> set[str]:
+        return {k for k, _ in self.received}
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -37,6 +37,7 @@ class SinkSettings:
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_secret_file: Path | None = None
     webhook_timeout_s: float = 5.0
+    webhook_retry_max_s: float = 60.0  # retries back off (doubling from 1 s) up to this
     syslog: list[str] = field(default_factory=list)  # udp://, tcp://, tls:// HOST:PORT
     syslog_format: SyslogFormat = "rfc5424"
     syslog_ca: Path | None = None  # tls://: the CA of the syslog server (default: system's)
@@ -104,7 +105,16 @@ def open_sinks(settings: SinkSettings, store: Store | None = None) -> SinkSet:
             raise SinkError("webhooks need the store (their outbox)")
         secret = settings.secret()
         for url in settings.webhook:
-            out.append(WebhookSink(url, store, secret=secret, timeout_s=settings.webhook_timeout_s))
+            out.append(
+                WebhookSink(
+                    url,
+                    store,
+                    secret=secret,
+                    timeout_s=settings.webhook_timeout_s,
+                    retry_first_s=min(1.0, settings.webhook_retry_max_s),
+                    retry_max_s=settings.webhook_retry_max_s,
+                )
+            )
     elif settings.webhook_secret or settings.webhook_secret_file:
         raise SinkError("--webhook-secret without --webhook")
     if settings.syslog:
@@ -196,6 +206,14 @@ def sink_options(fn: F) -> F:
             show_default=True,
             metavar="SECONDS",
             help="Give up on a webhook request after this long (it is retried).",
+        ),
+        click.option(
+            "--webhook-retry-max-s",
+            type=click.FloatRange(0.01),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Failed webhook deliveries are retried, backing off up to this interval.",
         ),
         click.option(
             "--syslog",

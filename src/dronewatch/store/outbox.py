@@ -24,6 +24,7 @@ class OutboxItem:
     key: str
     body: str
     attempts: int
+    created: float  # server clock, when the event was committed
 
 
 def outbox_row(target: str, key: str, body: str, now: float | None = None) -> dict[str, Any]:
@@ -51,7 +52,7 @@ class Outbox:
         """The rows due at ``now``, oldest first."""
         o = m.outbox
         stmt = (
-            sa.select(o.c.id, o.c.key, o.c.body, o.c.attempts)
+            sa.select(o.c.id, o.c.key, o.c.body, o.c.attempts, o.c.created)
             .where(o.c.target == self.target, o.c.next_attempt <= now)
             .order_by(o.c.id)
             .limit(limit)
