@@ -132,7 +132,8 @@ def open_sinks(settings: SinkSettings, store: Store | None = None) -> SinkSet:
     if settings.notify:
         NotifySink = _sink_class("notify", "NotifySink")
 
-        out.append(NotifySink(settings.notify, queue_max=q))
+        for url in settings.notify:
+            out.append(NotifySink(url, queue_max=q))
     return SinkSet(out)
 
 
