@@ -238,3 +238,30 @@ class HookReceiver:
         self.released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class TlsReceiver(TcpReceiver):
+    """A TLS server (like a TAK Server's streaming port) that requires a client certificate
+    signed by ``client_ca``; collects what arrives; counts refused handshakes."""
+
+    def __init__(self, cert: Any, key: Any, client_ca: Any) -> None:
+        import ssl
+
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.load_verify_locations(client_ca)
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.refused = 0
+        super().__init__()
+
+    def _read(self, conn: socket.socket) -> None:
+        import ssl
+
+        try:
+            conn.settimeout(5)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.refused += 1
+            conn.close()
+            return
+        super()._read(tls)

@@ -11,7 +11,15 @@ from urllib.parse import urlparse
 import pytest
 from fastapi.testclient import TestClient
 from tests.server.conftest import CAPTURE, UAS_ID, make_settings, wait_idle
-from tests.sinks.receivers import TcpReceiver, UdpReceiver, alert, free_port, track, wait_for
+from tests.sinks.receivers import (
+    TcpReceiver,
+    TlsReceiver,
+    UdpReceiver,
+    alert,
+    free_port,
+    track,
+    wait_for,
+)
 
 from dronewatch.server.app import create_app
 from dronewatch.sinks.base import SinkError
@@ -199,3 +207,32 @@ def test_bad_urls_and_certificates_are_clear() -> None:
         CotSink("udp://127.0.0.1:1", cert=Path("/nonexistent"), key=Path("/nonexistent"))
     with pytest.raises(SinkError, match="certificate"):
         CotSink("tls://127.0.0.1:8089", cert=Path("/nonexistent"), key=Path("/nonexistent"))
+
+
+def test_tls_with_client_certificate(tmp_path: Path) -> None:
+    """A TAK-Server-like TLS port that requires a client certificate: with it the events
+    arrive; without it the handshake is refused, counted, and the sink keeps trying."""
+    from tests.server.test_serve_tls import self_signed
+
+    (tmp_path / "server").mkdir()
+    (tmp_path / "client").mkdir()
+    server_cert, server_key = self_signed(tmp_path / "server")
+    client_cert, client_key = self_signed(tmp_path / "client")
+    rx = TlsReceiver(server_cert, server_key, client_ca=client_cert)
+    good = CotSink(f"tls://127.0.0.1:{rx.port}", cert=client_cert, key=client_key, ca=server_cert)
+    anonymous = CotSink(f"tls://127.0.0.1:{rx.port}", ca=server_cert)
+    for s in (good, anonymous):
+        s.start()
+    try:
+        good.offer([("track", track("T9"))])
+        anonymous.offer([("track", track("T8"))])
+        wait_for(lambda: "dronewatch-T9-home" in rx.text(), what="events over TLS")
+        wait_for(lambda: anonymous.stats().failed >= 1, what="the refused client counted")
+        assert rx.refused >= 1 and "dronewatch-T8" not in rx.text()
+    finally:
+        for s in (good, anonymous):
+            s.stop(timeout=1.0)
+        rx.close()
+    uids = {e.get("uid") for e in events(rx.text())}
+    assert {"dronewatch-T9", "dronewatch-T9-pilot", "dronewatch-T9-home"} <= uids
+    assert good.stats().connected and good.stats().delivered == 1

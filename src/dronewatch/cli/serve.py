@@ -437,7 +437,10 @@ def serve(
     show_default=True,
     help="Built-in scenario name or scenario file.",
 )
-def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) -> None:
+@sink_options
+def demo(
+    host: str, port: int, db: str | None, no_browser: bool, scenario: str, sinks: SinkSettings
+) -> None:
     """Start the server on a built-in simulated scenario and print its URL."""
     from dronewatch.server.demo import scenario_center
     from dronewatch.server.settings import Settings, generate_token
@@ -461,6 +464,7 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
             center=center,
             zoom=12,
             retention_days=None,
+            sinks=sinks,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

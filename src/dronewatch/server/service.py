@@ -49,7 +49,13 @@ from dronewatch.store import (
     StoreUnavailable,
     WriteBatch,
 )
-from dronewatch.store.records import alert_record, observation_row, point_list, track_record
+from dronewatch.store.records import (
+    alert_json,
+    alert_record,
+    observation_row,
+    point_list,
+    track_record,
+)
 from dronewatch.track.observe import observe
 
 log = logging.getLogger(__name__)
@@ -135,14 +141,6 @@ class Counters:
             "pipeline_errors": self.pipeline_errors,
             "decode": self.decode.to_json(),
         }
-
-
-def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
-    """An alert event record as the API's Alert (acknowledgement as of the event)."""
-    out = dict(rec)
-    out.setdefault("first_time", rec["time"])
-    out.update(acknowledged=False, ack_by=None, ack_time=None, comments=[])
-    return out
 
 
 class Processor:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dronewatch import __version__
 from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.store.records import alert_json
 
 DEFAULT_PREFIX = "dronewatch/out"
 ROLES = ("drone", "pilot", "home")
@@ -195,8 +196,6 @@ class MqttOutSink(Sink):
         sent = 0
         for kind, rec in events:
             if kind == "alert":
-                from dronewatch.server.service import alert_json
-
                 self._publish(self.alerts_topic, _json(alert_json(rec)))
                 sent += 1
                 continue

@@ -35,6 +35,7 @@ from dronewatch import __version__
 from dronewatch.sinks.base import Kind, Sink, SinkError, SinkEvent
 from dronewatch.store import Store, StoreError
 from dronewatch.store.outbox import Outbox, OutboxItem, outbox_row
+from dronewatch.store.records import alert_json
 
 SIGNATURE_HEADER = "X-Dronewatch-Signature"
 KEY_HEADER = "Idempotency-Key"
@@ -106,8 +107,6 @@ class WebhookSink(Sink):
     # -- the pipeline's side ---------------------------------------------------------------
 
     def outbox_rows(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        from dronewatch.server.service import alert_json
-
         now = time.time()
         rows = []
         for rec in alerts:
