@@ -9,6 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.server.conftest import VIEWER
 from tests.server.test_live import feed_capture
 
+from dronewatch.sinks.base import SinkSet
+
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
@@ -62,8 +64,8 @@ def test_metrics_read_sink_stats(live: TestClient) -> None:
         name = "webhook:http://x/hook"
         queue_depth, queue_max, queued, delivered, failed, dropped = 3, 100, 10, 6, 2, 1
 
-    class Sinks:
-        def stats(self) -> list[Stats]:
+    class Sinks(SinkSet):
+        def stats(self) -> list[Stats]:  # type: ignore[override]
             return [Stats()]
 
     live.app.state.ctx.sinks = Sinks()  # type: ignore[attr-defined]
