@@ -26,14 +26,19 @@ from dronewatch.alerts.zones import ZoneError, ZoneSet, load_zones
 from dronewatch.cli.decode import IQ_FORMATS
 from dronewatch.decode import decode_frames
 from dronewatch.errors import DecodeError
-from dronewatch.model import Alert, Frame, Track
+from dronewatch.model import Alert, Frame, SensorSite, Track
 from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.pcap import capture_sensors
 from dronewatch.stats import DecodeStats
+from dronewatch.track.rf_locate import RfConfig, RfEstimate
 from dronewatch.track.tracker import TrackerConfig
 
 
-def track_record(track: Track) -> dict[str, Any]:
-    """The JSON Lines record of a track."""
+def track_record(track: Track, rf: RfEstimate | None = None) -> dict[str, Any]:
+    """The JSON Lines record of a track; ``lat``/``lon``: the last broadcast position,
+    ``rf_lat``/``rf_lon``/``rf_error_m``: the RF estimate and its 1-sigma radius (null
+    without one, e.g. too few sensors; ``rf`` says why)."""
+    located = rf is not None and rf.lat is not None
     return {
         "kind": "track",
         "track_id": track.track_id,
@@ -50,6 +55,12 @@ def track_record(track: Track) -> dict[str, Any]:
         "last_seen": track.last_seen,
         "takeoff_time": track.takeoff_time,
         "last": [track.lat, track.lon, track.alt] if track.lat is not None else None,
+        "lat": track.lat,
+        "lon": track.lon,
+        "rf_lat": rf.lat if located and rf is not None else None,
+        "rf_lon": rf.lon if located and rf is not None else None,
+        "rf_error_m": rf.to_json()["error_m"] if located and rf is not None else None,
+        "rf": rf.to_json() if rf is not None else None,
         "operator": [track.operator_lat, track.operator_lon]
         if track.operator_lat is not None
         else None,
@@ -175,8 +186,13 @@ def _pos(lat: float | None, lon: float | None) -> str:
               help="Authorised IDs, one per line (# comments); others raise unknown_drone.")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
               help="Sensor ID recorded with every frame.")
-@click.option("--sensor-position", "sensor_positions", multiple=True, metavar="ID=LAT,LON",
-              help="Where a sensor stands (enables the RSSI-vs-distance spoofing check).")
+@click.option("--sensor-position", "sensor_positions", multiple=True,
+              metavar="ID=LAT,LON[,ALT_M]",
+              help="Where a sensor stands, antenna metres above ground (enables the "
+                   "RSSI-vs-distance spoofing check, and RF localisation with 3 or more). "
+                   "Captures written with several sensors carry their positions.")
+@click.option("--path-loss-exponent", type=click.FloatRange(1.5, 5.0), default=2.2,
+              show_default=True, help="Path-loss exponent of the site for RF localisation.")
 @click.option("--altitude-limit", type=float, default=120.0, show_default=True,
               help="Height above take-off (m) over which the altitude rule fires.")
 @click.option("--max-clock-offset", type=float, metavar="SECONDS",
@@ -196,6 +212,7 @@ def command(
     whitelist_file: Path | None,
     sensor_id: str,
     sensor_positions: tuple[str, ...],
+    path_loss_exponent: float,
     altitude_limit: float,
     max_clock_offset: float | None,
     iq_format: str | None,
@@ -225,13 +242,21 @@ def command(
         raise click.ClickException(str(exc)) from exc
 
     positions: dict[str, tuple[float, float]] = {}
+    sites: dict[str, SensorSite] = {}
+    for path in captures:  # sensors declared by the captures (simulated, multi-sensor)
+        for sid, site in capture_sensors(path).items():
+            if site is not None:
+                sites.setdefault(sid, site)
     for spec in sensor_positions:
         try:
             sid, latlon = spec.split("=", 1)
-            lat_s, lon_s = latlon.split(",", 1)
-            positions[sid.strip()] = (float(lat_s), float(lon_s))
+            parts = [float(v) for v in latlon.split(",")]
+            if len(parts) not in (2, 3) or not (-90 <= parts[0] <= 90 and -180 <= parts[1] <= 180):
+                raise ValueError(spec)
+            positions[sid.strip()] = (parts[0], parts[1])
+            sites[sid.strip()] = SensorSite(*parts)
         except ValueError:
-            raise click.BadParameter(f"expected ID=LAT,LON, got {spec!r}",
+            raise click.BadParameter(f"expected ID=LAT,LON[,ALT_M], got {spec!r}",
                                      param_hint="--sensor-position") from None
     rules = RulesConfig(altitude_limit_m=altitude_limit,
                         altitude_critical_m=max(altitude_limit + 60.0, 180.0),
@@ -240,7 +265,8 @@ def command(
     # a report lists every track of the captures: ended tracks are never forgotten
     pipeline = TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules,
                                 tracker_config=TrackerConfig(forget_after_s=math.inf),
-                                auto_tick_s=1.0)
+                                auto_tick_s=1.0,
+                                rf_config=RfConfig(sensors=sites, exponent=path_loss_exponent))
     stats = DecodeStats()
     errors: list[str] = []
     alerts: list[Alert] = []
@@ -257,7 +283,7 @@ def command(
     tracks = sorted(pipeline.tracks.values(), key=lambda t: (t.first_seen, t.track_id))
     if as_json:
         for t in tracks:
-            out.write(dumps(track_record(t)) + "\n")
+            out.write(dumps(track_record(t, pipeline.rf_estimate(t.track_id))) + "\n")
         for a in alerts:
             out.write(dumps(alert_record(a)) + "\n")
     else:

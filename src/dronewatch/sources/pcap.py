@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from dronewatch.errors import Corrupt, DecodeError, Truncated
+from dronewatch.model import SensorSite
 from dronewatch.stats import DecodeStats
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ __all__ = [
     "PacketStream",
     "PcapWriter",
     "PcapngWriter",
+    "SensorSite",
     "iter_packets",
     "read_packets",
 ]
@@ -207,14 +209,6 @@ def _iter_pcap(
         pos = start + incl
         yield sec + frac / divisor, linktype, buf[start:pos]
     return Resume(False, pos, order, divisor)
-
-
-class SensorSite(NamedTuple):
-    """Where a sensor's antenna is: WGS84 degrees, metres above the ground."""
-
-    lat: float
-    lon: float
-    alt_m: float = 2.0
 
 
 #: How an interface says it is a dronewatch sensor: ``if_name`` is the sensor id and
@@ -467,6 +461,19 @@ def leading_sensors(buf: bytes | mmap.mmap) -> dict[str, SensorSite | None]:
                 out.setdefault(it.sensor_id, it.site)
         pos += blen
     return out
+
+
+def capture_sensors(path: str | Path) -> dict[str, SensorSite | None]:
+    """:func:`leading_sensors` of a capture file (empty for a file that is no pcapng, cannot
+    be mapped or read)."""
+    try:
+        capture = Capture(Path(path))
+    except OSError:
+        return {}
+    try:
+        return leading_sensors(capture.buf) if capture.buf is not None else {}
+    finally:
+        capture.close()
 
 
 #: Bytes read at a time from a capture that cannot be mapped (a pipe, a FIFO, a device).
