@@ -318,6 +318,19 @@ class RfLocator:
             out: FloatArray = np.append((rssi - pred) * w, (x[2] - p0) * sp)
             return out
 
+        jk = k / math.log(10.0)
+
+        def jacobian(x: FloatArray) -> FloatArray:
+            ex = base_e + x[0] - sx
+            ny = base_n + x[1] - sy
+            r2 = np.maximum(ex * ex + ny * ny + dz2, 1.0)
+            out: FloatArray = np.empty((len(rssi) + 1, 3))
+            out[:-1, 0] = w * jk * ex / r2
+            out[:-1, 1] = w * jk * ny / r2
+            out[:-1, 2] = -w
+            out[-1] = (0.0, 0.0, sp)
+            return out
+
         lo = np.array([cx - cfg.search_m, cy - cfg.search_m, cfg.power_min_dbm])
         hi = np.array([cx + cfg.search_m, cy + cfg.search_m, cfg.power_max_dbm])
         # refined from the grid's best point, and from the previous fix and (offset model)
@@ -330,10 +343,14 @@ class RfLocator:
         if offset_model:
             starts.append(np.array([0.0, 0.0, x0[2]]))
         res = None
+        tried: list[FloatArray] = []
         for start in starts:
-            r = least_squares(resid, np.clip(start, lo + 1e-6, hi - 1e-6), loss="soft_l1",
-                              f_scale=1.0, method="trf", x_scale=np.array([100.0, 100.0, 3.0]),
-                              bounds=(lo, hi))
+            if any(math.hypot(*(start[:2] - t[:2])) < cfg.grid_step_m for t in tried):
+                continue
+            tried.append(start)
+            r = least_squares(resid, np.clip(start, lo + 1e-6, hi - 1e-6), jac=jacobian,
+                              loss="soft_l1", f_scale=1.0, method="trf",
+                              x_scale=np.array([100.0, 100.0, 3.0]), bounds=(lo, hi))
             if res is None or r.cost < res.cost - 1e-9:
                 res = r
         assert res is not None
@@ -365,6 +382,7 @@ class RfLocator:
             clat, clon = self.latlon(ce, cn)
             res0 = least_squares(lambda x: resid(np.array([0.0, 0.0, x[0]])),
                                  np.array([power]), loss="soft_l1", f_scale=1.0,
+                                 jac=lambda x: jacobian(np.array([0.0, 0.0, x[0]]))[:, 2:],
                                  bounds=([cfg.power_min_dbm], [cfg.power_max_dbm]))
             lr = max(0.0, (2.0 * float(res0.cost) - c1) / scale)
             return RfEstimate(
