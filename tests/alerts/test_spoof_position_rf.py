@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pytest
 
 from dronewatch.alerts.engine import AlertEngine
@@ -17,10 +16,9 @@ from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.registry import RULES, Finding, Rule, register
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.decode import decode_frames
-from dronewatch.model import Alert, AlertStatus, Observation, SensorSite, Severity, Transport
+from dronewatch.model import Alert, AlertStatus, Observation, Severity, Transport
 from dronewatch.sim import iter_frames, parse_scenario
-from dronewatch.sim.engine import resolve_origin
-from dronewatch.sim.flight import LocalFrame
+from dronewatch.sim.engine import sensor_sites
 from dronewatch.sim.scenario import Scenario
 from dronewatch.sim.sensor_field import ring_sensors
 from dronewatch.stats import DecodeStats
@@ -50,19 +48,8 @@ def _scenario(n_sensors: int = 6) -> Scenario:
     })
 
 
-def _sites(sc: Scenario) -> dict[str, SensorSite]:
-    lat0, lon0, _ = resolve_origin(sc)
-    lf = LocalFrame.at(lat0, lon0)
-    out = {}
-    for s in sc.sensors:
-        e, n = lf.place(s)
-        lat, lon = lf.to_latlon(np.array([e]), np.array([n]))
-        out[s.id] = SensorSite(float(lat[0]), float(lon[0]), s.alt_m)
-    return out
-
-
 def _run(sc: Scenario, seed: int) -> tuple[TrackingPipeline, list[Alert]]:
-    pipe = TrackingPipeline(rf_config=RfConfig(sensors=_sites(sc)), auto_tick_s=1.0)
+    pipe = TrackingPipeline(rf_config=RfConfig(sensors=sensor_sites(sc)), auto_tick_s=1.0)
     alerts: list[Alert] = []
     for d in decode_frames(iter_frames(sc, seed=seed), DecodeStats()):
         alerts.extend(pipe.feed(d)[1])
@@ -92,7 +79,7 @@ def test_fires_on_the_spoofer_only(seed: int) -> None:
 
 def test_two_sensors_never_raise_it() -> None:
     sc = _scenario(n_sensors=6)
-    sites = {k: v for k, v in _sites(sc).items() if k in ("rf1", "rf4")}
+    sites = {k: v for k, v in sensor_sites(sc).items() if k in ("rf1", "rf4")}
     pipe = TrackingPipeline(rf_config=RfConfig(sensors=sites), auto_tick_s=1.0)
     alerts: list[Alert] = []
     for d in decode_frames(iter_frames(sc, seed=1, duration=90), DecodeStats()):

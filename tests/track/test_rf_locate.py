@@ -14,8 +14,7 @@ from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.decode import decode_frames
 from dronewatch.model import Observation, SensorSite, Transport
 from dronewatch.sim import iter_frames, parse_scenario
-from dronewatch.sim.engine import prepare, resolve_origin
-from dronewatch.sim.flight import LocalFrame
+from dronewatch.sim.engine import prepare, sensor_sites
 from dronewatch.sim.scenario import Scenario
 from dronewatch.sim.sensor_field import ring_sensors
 from dronewatch.stats import DecodeStats
@@ -38,17 +37,6 @@ def _scenario(sensors: int = 6, **drone: Any) -> Scenario:
     })
 
 
-def _sites(sc: Scenario) -> dict[str, SensorSite]:
-    lat0, lon0, _ = resolve_origin(sc)
-    lf = LocalFrame.at(lat0, lon0)
-    out = {}
-    for s in sc.sensors:
-        e, n = lf.place(s)
-        lat, lon = lf.to_latlon(np.array([e]), np.array([n]))
-        out[s.id] = SensorSite(float(lat[0]), float(lon[0]), s.alt_m)
-    return out
-
-
 def _truth(sc: Scenario, epoch: float) -> tuple[float, float]:
     lf, (rt,) = prepare(sc, seed=3)
     s = rt.track.sample(np.array([epoch - sc.start_epoch]))
@@ -58,7 +46,7 @@ def _truth(sc: Scenario, epoch: float) -> tuple[float, float]:
 
 def test_six_sensors_follow_a_flying_drone() -> None:
     sc = _scenario()
-    pipe = TrackingPipeline(rf_config=RfConfig(sensors=_sites(sc)))
+    pipe = TrackingPipeline(rf_config=RfConfig(sensors=sensor_sites(sc)))
     for d in decode_frames(iter_frames(sc, seed=3), DecodeStats()):
         pipe.feed(d)
     (tid,) = pipe.tracks
@@ -89,7 +77,7 @@ def test_transmitter_without_position_is_located_by_signal_only() -> None:
     """A hovering transmitter that broadcasts no position (a DJI frame with no GPS fix):
     the static model places it from the signal alone."""
     sc = _scenario(waypoints=[], pilot={"east": 120, "north": -80}, height_m=40)
-    loc = RfLocator(RfConfig(sensors=_sites(sc)))
+    loc = RfLocator(RfConfig(sensors=sensor_sites(sc)))
     for obs in _observations(sc):
         loc.observe("t", obs, None)
     est = loc.estimate("t")
@@ -103,7 +91,7 @@ def test_transmitter_without_position_is_located_by_signal_only() -> None:
 
 def test_two_sensors_are_not_enough() -> None:
     sc = _scenario()
-    loc = RfLocator(RfConfig(sensors=_sites(sc)))
+    loc = RfLocator(RfConfig(sensors=sensor_sites(sc)))
     for obs in _observations(sc, {"rf1", "rf4"}):
         loc.observe("t", obs, (48.1, 11.5, 60.0))
     est = loc.estimate("t")

@@ -10,15 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dronewatch.model import Transport
 from dronewatch.protocols.link import default_linktype, packet_from_frame
-from dronewatch.sim.engine import TRANSPORT_OF_KIND, iter_frames, mhz_of, resolve_origin
-from dronewatch.sim.flight import LocalFrame
+from dronewatch.sim.engine import TRANSPORT_OF_KIND, iter_frames, mhz_of, sensor_sites
 from dronewatch.sim.iq_capture import MAX_SECONDS, BurstRecorder, IqSummary
 from dronewatch.sim.scenario import Scenario, ScenarioError
-from dronewatch.sources.pcap import PcapngWriter, SensorSite
+from dronewatch.sources.pcap import PcapngWriter
 
 # Frames that travel as IQ, not as link-layer packets (written by the PHY, not in the pcapng).
 IQ_ONLY = frozenset({Transport.DJI_OCUSYNC})
@@ -73,8 +70,7 @@ def write_capture(
     chosen = [s for s in scenario.sensors if sensor is None or s.id == sensor]
     ids = [s.id for s in chosen]
     summary = CaptureSummary(path=str(path), sensor=",".join(ids), drones=len(scenario.drones))
-    lat0, lon0, _ground = resolve_origin(scenario)
-    local = LocalFrame.at(lat0, lon0)
+    sites = sensor_sites(scenario)
     linktypes = sorted({default_linktype(TRANSPORT_OF_KIND[d.kind]) for d in scenario.drones
                         if TRANSPORT_OF_KIND[d.kind] not in IQ_ONLY})
     iq_sensor = ids[0]  # the IQ recording is one receiver's
@@ -86,12 +82,9 @@ def write_capture(
         writer = PcapngWriter(path)
         stack.enter_context(writer)
         write = writer.write
-        for s in chosen:  # every interface up front, before the first packet
-            e, n = local.place(s)
-            lat, lon = local.to_latlon(np.array([e]), np.array([n]))
-            site = SensorSite(float(lat[0]), float(lon[0]), s.alt_m)
+        for sid in ids:  # every interface up front, before the first packet
             for lt in linktypes:
-                writer.sensor_interface(lt, s.id, site)
+                writer.sensor_interface(lt, sid, sites[sid])
         if iq_path is not None and any(d.kind == "dji-ocusync" for d in scenario.drones):
             recorder = stack.enter_context(BurstRecorder(
                 iq_path, center_freq_hz=mhz_of(Transport.DJI_OCUSYNC, 0) * 1e6,

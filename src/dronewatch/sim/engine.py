@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dronewatch.model import Frame, Transport
+from dronewatch.model import Frame, SensorSite, Transport
 from dronewatch.protocols import ble, wifi
 from dronewatch.protocols.link import DEFAULT_FRAME_KIND
 from dronewatch.sim import emitters as _emitters  # noqa: F401  (registers the built-in emitters)
@@ -162,6 +162,18 @@ def resolve_origin(scenario: Scenario) -> tuple[float, float, float]:
             ground = float(ap["elevation"]) * 0.3048
     assert lat is not None and lon is not None  # the model validator guarantees it
     return float(lat), float(lon), float(ground or 0.0)
+
+
+def sensor_sites(scenario: Scenario) -> dict[str, SensorSite]:
+    """Every sensor's site (WGS84, antenna height above ground), by id."""
+    lat0, lon0, _ground = resolve_origin(scenario)
+    frame = LocalFrame.at(lat0, lon0)
+    out: dict[str, SensorSite] = {}
+    for s in scenario.sensors:
+        e, n = frame.place(s)
+        lat, lon = frame.to_latlon(np.array([e]), np.array([n]))
+        out[s.id] = SensorSite(float(lat[0]), float(lon[0]), s.alt_m)
+    return out
 
 
 _AIRPORTS: dict[str, dict[str, Any]] | None = None
