@@ -119,3 +119,18 @@ def test_no_sites_no_locator() -> None:
     """Without sensor sites the pipeline has no RF stage (and no RF alerts)."""
     assert TrackingPipeline().rf is None
     assert TrackingPipeline().rf_estimate("x") is None
+
+
+def test_positionless_track_is_located_through_the_pipeline() -> None:
+    """DJI frames without a GPS fix (no lat/lon) heard by 6 sensors: the track, known by its
+    serial only, is located by signal."""
+    sc = _scenario(waypoints=[], pilot={"east": -200, "north": 150}, height_m=30)
+    pipe = TrackingPipeline(rf_config=RfConfig(sensors=sensor_sites(sc)))
+    for obs in _observations(sc):
+        track, _ = pipe.feed_observation(obs)
+        assert track is not None and track.lat is None
+    (tid,) = pipe.tracks
+    est = pipe.rf_estimate(tid)
+    assert est is not None and est.model == "static" and est.lat is not None
+    assert est.lon is not None
+    assert fast_distance_m(est.lat, est.lon, *_truth(sc, est.time)) < 200.0

@@ -85,7 +85,8 @@ class RfConfig:
     power_min_dbm: float = -70.0
     search_m: float = 3000.0  # how far the fit looks (offset, or around the sensors)
     grid_step_m: float = 100.0
-    max_samples: int = 4000  # per track, oldest dropped first
+    max_samples: int = 6000  # per track, oldest dropped first
+    min_interval_s: float = 0.25  # per sensor: faster frames (DJI 5 Hz) add no evidence
     fix_max_age_s: float = 2.0  # a broadcast position this old still places a sample
 
 
@@ -205,8 +206,9 @@ class RfLocator:
         st = self._tracks.get(track_id)
         if st is None:
             st = self._tracks[track_id] = _Samples(cfg.max_samples)
-        if st.last_time.get(idx) == t:  # another message of the same frame
-            return None
+        last = st.last_time.get(idx)
+        if last is not None and 0.0 <= t - last < cfg.min_interval_s:
+            return None  # another message of the same frame, or too soon to tell more
         st.last_time[idx] = t
         if claimed is not None:
             e, n = self.en(claimed[0], claimed[1])
