@@ -34,6 +34,7 @@ def sensor_field_data(
     duration_s: float = 300.0,
     layout_seed: int = 0,
     tx_spread_db: float = 3.0,
+    exponent: float = 2.2,
 ) -> dict[str, Any]:
     """The scenario as plain data (TOML-able). Drones fly random waypoints inside the ring
     (``layout_seed``); spoofers (named ``spoofer-N``) broadcast positions ``offset_m`` away
@@ -69,7 +70,7 @@ def sensor_field_data(
         "duration_s": duration_s,
         "origin": {"lat": 48.1, "lon": 11.5, "ground_alt_m": 520.0},
         "sensors": ring_sensors(sensors, radius_m),
-        "radio": {"tx_power_dbm": 20.0, "exponent": 2.2, "shadowing_db": shadowing_db,
+        "radio": {"tx_power_dbm": 20.0, "exponent": exponent, "shadowing_db": shadowing_db,
                   "decorrelation_m": 50.0, "fading_db": 2.0, "tx_spread_db": tx_spread_db,
                   "sensitivity_dbm": -100.0},
         "drones": drones,
