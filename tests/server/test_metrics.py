@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from tests.server.conftest import VIEWER
+from tests.server.conftest import CAPTURE, VIEWER, make_settings
 from tests.server.test_live import feed_capture
+from tests.server.test_live_sources import BrokenSource, CaptureSource
+
+from dronewatch.server.app import create_app
+from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.live import LiveSet
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -72,3 +80,27 @@ def test_metrics_read_sink_stats(live: TestClient) -> None:
     assert got[("dronewatch_sink_queue_depth", key)] == 3
     assert got[("dronewatch_sink_failed_total", key)] == 2
     assert got[("dronewatch_sink_dropped_total", key)] == 1
+
+
+def test_metrics_per_live_source_and_sensor(tmp_path: Path) -> None:
+    recorded = list(open_capture(CAPTURE, CaptureOptions(sensor_id="mast")))
+    shift = time.time() - recorded[0].time
+    frames = [msgspec.structs.replace(f, time=f.time + shift) for f in recorded]
+    app = create_app(make_settings(tmp_path))
+    ctx = app.state.ctx
+    source = CaptureSource(frames, 5, lambda: 0)
+    ctx.live = LiveSet([source, BrokenSource("wifi:wlan9")])
+    with TestClient(app) as client:
+        assert source.all_acked.wait(30.0)
+        got = samples(client.get("/metrics", headers=VIEWER).text)
+    ok = (("kind", "test-capture"), ("source", "test:capture"))
+    broken = (("kind", "test-broken"), ("source", "wifi:wlan9"))
+    assert got[("dronewatch_source_frames_total", ok)] == len(frames)
+    assert got[("dronewatch_source_up", ok)] == 1 and got[("dronewatch_source_up", broken)] == 0
+    assert ("dronewatch_source_frames_per_second", ok) in got
+    mast = sum(
+        v
+        for (name, labels), v in got.items()
+        if name == "dronewatch_sensor_frames_total" and dict(labels)["sensor"] == "mast"
+    )
+    assert mast == len(frames)

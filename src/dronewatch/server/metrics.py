@@ -168,14 +168,20 @@ class ServerCollector(Collector):
         up = GaugeMetricFamily(
             "dronewatch_source_up", "1 while a live source works.", labels=labels
         )
+        rate = GaugeMetricFamily(
+            "dronewatch_source_frames_per_second",
+            "Frames a live source received per second, lately (its own rate window).",
+            labels=labels,
+        )
         for h in health:
             key = [h.name, h.kind]
             frames.add_metric(key, h.frames)
+            rate.add_metric(key, h.frames_per_s)
             drops.add_metric(key, h.drops)
             errors.add_metric(key, h.errors)
             queued.add_metric(key, h.queued)
             up.add_metric(key, float(h.ok))
-        yield from (frames, drops, errors, queued, up)
+        yield from (frames, rate, drops, errors, queued, up)
 
     def _sensors(self) -> Iterator[Metric]:
         live = self.ctx.live
