@@ -33,6 +33,9 @@ json = true
 
 [sources]
 position = [48.72, 2.37, 90]
+wifi = ["wlan1"]
+channels = [6, 149]
+hop = false
 
 [alerts]
 airports = true
@@ -163,6 +166,8 @@ def test_serve_takes_the_file_and_flags_win(
     assert settings.db == f"postgresql://dw:{DB_PASSWORD}@db/dronewatch"
     assert TOKEN in settings.tokens and settings.generated_token is None
     assert settings.position == (48.72, 2.37, 90.0)
+    assert settings.live == ["wifi:wlan1"]
+    assert settings.live_extra["channels"] == [6, 149] and settings.live_extra["hop"] is False
     a = settings.alerts
     assert a.altitude_limit_m == 70  # the command line wins
     assert a.airports and a.airport_countries == ("FR",) and a.airport_kind == "major"

@@ -110,7 +110,7 @@ class SourcesSection(_Section):
     live: list[str] = []  # tcp://, stream:, wifi:, bluetooth:, mqtt:// specs (--source)
     wifi: list[str] = []
     bluetooth: list[str] = []
-    channels: str | None = None  # "6,1,11,149"
+    channels: list[int] | str | None = None  # [6, 1, 11, 149] or "6,1,11,149"
     dwell: float | None = Field(None, ge=0.05, le=60)
     hop: bool = True
     monitor: bool = False
@@ -136,6 +136,15 @@ class SourcesSection(_Section):
         from dronewatch.sources.position import parse_position
 
         parse_position(",".join(str(x) for x in v))  # ValueError says what is wrong
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[int] | str | None) -> list[int] | str | None:
+        if v is not None:
+            from dronewatch.sources.nl80211 import parse_channels
+
+            parse_channels(v if isinstance(v, str) else ",".join(map(str, v)))
         return v
 
     @field_validator("mqtt")
@@ -343,6 +352,7 @@ _TO_FLAG: dict[str, Any] = {
     "no_hop": lambda hop: not hop,
     "position": lambda p: ",".join(str(x) for x in p) if p else None,
     "airport_radius": str,
+    "channels": lambda c: c if c is None or isinstance(c, str) else ",".join(map(str, c)),
 }
 
 
