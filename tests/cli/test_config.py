@@ -178,6 +178,33 @@ def test_serve_takes_the_file_and_flags_win(
     assert run["port"] == 9100 and settings.alerts.altitude_limit_m == 100
 
 
+def test_serve_takes_the_sinks_of_the_file_and_flags_win(
+    conf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(conf_dir)
+    (conf_dir / "hook.key").write_text("s3cret-of-the-hook\n")
+    (conf_dir / "dw.toml").write_text(
+        GOOD + "\n[sinks]\n"
+        'webhook = ["http://127.0.0.1:9/hook"]\n'
+        'webhook_secret_file = "hook.key"\n'
+        'syslog = ["udp://127.0.0.1:514"]\n'
+        "cot_interval_s = 2.0\n"
+    )
+    r = CliRunner().invoke(main, ["config", "check", "dw.toml"])
+    assert r.exit_code == 0, r.output
+    assert "[sinks]" in r.output and "s3cret-of-the-hook" not in r.output
+    settings, _ = _serve_settings(
+        monkeypatch, "--config", "dw.toml", "--cot", "udp://127.0.0.1:6969"
+    )
+    sinks = settings.sinks
+    assert sinks.webhook == ["http://127.0.0.1:9/hook"] and sinks.syslog == ["udp://127.0.0.1:514"]
+    assert sinks.secret() == b"s3cret-of-the-hook" and sinks.cot_interval_s == 2.0
+    assert sinks.cot == ["udp://127.0.0.1:6969"]  # from the command line, beside the file's
+    (conf_dir / "dw.toml").write_text(GOOD + '\n[sinks]\nwebhook_secret = "inline"\n')
+    r = CliRunner().invoke(main, ["config", "check", "dw.toml"])
+    assert r.exit_code == 1 and "sinks.webhook_secret: a secret is not written" in r.output
+
+
 def test_serve_config_errors_are_usage_errors(conf_dir: Path) -> None:
     (conf_dir / "bad.toml").write_text("[alerts]\naltitude_limit_m = -1\n")
     r = CliRunner().invoke(main, ["serve", "--config", str(conf_dir / "bad.toml")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from dronewatch.alerts.zones import ZoneError
 from dronewatch.cli.alerting import alert_options
 from dronewatch.cli.live import Receivers, position_options, receiver_options
 from dronewatch.cli.logs import log_options, setup_logging
+from dronewatch.sinks.settings import SinkSettings, sink_options
 from dronewatch.store import StoreError
 
 if TYPE_CHECKING:
@@ -53,7 +55,6 @@ def _from_config(config: Config, ctx: click.Context) -> dict[str, Any]:
     """The settings only a configuration file gives (zones and whitelist IDs written in
     it, its sinks, the secrets it names by file). ``ValueError`` if one cannot be used."""
     from dronewatch.server.config import read_secret, sink_settings
-    from dronewatch.server.settings import Settings
     from dronewatch.sources.mqtt import PASSWORD_ENV
 
     out: dict[str, Any] = {"zones": config.zones(), "whitelist_ids": list(config.alerts.whitelist)}
@@ -64,10 +65,19 @@ def _from_config(config: Config, ctx: click.Context) -> dict[str, Any]:
         os.environ[PASSWORD_ENV] = read_secret(pw, "sources.mqtt_password_file")
     sinks = sink_settings(config)
     if sinks is not None:
-        if "sinks" not in Settings.__dataclass_fields__:
-            raise ValueError("the configuration has [sinks], which this dronewatch lacks")
         out["sinks"] = sinks
     return out
+
+
+def _flags_over(config: SinkSettings, flags: SinkSettings) -> SinkSettings:
+    """The configuration file's sinks, with what the command line set winning."""
+    default = SinkSettings()
+    changed = {
+        f.name: getattr(flags, f.name)
+        for f in dataclasses.fields(SinkSettings)
+        if getattr(flags, f.name) != getattr(default, f.name)
+    }
+    return dataclasses.replace(config, **changed)
 
 
 def _decoded(text: str) -> str:
@@ -357,6 +367,7 @@ def _run(
     metavar="SECONDS",
     help="Live frames this far ahead of the server's clock are refused and counted.",
 )
+@sink_options
 @click.option(
     "--zones",
     "zones_file",
@@ -408,6 +419,7 @@ def serve(
     sensor_keys: Path | None,
     max_frame_age: float,
     max_frame_ahead: float,
+    sinks: SinkSettings,
     zones_file: Path | None,
     whitelist_file: Path | None,
     retention_days: float | None,
@@ -442,6 +454,8 @@ def serve(
         if from_config.get("db") is not None and db is None:
             db = from_config.pop("db")
         from_config.pop("db", None)
+        if "sinks" in from_config:
+            sinks = _flags_over(from_config.pop("sinks"), sinks)
     if token and click.get_current_context().get_parameter_source("token") is (
         ParameterSource.COMMANDLINE
     ):
@@ -471,6 +485,7 @@ def serve(
             sensor_keys=sensor_keys,
             frame_max_age_s=max_frame_age,
             frame_max_ahead_s=max_frame_ahead,
+            sinks=sinks,
             zones_file=zones_file,
             whitelist_file=whitelist_file,
             retention_days=retention_days,
@@ -505,7 +520,10 @@ def serve(
     show_default=True,
     help="Built-in scenario name or scenario file.",
 )
-def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) -> None:
+@sink_options
+def demo(
+    host: str, port: int, db: str | None, no_browser: bool, scenario: str, sinks: SinkSettings
+) -> None:
     """Start the server on a built-in simulated scenario and print its URL."""
     from dronewatch.server.demo import scenario_center
     from dronewatch.server.settings import Settings, generate_token
@@ -529,6 +547,7 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
             center=center,
             zoom=12,
             retention_days=None,
+            sinks=sinks,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

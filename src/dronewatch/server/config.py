@@ -495,7 +495,7 @@ def sink_settings(config: Config) -> Any:
         return None
     from pydantic import TypeAdapter
 
-    from dronewatch.sinks.settings import SinkSettings  # type: ignore[import-not-found,unused-ignore]
+    from dronewatch.sinks.settings import SinkSettings
 
     return TypeAdapter(SinkSettings).validate_python(config.sinks)
 
@@ -513,14 +513,12 @@ def _check_sinks(
     for key in section:
         if _SECRET_KEY.search(key) and not key.endswith("_file"):
             raise fail((key,), f"a secret is not written in the file: use {key}_file")
-    try:
-        import dataclasses
+    import dataclasses
 
-        from pydantic import TypeAdapter
+    from pydantic import TypeAdapter
 
-        from dronewatch.sinks.settings import SinkSettings  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise fail((), "this dronewatch has no alert sinks") from None
+    from dronewatch.sinks.settings import SinkSettings
+
     known = {f.name for f in dataclasses.fields(SinkSettings)}
     for key in section:
         if key not in known:

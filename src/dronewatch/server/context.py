@@ -150,6 +150,9 @@ class AppContext:
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
+        from dronewatch.sinks.settings import open_sinks
+
+        self.sinks = open_sinks(settings.sinks, self.store)  # SinkError (a ValueError)
         self.live = self._live_sources(settings)
         from dronewatch.sources.mqtt import MqttSource
         from dronewatch.sources.position import open_position
@@ -259,7 +262,9 @@ class AppContext:
             realtime_clock=s.scenario is not None or self.live is not None,
             gc_freeze=s.gc_freeze,
             limits=FrameLimits(s.frame_max_age_s, s.frame_max_ahead_s),
+            sinks=self.sinks,
         )
+        self.sinks.start()
         self.service.start()
 
     def watchdog(self) -> None:
@@ -275,6 +280,7 @@ class AppContext:
             self.service.stop()
         if self.writer is not None:
             self.writer.stop()
+        self.sinks.stop()  # after the writer: what it committed is offered to them
         if self.live is not None:
             self.live.stop()
         self.sensors.stop()

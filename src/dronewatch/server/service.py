@@ -38,6 +38,7 @@ from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
 from dronewatch.server.bus import ALERT, TRACK, EventBus, event
 from dronewatch.server.ledger import Ledger
+from dronewatch.sinks.base import SinkSet
 from dronewatch.sources.live import LiveSet
 from dronewatch.sources.sensors import SensorBook
 from dronewatch.sources.validate import FrameLimits, frame_problem, text_problem
@@ -50,7 +51,13 @@ from dronewatch.store import (
     StoreUnavailable,
     WriteBatch,
 )
-from dronewatch.store.records import alert_record, observation_row, point_list, track_record
+from dronewatch.store.records import (
+    alert_json,
+    alert_record,
+    observation_row,
+    point_list,
+    track_record,
+)
 from dronewatch.track.observe import observe
 
 log = logging.getLogger(__name__)
@@ -156,14 +163,6 @@ class Counters:
             "pipeline_errors": self.pipeline_errors,
             "decode": self.decode.to_json(),
         }
-
-
-def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
-    """An alert event record as the API's Alert (acknowledgement as of the event)."""
-    out = dict(rec)
-    out.setdefault("first_time", rec["time"])
-    out.update(acknowledged=False, ack_by=None, ack_time=None, comments=[])
-    return out
 
 
 class Processor:
@@ -574,8 +573,10 @@ class PipelineService:
         gc_freeze: bool = False,
         limits: FrameLimits | None = None,
         book: SensorBook | None = None,
+        sinks: SinkSet | None = None,
     ) -> None:
         self.processor = processor
+        self.sinks = sinks if sinks else None  # fed each batch once it is committed
         self.writer = writer
         self.bus = bus
         self.sources = sources
@@ -684,6 +685,21 @@ class PipelineService:
         alert_events = self.processor.take_alert_events()
         if alert_events:  # shown once stored
             batch.acks.append(partial(self.bus.publish_threadsafe, alert_events))
+        sinks = self.sinks
+        if sinks is not None and (
+            batch.tracks or batch.alerts or (sinks.want_observations and batch.observations)
+        ):
+            if batch.alerts:  # owed to the durable sinks in the same transaction
+                batch.outbox.extend(sinks.outbox_rows(batch.alerts))
+            # Copies: the writer merges queued batches into the first one.
+            batch.acks.append(
+                partial(
+                    sinks.publish,
+                    list(batch.tracks.values()) if sinks.want_tracks else [],
+                    list(batch.alerts) if sinks.want_alerts else [],
+                    list(batch.observations) if sinks.want_observations else [],
+                )
+            )
         if len(batch) or batch.sensors or batch.acks or batch.keys:
             self.writer.put(batch, self.stop_event)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from dronewatch.alerts.options import AlertOptions
 from dronewatch.alerts.zones import Zone
+from dronewatch.sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class Settings:
     sensor_keys: Path | None = None  # SENSOR HEXKEY lines or a dir of SENSOR.key: signed only
     frame_max_age_s: float = 7 * 86400.0  # live frames older than this are refused
     frame_max_ahead_s: float = 60.0  # ... and those this far ahead of the server's clock
+    sinks: SinkSettings = field(default_factory=SinkSettings)  # CoT, webhooks, syslog...
     zones_file: Path | None = None
     zones: list[Zone] = field(default_factory=list)  # more zones (the configuration file's)
     whitelist_file: Path | None = None

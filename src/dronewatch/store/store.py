@@ -155,6 +155,9 @@ class WriteBatch:
     # The sensor batches whose observations it holds: (key, first row, end row) in
     # ``observations``. A key already in the store is a redelivery: its rows are skipped.
     keys: list[tuple[BatchKey, int, int]] = field(default_factory=list)
+    # Events owed to durable sinks (webhooks), committed with the alerts they carry:
+    # ``store.outbox.outbox_row`` dicts.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.observations) + len(self.positions) + len(self.tracks) + len(self.alerts)
@@ -187,6 +190,7 @@ class WriteBatch:
         self.tracks.update(other.tracks)
         self.alerts.extend(other.alerts)
         self.acks.extend(other.acks)
+        self.outbox.extend(other.outbox)
         for sid, seen in other.sensors.items():
             mine = self.sensors.get(sid)
             if mine is None:
@@ -433,6 +437,11 @@ class Store:
             self._upsert_alerts(conn, batch.alerts)
         if batch.sensors:
             self._upsert_sensors(conn, batch.sensors)
+        if batch.outbox:  # the same event twice (a retried batch) is owed once
+            stmt = self._insert(m.outbox).on_conflict_do_nothing(
+                index_elements=["target", "key"]
+            )
+            conn.execute(stmt, batch.outbox)
         return duplicates
 
     def _upsert_tracks(
