@@ -485,7 +485,8 @@ def load_config(path: Path) -> Config:
     finally:
         _BASE.reset(token)
     if config.sinks:
-        _check_sinks(config.sinks, path, lines)
+        sinks = _check_sinks(config.sinks, path, lines)
+        config = config.model_copy(update={"sinks": sinks})
     return config
 
 
@@ -502,9 +503,10 @@ def sink_settings(config: Config) -> Any:
 
 def _check_sinks(
     section: dict[str, Any], path: Path, lines: dict[tuple[str | int, ...], int]
-) -> None:
+) -> dict[str, Any]:
     """``[sinks]`` against the sinks' ``SinkSettings``: known keys, valid values, secrets in
-    files only."""
+    files only, every file there (relative to the configuration file). The section with
+    those files' paths made absolute."""
 
     def fail(key: tuple[str | int, ...], msg: str) -> ConfigError:
         n = _where(("sinks", *key), lines)
@@ -519,18 +521,25 @@ def _check_sinks(
 
     from dronewatch.sinks.settings import SinkSettings
 
-    known = {f.name for f in dataclasses.fields(SinkSettings)}
-    for key in section:
-        if key not in known:
-            raise fail((key,), "unknown key")
+    fields = {f.name: str(f.type) for f in dataclasses.fields(SinkSettings)}
+    out = dict(section)
     token = _BASE.set(path.resolve().parent)
     try:
-        TypeAdapter(SinkSettings).validate_python(section)
+        for key, value in section.items():
+            if key not in fields:
+                raise fail((key,), "unknown key")
+            if "Path" in fields[key] and isinstance(value, str):  # a file: it must be there
+                try:
+                    out[key] = str(_existing_file(Path(value)))
+                except ValueError as exc:
+                    raise fail((key,), str(exc)) from None
+        TypeAdapter(SinkSettings).validate_python(out)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise fail(tuple(err["loc"]), err["msg"]) from None
     finally:
         _BASE.reset(token)
+    return out
 
 
 # -- printing --------------------------------------------------------------------------------
