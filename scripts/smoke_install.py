@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A user's install, proven: build a wheel, install it WITHOUT the test extras into a clean
-temporary venv, start ``dronewatch demo`` from there and receive a drone over /api/stream.
+temporary venv, start ``dronewatch demo`` from there, receive a drone over /api/stream and
+read /metrics.
 
 A runtime dependency missing from pyproject.toml (say, the WebSocket library uvicorn needs)
 fails this check, while the test suite, which runs with the test extras, would not notice.
@@ -133,6 +134,7 @@ def receive_a_drone(ws_url: str) -> None:
                         track = msg.get("track") or {}
                         ident = track.get("uas_id") or track.get("serial") or track.get("track_id")
                         print(f"smoke: OK, a drone arrived over the WebSocket: {ident}")
+                        check_metrics(ws_url)
                         return
         except (OSError, WebSocketException, TimeoutError) as exc:
             last_error = exc
@@ -140,6 +142,23 @@ def receive_a_drone(ws_url: str) -> None:
     raise SystemExit(
         f"smoke: no drone on {ws_url.split('?')[0]} in {DEADLINE_S:.0f} s ({last_error})"
     )
+
+
+def check_metrics(ws_url: str) -> None:
+    """/metrics answers Prometheus text with the token (standard library only)."""
+    import urllib.request
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(ws_url)
+    token = parse_qs(parts.query)["token"][0]
+    request = urllib.request.Request(
+        f"http://{parts.netloc}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    if "dronewatch_frames_total" not in text:
+        raise SystemExit(f"smoke: /metrics lacks dronewatch_frames_total:\n{text[:500]}")
+    print("smoke: OK, /metrics answers Prometheus text")
 
 
 def main() -> None:
