@@ -8,6 +8,7 @@ back-off). Multicast UDP destinations (224.0.0.0/4) get a TTL.
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import ssl
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dronewatch.sinks.base import SinkError
 
 SEND_TIMEOUT_S = 5.0
 MULTICAST_TTL = 8
+TLS_SETTLE_S = 0.3  # after a TLS handshake: time for the server to refuse our certificate
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,7 +117,31 @@ class Link:
                 sock.close()
                 raise
         sock.settimeout(self.timeout_s)
+        if ep.scheme == "tls":
+            # TLS 1.3: a server that refuses our certificate says so after the handshake.
+            try:
+                self._drain(sock, TLS_SETTLE_S)
+            except BaseException:
+                sock.close()
+                raise
         return sock
+
+    def _drain(self, sock: socket.socket, wait_s: float = 0.0) -> None:
+        """Read and discard what the receiver sent (a TAK server streams other clients'
+        events to us; TLS 1.3 servers send session tickets); ``ConnectionError`` if it closed
+        the connection, ``ssl.SSLError`` if it refused us."""
+        sock.settimeout(0.0)
+        try:
+            while select.select([sock], [], [], wait_s)[0]:
+                wait_s = 0.0
+                try:
+                    data = sock.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    return
+                if not data:
+                    raise ConnectionError("the receiver closed the connection")
+        finally:
+            sock.settimeout(self.timeout_s)
 
     def send(self, messages: list[bytes]) -> None:
         """Send every message; ``OSError`` (the link is then closed) if the network fails."""
@@ -124,6 +150,7 @@ class Link:
         sock = self._sock
         try:
             if self.stream:
+                self._drain(sock)
                 sock.sendall(b"".join(messages))
             else:
                 assert self._addr is not None
