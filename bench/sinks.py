@@ -1,7 +1,7 @@
 """Sinks benchmark: what CoT, webhooks, syslog and MQTT out deliver with 1,000 live drones,
 and what they cost the pipeline.
 
-    PYTHONPATH=src .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20]
+    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20]
         [--no-mqtt] [--runs 1]
 
 Frames come from the scenario simulator (N Remote ID drones around a zone, as in
