@@ -31,6 +31,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import Histogram
+
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
@@ -87,6 +89,21 @@ class Pipeline(Protocol):
 FrameSource = Callable[[], Iterable[Frame]]
 
 
+# database write (one batch, one transaction) latency buckets, seconds (/metrics)
+DB_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def db_write_histogram() -> Histogram:
+    """A histogram of database write times, kept by the writer thread (not registered
+    globally: each app's /metrics collector reports its own)."""
+    return Histogram(
+        "dronewatch_db_write_seconds",
+        "Time to write one batch to the database (successful writes).",
+        buckets=DB_WRITE_BUCKETS,
+        registry=None,
+    )
+
+
 @dataclass(slots=True)
 class Counters:
     """Service counters shown by ``/health`` and ``/api/stats``."""
@@ -112,6 +129,11 @@ class Counters:
     db_failing_since: float | None = None  # monotonic; None while writes succeed
     degraded: bool = False  # the database is failing writes now
     decode: DecodeStats = field(default_factory=DecodeStats)
+    # /metrics: frames decoded by (sensor, transport), alert events by (rule, status), and
+    # the time of each database write (seconds; prometheus_client's thread-safe histogram)
+    frames_by_sensor: Counter[tuple[str, str]] = field(default_factory=Counter)
+    alert_events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    db_write_seconds: Histogram = field(default_factory=lambda: db_write_histogram())
 
     def db_error(self, message: str) -> None:
         self.db_errors += 1
@@ -204,6 +226,8 @@ class Processor:
             self._objects[track.track_id] = track
         new_frame = frame is not self._counted_frame  # a frame's messages share it
         self._counted_frame = frame
+        if new_frame:
+            c.frames_by_sensor[frame.sensor_id, frame.transport] += 1
         sensor = self.batch.sensors.get(frame.sensor_id)
         if sensor is None:
             self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, new_frame)
@@ -217,6 +241,7 @@ class Processor:
     def _alerts(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
             self.counters.alerts += 1
+            self.counters.alert_events[alert.rule, alert.status] += 1
             rec = alert_record(alert)
             self.batch.alerts.append(rec)
             self.alert_events.append(event(ALERT, alert=alert_json(rec)))
@@ -441,6 +466,7 @@ class Writer:
             return
         delay = 0.1
         while True:
+            started = time.perf_counter()
             try:
                 duplicates = self.store.write(batch)
             except StoreRejected as exc:
@@ -459,6 +485,7 @@ class Writer:
                 log.exception("writing a batch failed unexpectedly")
                 failure = exc
             else:
+                c.db_write_seconds.observe(time.perf_counter() - started)
                 c.batches_written += 1
                 c.rows_written += len(batch)
                 c.duplicates_skipped += duplicates

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 from dronewatch.errors import Corrupt, DecodeError, NotMine, Partial
 from dronewatch.model import Frame
 from dronewatch.sources import CaptureOptions
-from dronewatch.sources.pcap import Capture, Damage, Packet, Resume, count_or_raise, resume_packets
+from dronewatch.sources.pcap import (
+    Capture,
+    Damage,
+    InterfaceTap,
+    Packet,
+    Resume,
+    count_or_raise,
+    leading_sensors,
+    resume_packets,
+)
 from dronewatch.stats import DecodeStats
 
 if TYPE_CHECKING:
@@ -43,13 +52,19 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
     Packets without a drone payload are passed over silently (they are counted in
     ``stats.packets_read`` only); broken ones are counted by reason in ``stats.skipped``
     (or raise with ``options.strict``).
+
+    Frames of a capture with sensor interfaces (several sensors, :mod:`.pcap`) carry the id of
+    the sensor that received them; those captures are read by the reference parsers.
     """
     capture = Capture(Path(path))
     try:
-        packets = capture.packets()  # a wrong magic raises here, before any frame
         buf = capture.buf
+        tap = InterfaceTap() if buf is not None and leading_sensors(buf) else None
+        packets = capture.packets(tap)  # a wrong magic raises here, before any frame
         try:
-            if buf is not None and len(buf) >= FAST_PATH_MIN_BYTES:
+            if tap is not None:
+                yield from parse_packets(packets, options, stats, tap)
+            elif buf is not None and len(buf) >= FAST_PATH_MIN_BYTES:
                 yield from _scanned_frames(buf, packets, options, stats)
             else:  # small, or streamed (a pipe...): the reference parsers
                 yield from parse_packets(packets, options, stats)
@@ -82,20 +97,26 @@ def _bad_time(time: float, options: CaptureOptions, stats: DecodeStats) -> None:
 
 
 def parse_packets(
-    packets: Iterable[Packet], options: CaptureOptions, stats: DecodeStats
+    packets: Iterable[Packet], options: CaptureOptions, stats: DecodeStats,
+    tap: InterfaceTap | None = None,
 ) -> Iterator[Frame]:
     """The reference path: every packet through its link-layer parser (files, streams and
     live interfaces alike); packets without a drone payload give nothing, broken ones and
-    ones stamped out of bounds are counted in ``stats`` by reason."""
+    ones stamped out of bounds are counted in ``stats`` by reason. With ``tap`` (filled by
+    the reader), a packet on a sensor interface is that sensor's, others ``options``'."""
     from dronewatch.protocols.link import parsers
 
     table = parsers()
     earliest, latest = time_bounds()
+    default_sensor = options.sensor_id
     for time, linktype, data in packets:
         stats.packets_read += 1
         parse = table.get(linktype)
         if parse is not None:
-            frames = _parse(parse, linktype, data, time, options, stats)
+            sensor = default_sensor
+            if tap is not None and tap.current is not None and tap.current.sensor_id:
+                sensor = tap.current.sensor_id
+            frames = _parse(parse, linktype, data, time, options, stats, sensor)
             if frames:
                 if earliest <= time <= latest:
                     yield from frames
@@ -110,12 +131,13 @@ def _parse(
     time: float,
     options: CaptureOptions,
     stats: DecodeStats,
+    sensor_id: str | None = None,
 ) -> list[Frame]:
     """The frames of one packet; none for a packet that is not ours or is broken (counted)."""
     from dronewatch.protocols.link import family_of
 
     try:
-        frames = parse(data, time, options.sensor_id)
+        frames = parse(data, time, options.sensor_id if sensor_id is None else sensor_id)
     except NotMine:
         return []
     except DecodeError as exc:

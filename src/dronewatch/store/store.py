@@ -103,6 +103,23 @@ def database_url(db: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
+POSTGRES_EXTRA_HINT = "pip install 'dronewatch[postgres]'"
+
+
+def _require_postgres_driver(url: str) -> None:
+    """``StoreError`` naming the extra when a PostgreSQL URL is used without psycopg (the
+    driver is the optional extra ``dronewatch[postgres]``; the SQLite default needs none)."""
+    if not url.startswith("postgresql+psycopg"):
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        raise StoreError(
+            "a postgresql:// database needs the PostgreSQL driver (psycopg), which is not "
+            f"installed: {POSTGRES_EXTRA_HINT}"
+        )
+
+
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -230,6 +247,7 @@ class Store:
             )
             sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         else:
+            _require_postgres_driver(url)
             engine = sa.create_engine(
                 url, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=dumps
             )
