@@ -113,7 +113,6 @@ class Link:
             assert self.tls is not None
             try:
                 sock = self.tls.wrap_socket(sock, server_hostname=ep.host)
-                _check_accepted(sock)
             except BaseException:
                 sock.close()
                 raise
@@ -167,21 +166,3 @@ class Link:
                 self._sock.close()
             finally:
                 self._sock = None
-
-
-#: How long a new TLS link is listened to for a refusal before anything is sent on it.
-TLS_REFUSAL_WAIT_S = 0.5
-
-
-def _check_accepted(sock: socket.socket) -> None:
-    """With TLS 1.3 a server refuses a client certificate only after the client has finished
-    its side of the handshake: listen briefly, so that a refusal fails the connection (and
-    is counted) instead of the first events being sent into it and counted as delivered.
-    The receivers dronewatch sends to (TAK servers, syslog) do not speak first."""
-    sock.settimeout(TLS_REFUSAL_WAIT_S)
-    try:
-        data = sock.recv(1)
-    except (TimeoutError, ssl.SSLWantReadError):
-        return  # silence: accepted
-    if not data:
-        raise ConnectionError("the server closed the TLS connection (client certificate refused?)")
