@@ -13,7 +13,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from dronewatch.sinks.base import SinkError
 
@@ -27,10 +27,12 @@ class Endpoint:
     scheme: str  # udp, tcp, tls
     host: str
     port: int
+    interface: str | None = None  # multicast: the local address to send from (?interface=)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        via = f"?interface={self.interface}" if self.interface else ""
+        return f"{self.scheme}://{host}:{self.port}{via}"
 
     @property
     def multicast(self) -> bool:
@@ -54,7 +56,16 @@ def parse_endpoint(url: str, what: str, default_port: dict[str, int]) -> Endpoin
         raise SinkError(f"{what} {url!r}: bad port ({exc})") from exc
     if not parts.hostname:
         raise SinkError(f"{what} {url!r}: no host")
-    return Endpoint(scheme, parts.hostname, port)
+    interface = parse_qs(parts.query).get("interface", [None])[0]
+    ep = Endpoint(scheme, parts.hostname, port, interface)
+    if interface is not None:
+        try:
+            ipaddress.IPv4Address(interface)
+        except ValueError:
+            raise SinkError(f"{what} {url!r}: interface= takes a local IPv4 address") from None
+        if not ep.multicast:
+            raise SinkError(f"{what} {url!r}: interface= is for multicast groups")
+    return ep
 
 
 def tls_context(
@@ -105,6 +116,10 @@ class Link:
                     else (socket.IPV6_MULTICAST_HOPS)
                 )
                 sock.setsockopt(level, opt, MULTICAST_TTL)
+                if ep.interface is not None:
+                    sock.setsockopt(
+                        socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ep.interface)
+                    )
             self._addr = (str(info[4][0]), int(info[4][1]))
             sock.settimeout(self.timeout_s)
             return sock
