@@ -363,6 +363,14 @@ class Observation:
     sender_time: float | None = None  # the drone's own timestamp, UTC epoch seconds, if sent
 
 
+class SensorSite(typing.NamedTuple):
+    """Where a sensor's antenna is: WGS84 degrees, metres above the ground."""
+
+    lat: float
+    lon: float
+    alt_m: float = 2.0
+
+
 class Severity(enum.StrEnum):
     INFO = "info"
     WARNING = "warning"
