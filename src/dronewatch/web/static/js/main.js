@@ -5,6 +5,7 @@ import { AlertStore, colours } from "./alerts.js";
 import { api, adoptUrlToken, auth, download, LiveStream, onUnauthorized, request } from "./api.js";
 import { addBasemap, addTiles } from "./basemap.js";
 import { renderDetail } from "./detail.js";
+import { DroneList } from "./dronelist.js";
 import { DroneRenderer } from "./drones.js";
 import { sound, unlockAudioOnGesture } from "./sound.js";
 import {
@@ -17,6 +18,7 @@ const FORGET_S = 1800; // tracks silent this long leave the live map
 const ENDED_KEEP_S = 300; // ended tracks stay (grey) this long
 const TRAIL_S = 600; // live trail length
 const TRAIL_MAX = 600;
+const SEED_TRAILS_MAX = 150; // more drones than this: trails only from the stream and on selection
 const REPLAY_MAX_S = 6 * 3600; // how far back the replay slider reaches
 const REPLAY_TRAIL_S = 300;
 const REPLAY_GAP_S = 60; // in replay, a drone not heard for this long is not shown
@@ -102,6 +104,10 @@ const zones = new ZoneLayer(map);
 const airportZones = new ZoneLayer(map, { labels: false });
 const sensorsLayer = L.layerGroup().addTo(map);
 const renderer = new DroneRenderer(map, { onSelect: (id) => select(id, { pan: false }) });
+const droneList = new DroneList({
+  listEl: $("drone-list"), countEl: $("drone-list-count"), moreEl: $("drone-list-more"),
+  onSelect: (id) => select(id, { pan: true }),
+});
 layerControl.addOverlay(zones.group, "Protected zones");
 layerControl.addOverlay(airportZones.group, "Airport zones (server)");
 layerControl.addOverlay(renderer.trails, "Trails");
@@ -114,7 +120,7 @@ const alerts = new AlertStore({
   countEl: $("alert-count"),
   openOnlyEl: $("alerts-open-only"),
   onFocusTrack: (trackId, a) => select(trackId, { pan: true, fallback: a }),
-  onChange: () => scheduleRender(),
+  onChange: () => scheduleRender(false),
 });
 
 // ---------------------------------------------------------------- live state
@@ -138,7 +144,9 @@ function mergeTrail(old, t) {
 function upsertTrack(t) {
   if (!t || !t.track_id) return;
   const old = state.tracks.get(t.track_id);
-  const merged = { ...old, ...t, _rx: Date.now() / 1000 };
+  // A snapshot fetched while the stream ran may be older than what the stream brought.
+  const older = old && old.last_seen != null && t.last_seen != null && t.last_seen < old.last_seen;
+  const merged = older ? { ...t, ...old } : { ...old, ...t, _rx: Date.now() / 1000 };
   merged._trail = mergeTrail(old?._trail, t);
   state.tracks.set(t.track_id, merged);
   noteServerTime(t.last_seen);
@@ -149,7 +157,7 @@ function upsertTrack(t) {
       sel.append(new Option(tr, tr));
     }
   }
-  scheduleRender();
+  scheduleRender(false);
 }
 
 function liveStatus(t, active) {
@@ -198,6 +206,15 @@ function splitTrail(points) {
   return parts;
 }
 
+/** The trail's polyline parts, recomputed only when the trail changed. */
+function trailParts(t) {
+  if (t._partsOf !== t._trail) {
+    t._parts = splitTrail(t._trail || []);
+    t._partsOf = t._trail;
+  }
+  return t._parts;
+}
+
 function droneLabel(t) {
   return t.serial || t.uas_id || t.track_id;
 }
@@ -224,7 +241,7 @@ function liveViews() {
     views.push({
       id, lat: t.lat, lon: t.lon, heading: t.direction, status,
       label: droneLabel(t), sublabel: sublabel(t.alt, t.speed),
-      trail: splitTrail(t._trail),
+      trail: trailParts(t),
       pilot: t.operator_lat != null ? [t.operator_lat, t.operator_lon] : null,
       home: t.home_lat != null ? [t.home_lat, t.home_lon] : null,
       selected: id === state.selected,
@@ -380,19 +397,40 @@ function setPlaying(on) {
 }
 
 // ---------------------------------------------------------------- rendering
-let renderPending = false;
-function scheduleRender() {
-  if (renderPending) return;
-  renderPending = true;
-  requestAnimationFrame(() => {
-    renderPending = false;
+// Data (hundreds of track updates a second in a busy sky) redraws at most DATA_RENDER_MS;
+// the operator's own actions (select, filter, replay) redraw on the next frame.
+const DATA_RENDER_MS = 200;
+let renderTimer = null;
+let renderFrame = null;
+let lastRenderAt = 0;
+function scheduleRender(urgent = true) {
+  if (renderFrame) return; // a frame is queued already
+  if (urgent) {
+    clearTimeout(renderTimer);
+    renderTimer = null;
+    queueRenderFrame();
+    return;
+  }
+  if (renderTimer) return;
+  const wait = Math.max(0, DATA_RENDER_MS - (performance.now() - lastRenderAt));
+  renderTimer = setTimeout(() => { renderTimer = null; queueRenderFrame(); }, wait);
+}
+
+function queueRenderFrame() {
+  if (renderFrame) return;
+  renderFrame = requestAnimationFrame(() => {
+    renderFrame = null;
+    lastRenderAt = performance.now();
     render();
   });
 }
 
+let lastViews = [];
 function render() {
   const views = state.replay ? (state.replay.loading ? [] : replayViews()) : liveViews();
+  lastViews = views;
   renderer.render(views);
+  droneList.render(views);
   const total = state.replay ? state.replay.tracks.length : state.tracks.size;
   $("drone-count").textContent = views.length === total
     ? `${views.length} drone${views.length === 1 ? "" : "s"}`
@@ -448,7 +486,7 @@ function renderSelected(views) {
     state.replay ? state.replay.t : nowRef(), { replayTime: state.replay ? state.replay.t : null });
 }
 
-async function select(id, { pan = false, fallback = null } = {}) {
+async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
   state.selected = id;
   state.selectedFull = null;
   state.selectedAlerts = [];
@@ -457,19 +495,25 @@ async function select(id, { pan = false, fallback = null } = {}) {
   scheduleRender();
   const live = state.tracks.get(id);
   if (pan) {
-    const pos = renderer.positions()[id];
-    if (pos) map.panTo(pos);
-    else if (live?.lat != null) map.panTo([live.lat, live.lon]);
-    else if (fallback?.lat != null) map.panTo([fallback.lat, fallback.lon]);
+    const pos = renderer.positions()[id] ||
+      (live?.lat != null ? [live.lat, live.lon] : fallback?.lat != null ? [fallback.lat, fallback.lon] : null);
+    if (pos) map.setView(pos, Math.max(map.getZoom(), zoom ? 15 : 0));
   }
   try {
     const [full, its] = await Promise.all([
-      api.drone(id).catch(() => null), api.droneAlerts(id).catch(() => []),
+      api.drone(id, TRAIL_MAX).catch(() => null), api.droneAlerts(id).catch(() => []),
     ]);
     if (state.selected !== id) return;
     if (full) {
       const { positions, trail, ...rest } = full;
       state.selectedFull = rest;
+      // Trails are not loaded for every drone at start-up: the selected one gets its own.
+      const t = state.tracks.get(id);
+      if (t && Array.isArray(positions) && positions.length) {
+        const firstLocal = t._trail?.length ? t._trail[0][0] : Infinity;
+        const cut = (t.last_seen ?? 0) - TRAIL_S;
+        t._trail = positions.filter((p) => p[0] < firstLocal && p[0] >= cut).concat(t._trail || []).slice(-TRAIL_MAX);
+      }
     }
     state.selectedAlerts = Array.isArray(its) ? its : [];
     detailRenderedFor = null;
@@ -527,7 +571,9 @@ async function loadSnapshot() {
   } catch (err) {
     if (err.status === 401) throw err;
   }
-  await seedTrails();
+  // Trails of the last minutes, once the map is up and only while the sky is not busy
+  // (a selected drone loads its own trail).
+  if (state.tracks.size <= SEED_TRAILS_MAX) setTimeout(() => seedTrails().catch(() => {}), 0);
 }
 
 /** Longer trails at start-up than the summaries carry: the last TRAIL_S of history. */
@@ -637,11 +683,12 @@ async function start() {
     map.fitBounds(zones.bounds().pad(0.2));
     state.fittedOnce = true;
   }
+  // The live stream first; the snapshot fills in what it has not sent yet, trails later.
+  stream.stop();
+  stream.start();
   await loadSnapshot();
   loadSensors();
   loadAirportZones();
-  stream.stop();
-  stream.start();
   alerts.render();
 }
 
@@ -693,7 +740,23 @@ $("login-form").addEventListener("submit", async (ev) => {
 $("logout").addEventListener("click", () => showLogin("Signed out."));
 
 // ---------------------------------------------------------------- controls
-$("filters").addEventListener("submit", (ev) => ev.preventDefault());
+$("filters").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  searchSelect();
+});
+
+/** Enter in the search box: select the best match and centre the map on it. */
+function searchSelect() {
+  const q = FILTER.q;
+  if (!q) return;
+  const views = state.replay ? (state.replay.loading ? [] : replayViews()) : liveViews();
+  if (!views.length) return;
+  const exact = views.find((v) => {
+    const t = state.tracks.get(v.id) || {};
+    return [v.id, t.uas_id, t.serial, t.operator_id].some((x) => x && String(x).toLowerCase() === q);
+  });
+  select((exact || views[0]).id, { pan: true, zoom: true });
+}
 $("filter-q").addEventListener("input", (ev) => { FILTER.q = ev.target.value.trim().toLowerCase(); scheduleRender(); });
 $("filter-transport").addEventListener("change", (ev) => { FILTER.transport = ev.target.value; scheduleRender(); });
 $("filter-alerting").addEventListener("change", (ev) => { FILTER.alerting = ev.target.checked; scheduleRender(); });
@@ -760,6 +823,14 @@ $("export").addEventListener("change", async (ev) => {
 // Test and debugging hook (read-only views of the state).
 window.dronewatch = {
   positions: () => renderer.positions(),
+  drawn: () => renderer.drawn(),
+  draws: () => renderer.drawCount,
+  status: () => ({
+    live: state.conn === "live" && !state.replay, conn: state.conn, replay: Boolean(state.replay),
+    drones: Object.keys(renderer.positions()).length, selected: state.selected,
+    detail: $("detail").hidden ? null : $("detail-title").textContent,
+  }),
+  select: (id) => select(id, { pan: true }),
   tracks: () => [...state.tracks.values()],
   replay: () => state.replay && { from: state.replay.from, to: state.replay.to, t: state.replay.t,
     loading: state.replay.loading, tracks: state.replay.tracks.length },
