@@ -18,7 +18,8 @@ const CLUSTER_BELOW_ZOOM = 13; // below this zoom, drones closer than CLUSTER_PX
 const CLUSTER_PX = 44;
 const LABEL_ALL_FROM_ZOOM = 14; // below: labels only for selected, hovered and alerting drones
 const MAX_LABELS = 120;
-const TRAILS_ALL_MAX = 300; // more drones in view than this: trails of important drones only
+const ALL_DETAIL_MAX = 300; // more drones in view: trails, pilots and homes of important drones only
+const MOVING_REDRAW_MS = 1000; // while the map is dragged, data redraws at most this often
 const HIT_PX = 14;
 
 /** A layer-control entry that only switches a flag of the renderer. */
@@ -30,7 +31,7 @@ const Toggle = L.Layer.extend({
 
 /** The canvas: an L.Renderer (it follows panning and zoom animation like Leaflet's own). */
 const DroneCanvas = L.Renderer.extend({
-  options: { padding: 0.4 },
+  options: { padding: 0.2 },
   initialize(owner, options) {
     L.Renderer.prototype.initialize.call(this, options);
     this.owner = owner;
@@ -81,6 +82,12 @@ export class DroneRenderer {
     this.projCache = new Map(); // id -> {parts, zoom, proj: [[x, y]...][]}
     this.drawCount = 0;
     this.lastDrawMs = 0;
+    this.lastDrawAt = 0;
+    this.moving = false;
+    // While the operator drags the map, the canvas moves with it: data redraws wait (at most
+    // MOVING_REDRAW_MS) so that every frame of the drag goes to the drag.
+    map.on("movestart", () => { this.moving = true; });
+    map.on("moveend", () => { this.moving = false; });
     this.listenPointer();
   }
 
@@ -157,10 +164,15 @@ export class DroneRenderer {
   draw() {
     if (this._drawQueued) return;
     this._drawQueued = true;
-    requestAnimationFrame(() => {
+    const frame = () => requestAnimationFrame(() => {
+      if (this.moving && performance.now() - this.lastDrawAt < MOVING_REDRAW_MS) {
+        setTimeout(frame, 100);
+        return;
+      }
       this._drawQueued = false;
       this.drawNow();
     });
+    frame();
   }
 
   drawNow() {
@@ -211,8 +223,8 @@ export class DroneRenderer {
 
     // Trails (under everything): all of them while few drones are in view, else the important.
     const hits = [];
+    const all = singles.length <= ALL_DETAIL_MAX;
     if (this.showTrails && zoom >= CLUSTER_BELOW_ZOOM - 1) {
-      const all = singles.length <= TRAILS_ALL_MAX;
       for (const it of items) {
         if (!it.v.trail?.length) continue;
         if (!all && !important(it.v)) continue;
@@ -224,6 +236,7 @@ export class DroneRenderer {
     if (this.showPilots && zoom >= CLUSTER_BELOW_ZOOM - 1) {
       for (const it of singles) {
         const v = it.v;
+        if (!all && !important(v)) continue;
         if (v.home) {
           const hp = this.toCanvas(v.home, zoom, pixelOrigin, origin);
           this.drawHome(ctx, hp.x, hp.y);
@@ -320,7 +333,8 @@ export class DroneRenderer {
     }
     this.shown = shown;
     this.drawCount += 1;
-    this.lastDrawMs = performance.now() - t0;
+    this.lastDrawAt = performance.now();
+    this.lastDrawMs = this.lastDrawAt - t0;
   }
 
   toCanvas(ll, zoom, pixelOrigin, origin) {

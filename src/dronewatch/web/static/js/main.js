@@ -825,6 +825,7 @@ window.dronewatch = {
   positions: () => renderer.positions(),
   drawn: () => renderer.drawn(),
   draws: () => renderer.drawCount,
+  drawMs: () => renderer.lastDrawMs,
   status: () => ({
     live: state.conn === "live" && !state.replay, conn: state.conn, replay: Boolean(state.replay),
     drones: Object.keys(renderer.positions()).length, selected: state.selected,
