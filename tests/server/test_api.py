@@ -33,6 +33,7 @@ PROTECTED = [
     "/api/whitelist",
     "/api/sensors",
     "/api/history",
+    "/api/time-range",
     "/api/export.geojson",
     "/api/export.kml",
     "/api/export.csv",
@@ -182,6 +183,17 @@ def test_sensors_config_stats(replayed: TestClient) -> None:
     stats = replayed.get("/api/stats", headers=VIEWER).json()
     assert stats["messages"] == 105 and stats["tables"]["observations"] == 105
     assert stats["decode"]["frames_read"] == 21
+
+
+def test_time_range_is_the_datas(replayed: TestClient) -> None:
+    """The span of the stored data on its own clock (the capture's), not the wall clock."""
+    r = replayed.get("/api/time-range", headers=VIEWER).json()
+    times = [loc[0] for loc in ORACLE["locations"]]
+    assert r["first"] <= min(times) + 1e-6 and r["first"] >= min(times) - 60
+    assert r["last"] >= max(times) - 1e-6 and r["last"] <= max(times) + 60
+    assert r["server_time"] > r["last"] + 86400  # the capture is old: the clocks differ
+    assert r["feeding"] is False  # the replay has ended
+    assert replayed.get("/api/time-range").status_code == 401
 
 
 def test_history_and_exports(replayed: TestClient) -> None:

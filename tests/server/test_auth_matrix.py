@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, Role]] = [
     ("PUT", "/api/whitelist", Role.ADMIN),
     ("GET", "/api/sensors", Role.VIEWER),
     ("GET", "/api/history", Role.VIEWER),
+    ("GET", "/api/time-range", Role.VIEWER),
     ("GET", "/api/export.geojson", Role.VIEWER),
     ("GET", "/api/export.kml", Role.VIEWER),
     ("GET", "/api/export.csv", Role.VIEWER),

@@ -94,7 +94,7 @@ def test_replay_moves_drones_back_in_time(
     # Drag the slider to the start of history: replay mode, drones where they were.
     page.fill("#time-slider", "0")
     page.wait_for_function("() => { const r = window.dronewatch.replay(); return r && !r.loading; }")
-    page.fill("#time-slider", "150")
+    page.fill("#time-slider", "1500")
     page.wait_for_selector("#conn.conn-replay")
     replay = page.evaluate("() => window.dronewatch.replay()")
     assert replay["tracks"] >= 1

@@ -448,6 +448,24 @@ FromQ = Annotated[float | None, Query(alias="from", ge=0, le=1e11)]
 ToQ = Annotated[float | None, Query(alias="to", ge=0, le=1e11)]
 
 
+@router.get("/api/time-range", tags=["history"])
+def time_range(request: Request, _: Viewer) -> dict[str, Any]:
+    """The stored data's time span on the data clock: ``first`` and ``last`` (epoch s, null
+    while nothing is stored) and this server's wall clock ``server_time``. A page follows
+    the data clock with it (after a replay has ended, the data stops at ``last``).
+    ``feeding``: whether a source still brings data (live receivers, MQTT, a scenario or a
+    replay still playing); false once a replay has ended or without a pipeline."""
+    ctx = ctx_of(request)
+    span = ctx.store.time_range()
+    service = ctx.service
+    return {
+        "first": span[0] if span else None,
+        "last": span[1] if span else None,
+        "server_time": time.time(),
+        "feeding": service is not None and not service.sources_done.is_set(),
+    }
+
+
 @router.get("/api/history", tags=["history"])
 def history(
     request: Request,

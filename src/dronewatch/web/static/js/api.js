@@ -90,6 +90,7 @@ export const api = {
   alerts: (params = {}) => request("GET", `/api/alerts?${new URLSearchParams(params)}`),
   ack: (id, comment = null) =>
     request("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, { comment }),
+  timeRange: () => request("GET", "/api/time-range"),
   history: (from, to) =>
     request("GET", `/api/history?${new URLSearchParams({ from: String(from), to: String(to) })}`),
 };

@@ -19,7 +19,7 @@ const ENDED_KEEP_S = 300; // ended tracks stay (grey) this long
 const TRAIL_S = 600; // live trail length
 const TRAIL_MAX = 600;
 const SEED_TRAILS_MAX = 150; // more drones than this: trails only from the stream and on selection
-const REPLAY_MAX_S = 6 * 3600; // how far back the replay slider reaches
+const REPLAY_WINDOW_S = 3600; // history loaded around the replay time (and exported)
 const REPLAY_TRAIL_S = 300;
 const REPLAY_GAP_S = 60; // in replay, a drone not heard for this long is not shown
 
@@ -35,7 +35,8 @@ const state = {
   selectedAlerts: [],
   skew: null, // server clock - our clock (the demo may run on simulated time)
   conn: "connecting",
-  replay: null, // {from, to, t, playing, speed, tracks, loading}
+  replay: null, // {from, to (loaded window), t, playing, tracks, loading}
+  range: null, // {first, last}: the stored data's time span (data clock)
   speed: 1,
   fittedOnce: false,
 };
@@ -311,37 +312,92 @@ function replayViews() {
   return views;
 }
 
-async function enterReplay() {
-  if (state.replay) return state.replay;
-  const to = nowRef();
-  let first = to - 600;
-  for (const t of state.tracks.values()) if (t.first_seen != null) first = Math.min(first, t.first_seen);
-  const from = Math.max(to - REPLAY_MAX_S, first - 5);
-  const r = { from, to, t: to, playing: false, speed: state.speed, tracks: [], loading: true };
-  state.replay = r;
-  document.body.classList.add("replaying");
-  $("live-btn").classList.remove("active");
-  $("live-btn").setAttribute("aria-pressed", "false");
-  map.getContainer().classList.add("no-anim");
-  setConn(state.conn);
+// Time travel follows the data clock: the slider and the picker span the stored data
+// (/api/time-range) and, while live, up to the data's "now"; history is loaded as a window of
+// REPLAY_WINDOW_S around the replay time, moved as the time moves.
+const SLIDER_MAX = 10000;
+
+async function loadRange() {
   try {
-    const hist = await api.history(from, to);
-    if (state.replay !== r) return r;
-    r.tracks = (hist.tracks || []).map((tr) => ({
-      ...tr,
-      points: (tr.points || []).slice().sort((a, b) => a[0] - b[0]),
-      operator: (tr.operator || []).slice().sort((a, b) => a[0] - b[0]),
-    }));
-    // Let the slider span the stored data, not empty time before it.
-    let minT = Infinity;
-    for (const tr of r.tracks) if (tr.points.length) minT = Math.min(minT, tr.points[0][0]);
-    if (Number.isFinite(minT) && minT - 2 > r.from && minT < r.to - 10) r.from = minT - 2;
+    const r = await api.timeRange();
+    const wasFeeding = state.range?.feeding;
+    state.range = r && r.first != null && r.last != null
+      ? { first: r.first, last: r.last, feeding: r.feeding !== false } : null;
+    // The sources have ended while we watched (a replay has played to its end): show the
+    // data at its last time rather than an emptying "live" map.
+    if (wasFeeding && state.range && !state.range.feeding && !state.replay) {
+      enterReplay(state.range.last).catch(() => {});
+    }
   } catch (err) {
-    console.warn("replay: history not loaded", err);
+    if (err.status === 401) throw err;
   }
-  r.loading = false;
-  setReplayTime(sliderTime());
+  syncTimeControls();
+  return state.range;
+}
+
+/** [first, end] of the time the controls reach (data time). */
+function timeSpan() {
+  const live = state.tracks.size ? nowRef() : -Infinity;
+  const last = Math.max(state.range?.last ?? -Infinity, live);
+  const end = Number.isFinite(last) ? last : nowRef();
+  let first = state.range?.first ?? end - 600;
+  for (const t of state.tracks.values()) if (t.first_seen != null) first = Math.min(first, t.first_seen);
+  return [Math.min(first, end - 10), end];
+}
+
+async function enterReplay(at = null) {
+  let r = state.replay;
+  if (!r) {
+    r = { from: 0, to: -1, t: at ?? timeSpan()[1], playing: false, tracks: [], loading: true, seq: 0 };
+    state.replay = r;
+    document.body.classList.add("replaying");
+    $("live-btn").classList.remove("active");
+    $("live-btn").setAttribute("aria-pressed", "false");
+    map.getContainer().classList.add("no-anim");
+    setConn(state.conn);
+  }
+  if (at != null) r.t = at;
+  if (r.seq === 0) await loadRange(); // the stored span, fresh
+  if (state.replay !== r) return r;
+  await ensureWindow(r, r.t);
+  if (state.replay === r) setReplayTime(r.t);
   return r;
+}
+
+/** Load the history window around ``t`` unless the loaded one covers it (with a margin). */
+async function ensureWindow(r, t) {
+  const [first, end] = timeSpan();
+  // Covered; while playing, load the next window two minutes before the end of this one.
+  if (r.from <= t && t <= r.to && (!r.playing || t <= r.to - 120 || r.to >= end)) return;
+  if (r.pendingFor != null && Math.abs(r.pendingFor - t) < REPLAY_WINDOW_S / 4) return r.pending;
+  let from = Math.max(first - 1, t - REPLAY_WINDOW_S / 2);
+  const to = Math.min(end + 1, from + REPLAY_WINDOW_S);
+  from = Math.max(first - 1, Math.min(from, to - REPLAY_WINDOW_S));
+  const seq = ++r.seq;
+  r.pendingFor = t;
+  r.pending = (async () => {
+    try {
+      const hist = await api.history(from, to);
+      if (state.replay !== r || seq !== r.seq) return;
+      r.tracks = (hist.tracks || []).map((tr) => ({
+        ...tr,
+        points: (tr.points || []).slice().sort((x, y) => x[0] - y[0]),
+        operator: (tr.operator || []).slice().sort((x, y) => x[0] - y[0]),
+      }));
+      r.from = from;
+      r.to = to;
+    } catch (err) {
+      console.warn("replay: history not loaded", err);
+    } finally {
+      if (seq === r.seq) {
+        r.loading = false;
+        r.pendingFor = null;
+      }
+    }
+    scheduleRender();
+    syncTimeControls();
+  })();
+  return r.pending;
 }
 
 function exitReplay() {
@@ -355,23 +411,56 @@ function exitReplay() {
   $("live-btn").setAttribute("aria-pressed", "true");
   $("play-btn").textContent = "▶";
   $("play-btn").setAttribute("aria-label", "Play replay");
-  $("time-slider").value = "1000";
   map.getContainer().classList.remove("no-anim");
   setConn(state.conn);
+  syncTimeControls();
   scheduleRender();
 }
 
 function sliderTime() {
+  const [first, end] = timeSpan();
+  const v = Number($("time-slider").value) / SLIDER_MAX;
+  return first + (end - first) * v;
+}
+
+const pad2 = (n) => String(n).padStart(2, "0");
+/** Epoch s -> the value of a datetime-local input, in UTC. */
+function pickerValue(t) {
+  const d = new Date(Math.round(t) * 1000);
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
+/** Slider position, picker bounds and value, export window and header clock. */
+function syncTimeControls() {
+  const [first, end] = timeSpan();
   const r = state.replay;
-  const v = Number($("time-slider").value) / 1000;
-  return r.from + (r.to - r.from) * v;
+  const slider = $("time-slider");
+  if (!r) slider.value = String(SLIDER_MAX);
+  else slider.value = String(Math.round(((r.t - first) / Math.max(end - first, 1)) * SLIDER_MAX));
+  const pick = $("time-pick");
+  pick.min = pickerValue(first);
+  pick.max = pickerValue(end + 1);
+  if (document.activeElement !== pick) pick.value = pickerValue(r ? r.t : end);
+  const [from, to] = exportWindow();
+  $("export").title = `Download the tracks of ${fmtDateTime(from)} to ${fmtDateTime(to)}`;
+  $("clock").textContent = fmtTime(r ? r.t : nowRef());
+}
+
+/** The export: the chosen length (1 min to 24 h) up to the time shown (data time). */
+function exportWindow() {
+  const len = Number($("export-span").value) || 3600;
+  const t = state.replay ? state.replay.t : timeSpan()[1];
+  return [t - len, t];
 }
 
 function setReplayTime(t) {
   const r = state.replay;
   if (!r) return;
-  r.t = Math.min(r.to, Math.max(r.from, t));
-  $("time-slider").value = String(Math.round(((r.t - r.from) / (r.to - r.from)) * 1000));
+  const [first, end] = timeSpan();
+  r.t = Math.min(end, Math.max(first, t));
+  ensureWindow(r, r.t);
+  syncTimeControls();
   alerts.cutoff = r.t;
   alerts.render();
   scheduleRender();
@@ -392,7 +481,7 @@ function setPlaying(on) {
     last = now;
     if (r.loading) return;
     setReplayTime(r.t + dt * state.speed);
-    if (r.t >= r.to) setPlaying(false);
+    if (r.t >= timeSpan()[1]) setPlaying(false);
   }, 200);
 }
 
@@ -687,14 +776,23 @@ async function start() {
   stream.stop();
   stream.start();
   await loadSnapshot();
+  await loadRange();
+  // Nothing comes in but data is stored (say a replay that has ended): show the data at its
+  // last time.
+  if (state.range && !state.range.feeding && !state.replay) {
+    await enterReplay(state.range.last);
+  }
   loadSensors();
   loadAirportZones();
   alerts.render();
 }
 
+let ticks = 0;
 function tick() {
-  $("clock").textContent = fmtTime(Date.now() / 1000);
-  scheduleRender();
+  syncTimeControls();
+  scheduleRender(false);
+  // The stored span grows with live data: refresh it now and then.
+  if (++ticks % 15 === 0 && state.conn === "live" && !loginShown) loadRange().catch(() => {});
 }
 
 // ---------------------------------------------------------------- login
@@ -777,16 +875,30 @@ unlockAudioOnGesture();
 
 $("time-slider").addEventListener("input", async () => {
   const v = Number($("time-slider").value);
-  if (!state.replay && v >= 1000) return;
-  const r = await enterReplay();
-  if (!r.loading) setReplayTime(sliderTime());
+  if (!state.replay && v >= SLIDER_MAX) return;
+  await enterReplay(sliderTime());
 });
 $("live-btn").addEventListener("click", exitReplay);
+// Phones: the filters fold away and the alerts are a bottom sheet.
+const phone = window.matchMedia("(max-width: 700px)");
+if (phone.matches) $("drones-panel").open = false;
+$("filters-toggle").addEventListener("click", () => {
+  const open = document.body.classList.toggle("filters-open");
+  $("filters-toggle").setAttribute("aria-expanded", String(open));
+});
+$("sheet-toggle").addEventListener("click", () => {
+  if (!phone.matches) return;
+  const open = document.body.classList.toggle("sheet-open");
+  $("sheet-toggle").setAttribute("aria-expanded", String(open));
+});
+$("time-pick").addEventListener("change", async (ev) => {
+  const t = Date.parse(`${ev.target.value}Z`) / 1000; // the picker is in UTC
+  if (Number.isFinite(t)) await enterReplay(t);
+});
 $("play-btn").addEventListener("click", async () => {
   if (!state.replay) {
     const r = await enterReplay();
-    $("time-slider").value = "0";
-    if (!r.loading) setReplayTime(r.from);
+    setReplayTime(r.from);
     setPlaying(true);
     return;
   }
@@ -804,13 +916,12 @@ for (const btn of document.querySelectorAll(".speed")) {
   });
 }
 
+$("export-span").addEventListener("change", syncTimeControls);
 $("export").addEventListener("change", async (ev) => {
   const fmt = ev.target.value;
   ev.target.value = "";
   if (!fmt) return;
-  const r = state.replay;
-  const to = r ? r.to : nowRef();
-  const from = r ? r.from : to - 3600;
+  const [from, to] = exportWindow();
   const stamp = fmtDateTime(to).replace(/[-: ]/g, "").replace("Z", "Z");
   try {
     await download(`/api/export.${fmt}?${new URLSearchParams({ from: String(from), to: String(to) })}`,
@@ -835,7 +946,9 @@ window.dronewatch = {
   tracks: () => [...state.tracks.values()],
   replay: () => state.replay && { from: state.replay.from, to: state.replay.to, t: state.replay.t,
     loading: state.replay.loading, tracks: state.replay.tracks.length },
-  setReplayTime: async (t) => { await enterReplay(); setReplayTime(t); },
+  setReplayTime: async (t) => { await enterReplay(t); },
+  range: () => state.range && { ...state.range, span: timeSpan() },
+  exportWindow: () => exportWindow(),
   dropStream: () => stream.ws?.close(4000, "test: simulated network drop"),
   zoneCount: () => zones.count,
   beeps: () => sound.beeps,
@@ -846,7 +959,7 @@ window.dronewatch = {
 adoptUrlToken();
 const basemap = addBasemap(map, layerControl);
 setConn("connecting");
-$("clock").textContent = fmtTime(Date.now() / 1000);
+syncTimeControls();
 start().catch((err) => {
   if (err.status === 401) return; // the login box is up
   setConn("offline");
