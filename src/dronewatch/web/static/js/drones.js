@@ -18,6 +18,7 @@ const CLUSTER_BELOW_ZOOM = 13; // below this zoom, drones closer than CLUSTER_PX
 const CLUSTER_PX = 44;
 const LABEL_ALL_FROM_ZOOM = 14; // below: labels only for selected, hovered and alerting drones
 const MAX_LABELS = 120;
+const FEW_LABEL_ALL = 25; // this few drones in view: every one labelled (where there is room)
 const ALL_DETAIL_MAX = 300; // more drones in view: trails, pilots and homes of important drones only
 const MOVING_REDRAW_MS = 1000; // while the map is dragged, data redraws at most this often
 const HIT_PX = 14;
@@ -296,7 +297,8 @@ export class DroneRenderer {
     const shownLabels = new Set();
     const boxes = [];
     const free = (b) => !boxes.some((o) => b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1]);
-    const candidates = singles.filter((it) => important(it.v) || zoom >= LABEL_ALL_FROM_ZOOM);
+    const few = singles.length <= FEW_LABEL_ALL;
+    const candidates = singles.filter((it) => few || important(it.v) || zoom >= LABEL_ALL_FROM_ZOOM);
     candidates.sort((a, b) => Number(important(b.v)) - Number(important(a.v)) ||
       (b.v.selected - a.v.selected));
     ctx.textAlign = "left";
