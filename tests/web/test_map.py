@@ -177,10 +177,19 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     muted.click()
     assert track_id
     ack = row.locator(".ack-btn")
-    if ack.count():
+    if ack.count():  # (the episode may have been acknowledged by an earlier test)
         alert_id = row.get_attribute("data-alert-id")
         ack.click()
-        page.locator(f'#alert-list li[data-alert-id="{alert_id}"] .acked-label').wait_for()
+        form = page.locator(f'#alert-list li[data-alert-id="{alert_id}"] .ack-form')
+        form.locator(".ack-comment").fill("tower informed")
+        form.locator(".ack-confirm").click()
+        done = page.locator(f'#alert-list li[data-alert-id="{alert_id}"]')
+        done.locator(".acked-label").wait_for()
+        assert "tower informed" in done.inner_text()
+        stored = page.evaluate(
+            "async (id) => (await (await fetch(`/api/alerts/${id}`, { headers: { Authorization: "
+            "`Bearer ${sessionStorage.getItem('dronewatch.token')}` } })).json())", alert_id)
+        assert stored["acknowledged"] and stored["comments"][-1]["text"] == "tower informed"
 
     # Clicking an alert opens that drone's details.
     page.locator(f'#alert-list li[data-track-id="{track_id}"]').first.click()

@@ -120,6 +120,7 @@ const alerts = new AlertStore({
   emptyEl: $("alerts-empty"),
   countEl: $("alert-count"),
   openOnlyEl: $("alerts-open-only"),
+  filterEls: { severity: $("alert-sev"), rule: $("alert-rule"), zone: $("alert-zone") },
   onFocusTrack: (trackId, a) => select(trackId, { pan: true, fallback: a }),
   onChange: () => scheduleRender(false),
 });
@@ -279,6 +280,7 @@ function replayViews() {
   const r = state.replay;
   const t = r.t;
   const views = [];
+  const alertsOf = alerts.byTrack();
   for (const tr of r.tracks) {
     const pos = interpAt(tr.points, t);
     if (!pos) continue;
@@ -287,7 +289,7 @@ function replayViews() {
     if (tr.uas_id != null) info.uas_id = tr.uas_id;
     if (tr.serial != null) info.serial = tr.serial;
     let status = "normal";
-    const its = alerts.forTrack(tr.track_id).filter((a) =>
+    const its = (alertsOf.get(tr.track_id) || []).filter((a) =>
       colours({ ...a, status: "open" }) && (a.first_time ?? a.time) <= t &&
       (a.status !== "closed" || a.time >= t));
     if (its.some((a) => /spoof/i.test(a.rule || ""))) status = "spoof";
@@ -855,7 +857,11 @@ function searchSelect() {
   });
   select((exact || views[0]).id, { pan: true, zoom: true });
 }
-$("filter-q").addEventListener("input", (ev) => { FILTER.q = ev.target.value.trim().toLowerCase(); scheduleRender(); });
+$("filter-q").addEventListener("input", (ev) => {
+  FILTER.q = ev.target.value.trim().toLowerCase();
+  alerts.setQuery(FILTER.q); // the search filters the alert list too
+  scheduleRender();
+});
 $("filter-transport").addEventListener("change", (ev) => { FILTER.transport = ev.target.value; scheduleRender(); });
 $("filter-alerting").addEventListener("change", (ev) => { FILTER.alerting = ev.target.checked; scheduleRender(); });
 $("filter-stale").addEventListener("change", (ev) => { FILTER.hideStale = ev.target.checked; scheduleRender(); });
