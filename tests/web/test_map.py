@@ -157,6 +157,10 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     # Protected zones from /api/zones are drawn with their names.
     zone_names = page.locator(".leaflet-tooltip.zone-label").all_inner_texts()
     assert zone_names, "no zone drawn"
+    # The scenario's sensors stand on the map, with their state.
+    page.wait_for_selector('.sensor-icon[data-sensor-id="orly-tower"]')
+    assert "orly-tower" in page.locator('.sensor-icon[data-sensor-id="orly-tower"]').get_attribute(
+        "title")
 
     # A zone alert arrives in the panel; an admin can acknowledge it.
     # (the demo's intruder first approaches, then enters the aerodrome protection zone).

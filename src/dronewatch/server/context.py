@@ -220,6 +220,11 @@ class AppContext:
         self.sensors.start()
         if self.sensors.has_local:
             self.sensors.local_status()  # its position goes to the store now
+        if s.scenario is not None:  # the simulated sensors stand where the scenario puts them
+            from dronewatch.server.demo import scenario_sensors
+
+            for sensor_id, lat, lon in scenario_sensors(s.scenario):
+                self.store.put_sensor_position(sensor_id, lat, lon, None, time.time())
         self.store.end_live_tracks()
         whitelist = self.whitelist()
         pipeline = _build_pipeline(self.zones.zone_set(), whitelist)

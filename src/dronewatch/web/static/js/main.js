@@ -716,13 +716,20 @@ function loadAirportZones() {
 }
 map.on("moveend", () => { if (state.started && !loginShown) loadAirportZones(); });
 
+let sensorsKey = "";
 async function loadSensors() {
+  let list;
   try {
-    const list = await api.sensors();
-    sensorsLayer.clearLayers();
-    for (const s of list || []) {
-      if (s.lat == null || s.lon == null) continue;
-      // Range rings: a sense of distance on the plain offline background.
+    list = (await api.sensors()) || [];
+  } catch { return; /* optional */ }
+  const placed = list.filter((x) => x.lat != null && x.lon != null);
+  const key = JSON.stringify(placed.map((x) => [x.sensor_id, x.lat, x.lon, x.online, x.frames_per_s]));
+  if (key === sensorsKey) return;
+  sensorsKey = key;
+  sensorsLayer.clearLayers();
+  for (const s of placed) {
+    // Range rings: a sense of distance on the plain offline background (few sensors only).
+    if (placed.length <= 5) {
       for (const km of [1, 2, 5, 10]) {
         L.circle([s.lat, s.lon], {
           radius: km * 1000, color: "#6b8196", weight: 1, opacity: 0.45, dashArray: "2 6",
@@ -733,17 +740,22 @@ async function loadSensors() {
           interactive: false, keyboard: false,
         }).addTo(sensorsLayer);
       }
-      L.marker([s.lat, s.lon], {
-        icon: L.divIcon({
-          className: "sensor-icon",
-          html: '<svg viewBox="0 0 16 16" aria-hidden="true"><rect x="2" y="2" width="12" height="12" rx="2" fill="#0b1218" stroke="#e2e8f0" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="#e2e8f0"/></svg>',
-          iconSize: [16, 16], iconAnchor: [8, 8],
-        }),
-        title: `Sensor ${s.sensor_id}`, keyboard: false,
-      }).bindTooltip(`Sensor ${esc(s.sensor_id)}<br>last seen ${esc(fmtDateTime(s.last_seen))}`)
-        .addTo(sensorsLayer);
     }
-  } catch { /* optional */ }
+    const st = s.online === true ? "online" : s.online === false ? "offline" : "unknown";
+    const stText = { online: "online", offline: "OFFLINE", unknown: "no status" }[st];
+    const rate = s.frames_per_s != null ? ` · ${fmtNum(s.frames_per_s, 1, "frames/s")}` : "";
+    L.marker([s.lat, s.lon], {
+      icon: L.divIcon({
+        className: `sensor-icon sensor-${st}`,
+        html: '<svg viewBox="0 0 16 16" aria-hidden="true"><rect x="2" y="2" width="12" height="12" rx="2" fill="#0b1218" stroke="currentColor" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="currentColor"/></svg>',
+        iconSize: [16, 16], iconAnchor: [8, 8],
+      }),
+      title: `Sensor ${s.sensor_id}: ${stText}`, keyboard: false,
+    }).bindTooltip(`Sensor ${esc(s.sensor_id)} · ${esc(stText)}${esc(rate)}<br>` +
+      `${esc(fmtNum(s.frames, 0))} frames · last ${esc(fmtDateTime(s.last_seen))}`)
+      .addTo(sensorsLayer);
+    sensorsLayer.getLayers().at(-1).getElement()?.setAttribute("data-sensor-id", s.sensor_id);
+  }
 }
 
 async function start() {
@@ -763,6 +775,7 @@ async function start() {
     addTiles(map, config, layerControl, basemap);
     setInterval(tick, 1000);
     setInterval(() => { if (state.conn === "live") loadZones().catch(() => {}); }, 60000);
+    setInterval(() => { if (state.conn === "live" && !loginShown) loadSensors(); }, 15000);
     // Acknowledgements by other operators are not streamed: refresh the alert list now and then.
     setInterval(async () => {
       if (state.conn !== "live" || loginShown) return;
