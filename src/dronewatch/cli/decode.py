@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO
 
 import click
-import msgspec
 
 from dronewatch.cli.live import (
     Receivers,
@@ -29,7 +28,7 @@ from dronewatch.cli.live import (
 )
 from dronewatch.decode import decode_frames, warm_up
 from dronewatch.errors import DecodeError
-from dronewatch.model import Decoded, Observation
+from dronewatch.model import Decoded, JsonLineEncoder, Observation
 from dronewatch.sources import CaptureOptions, open_capture
 from dronewatch.sources.live import LiveOptions, LiveSet, SourceState
 from dronewatch.stats import DecodeStats
@@ -325,25 +324,25 @@ def _note_first_compile(files: tuple[Path, ...]) -> None:
 
 
 class _JsonLines:
-    """JSON Lines to a text stream, encoded by msgspec in chunks (the --json hot path)."""
+    """JSON Lines to a text stream, written in chunks (the --json hot path)."""
 
     CHUNK = 1024
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
         self._binary: IO[bytes] | None = getattr(out, "buffer", None)
-        self._encode = msgspec.json.Encoder(enc_hook=str).encode_lines
-        self._pending: list[dict[str, object]] = []
+        self._line = JsonLineEncoder().line
+        self._pending: list[bytes] = []
 
-    def add(self, record: dict[str, object]) -> None:
-        self._pending.append(record)
+    def add(self, decoded: Decoded) -> None:
+        self._pending.append(self._line(decoded))
         if len(self._pending) >= self.CHUNK:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        data = self._encode(self._pending)
+        data = b"".join(self._pending)
         self._pending.clear()
         if self._binary is not None:
             self._out.flush()  # keep text written earlier in order
@@ -430,7 +429,7 @@ def command(
             try:
                 for d in _progress_messages(decoded, stats, path.name, progress):
                     if lines is not None:
-                        lines.add(d.json_record())
+                        lines.add(d)
                     else:
                         table.add(d)
             finally:
@@ -485,7 +484,7 @@ def _decode_live(
                 continue
             for d in decode_frames(batch.frames, stats, strict=strict):
                 if lines is not None:
-                    lines.add(d.to_json())
+                    lines.add(d)
                 else:
                     table.add(d)
             if lines is not None:

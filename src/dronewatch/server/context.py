@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
 from dronewatch.server.bus import EventBus, event
@@ -68,10 +69,10 @@ def new_zone_id() -> str:
     return "zone-" + uuid.uuid4().hex[:12]
 
 
-def _build_pipeline(zones: ZoneSet, whitelist: Whitelist) -> Any:
+def _build_pipeline(zones: ZoneSet, whitelist: Whitelist | None, rules: RulesConfig) -> Any:
     from dronewatch.alerts.pipeline import TrackingPipeline
 
-    return TrackingPipeline(zones=zones, whitelist=whitelist)
+    return TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules)
 
 
 RESUME_LOOKBACK_S = 86400.0  # alert episodes older than this are not continued
@@ -120,7 +121,7 @@ def set_pipeline_zones(pipeline: Any, zones: ZoneSet) -> None:
     pipeline.set_zones(zones)
 
 
-def set_pipeline_whitelist(pipeline: Any, whitelist: Whitelist) -> None:
+def set_pipeline_whitelist(pipeline: Any, whitelist: Whitelist | None) -> None:
     pipeline.set_whitelist(whitelist)
 
 
@@ -133,21 +134,25 @@ class AppContext:
         self.store = Store.open(settings.db)
         self.bus = EventBus(settings.ws_queue_size)
         self.counters = Counters()
-        builtin: ZoneSet | None = None
-        if settings.airports:
-            from dronewatch.alerts.airports import airport_zones
-
-            builtin = airport_zones()
-        self.zones = ZoneManager(self.store, builtin)
-        if settings.zones_file is not None:
-            for zone in load_zones(settings.zones_file):
-                store_zone(self.store, zone)
+        self.rules = self._rules_config(settings)
+        known = list(self.rules.sensor_positions.values())
+        if settings.center != (0.0, 0.0):
+            known.append(settings.center)
+        self.zones = ZoneManager(self.store, settings.alerts.airport_layer(known))
+        zones = list(load_zones(settings.zones_file)) if settings.zones_file is not None else []
+        for zone in [*zones, *settings.zones]:
+            store_zone(self.store, zone)
+        more = list(settings.whitelist_ids)
         if settings.whitelist_file is not None:
-            ids = set(self.store.get_whitelist()) | set(load_whitelist(settings.whitelist_file))
-            self.store.set_whitelist(ids)
+            more += list(load_whitelist(settings.whitelist_file))
+        if more:
+            self.store.set_whitelist(set(self.store.get_whitelist()) | set(more))
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
+        from dronewatch.sinks.settings import open_sinks
+
+        self.sinks = open_sinks(settings.sinks, self.store)  # SinkError (a ValueError)
         self.live = self._live_sources(settings)
         from dronewatch.sources.mqtt import MqttSource
         from dronewatch.sources.position import open_position
@@ -202,8 +207,23 @@ class AppContext:
             )
         return LiveSet(sources)
 
+    @staticmethod
+    def _rules_config(settings: Settings) -> RulesConfig:
+        """The alert options' rules; this machine's own sensor stands at ``--position``."""
+        rules = settings.alerts.rules_config()
+        if settings.position is not None:
+            rules.sensor_positions.setdefault(
+                settings.sensor_id, (settings.position[0], settings.position[1])
+            )
+        return rules
+
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
+
+    def rule_whitelist(self, whitelist: Whitelist) -> Whitelist | None:
+        """What the unknown_drone rule checks (``None``: the rule is off; by default while
+        the whitelist is empty, so that an empty list does not flag every drone)."""
+        return self.settings.alerts.rule_whitelist(whitelist)
 
     def sources(self) -> list[FrameSource]:
         s = self.settings
@@ -227,7 +247,9 @@ class AppContext:
                 self.store.put_sensor_position(sensor_id, lat, lon, None, time.time())
         self.store.end_live_tracks()
         whitelist = self.whitelist()
-        pipeline = _build_pipeline(self.zones.zone_set(), whitelist)
+        pipeline = _build_pipeline(
+            self.zones.zone_set(), self.rule_whitelist(whitelist), self.rules
+        )
         if self.live is not None:
             resume_alerts(self.store, pipeline)
         self.processor = Processor(pipeline, track_rate_hz=s.track_rate_hz, counters=self.counters)
@@ -245,7 +267,9 @@ class AppContext:
             realtime_clock=s.scenario is not None or self.live is not None,
             gc_freeze=s.gc_freeze,
             limits=FrameLimits(s.frame_max_age_s, s.frame_max_ahead_s),
+            sinks=self.sinks,
         )
+        self.sinks.start()
         self.service.start()
 
     def watchdog(self) -> None:
@@ -261,6 +285,7 @@ class AppContext:
             self.service.stop()
         if self.writer is not None:
             self.writer.stop()
+        self.sinks.stop()  # after the writer: what it committed is offered to them
         if self.live is not None:
             self.live.stop()
         self.sensors.stop()
@@ -275,10 +300,11 @@ class AppContext:
     def whitelist_changed(self) -> None:
         if self.service is not None:
             wl = self.whitelist()
+            rule_wl = self.rule_whitelist(wl)
 
             def apply(proc: Processor) -> None:
                 proc.whitelist = wl
-                set_pipeline_whitelist(proc.pipeline, wl)
+                set_pipeline_whitelist(proc.pipeline, rule_wl)
 
             self.service.call(apply)
         self.bus.publish_threadsafe([event("whitelist")])
