@@ -179,7 +179,8 @@ def test_sensors_config_stats(replayed: TestClient) -> None:
     # Frames, not the 105 messages in them.
     assert [s["sensor_id"] for s in sensors] == ["local"] and sensors[0]["frames"] == 21
     cfg = replayed.get("/api/config", headers=VIEWER).json()
-    assert set(cfg) == {"tile_url", "center", "zoom", "version"}
+    assert set(cfg) == {"tile_url", "tile_attribution", "basemap", "center", "zoom", "version"}
+    assert cfg["basemap"] is None and cfg["tile_attribution"] is None
     stats = replayed.get("/api/stats", headers=VIEWER).json()
     assert stats["messages"] == 105 and stats["tables"]["observations"] == 105
     assert stats["decode"]["frames_read"] == 21

@@ -14,6 +14,7 @@ from typing import Any
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
+from dronewatch.server.basemap import load as load_basemap
 from dronewatch.server.bus import EventBus, event
 from dronewatch.server.sensors import Sensors
 from dronewatch.server.service import (
@@ -133,6 +134,7 @@ class AppContext:
         self.started = time.time()
         self.store = Store.open(settings.db)
         self.bus = EventBus(settings.ws_queue_size)
+        self.basemap, self.basemap_error = load_basemap(settings.basemap, settings.basemap_attribution)
         self.counters = Counters()
         self.rules = self._rules_config(settings)
         known = list(self.rules.sensor_positions.values())
@@ -216,6 +218,15 @@ class AppContext:
                 settings.sensor_id, (settings.position[0], settings.position[1])
             )
         return rules
+
+    def basemap_info(self) -> dict[str, Any] | None:
+        """The offline basemap for the page: its tiles' URL, type, zooms and attribution, or
+        ``{"error": reason}`` when the configured file cannot be used."""
+        if self.basemap is not None:
+            return self.basemap.describe()
+        if self.basemap_error is not None:
+            return {"error": self.basemap_error}
+        return None
 
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())

@@ -105,6 +105,20 @@ def prometheus_metrics(request: Request, _: Viewer) -> Response:
 # ---- identity and config -----------------------------------------------------------------
 
 
+@router.get("/basemap/{z}/{x}/{y}", tags=["open"])
+def basemap_tile(request: Request, z: int, x: int, y: int) -> Response:
+    """A tile of the offline basemap (``serve --basemap FILE``), as stored in the file (open:
+    a map of the area, no personal data; the browser loads tiles without a token)."""
+    bm = ctx_of(request).basemap
+    data = bm.tile(z, x, y) if bm is not None else None
+    if bm is None or data is None:
+        return Response(status_code=204 if bm is not None else 404)
+    headers = {"Cache-Control": "public, max-age=3600"}
+    if bm.gzipped and data[:2] == b"\x1f\x8b":
+        headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type=bm.media_type, headers=headers)
+
+
 @router.get("/api/me", tags=["auth"])
 def me(who: Viewer) -> dict[str, str]:
     return {"role": who.role.label, "name": who.name}
@@ -115,6 +129,8 @@ def config(request: Request, _: Viewer) -> dict[str, Any]:
     s = ctx_of(request).settings
     return {
         "tile_url": s.tile_url,
+        "tile_attribution": s.tile_attribution,
+        "basemap": ctx_of(request).basemap_info(),
         "center": list(s.center),
         "zoom": s.zoom,
         "version": __version__,

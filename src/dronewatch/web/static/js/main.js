@@ -3,7 +3,7 @@
 
 import { AlertStore, colours } from "./alerts.js";
 import { api, adoptUrlToken, auth, download, LiveStream, onUnauthorized, request } from "./api.js";
-import { addBasemap, addTiles } from "./basemap.js";
+import { addBasemap, addOfflineBasemap, addTiles } from "./basemap.js";
 import { renderDetail } from "./detail.js";
 import { DroneList } from "./dronelist.js";
 import { DroneRenderer } from "./drones.js";
@@ -773,6 +773,7 @@ async function start() {
       state.fittedOnce = true;
     }
     addTiles(map, config, layerControl, basemap);
+    offlineBasemap = addOfflineBasemap(map, config, layerControl);
     setInterval(tick, 1000);
     setInterval(() => { if (state.conn === "live") loadZones().catch(() => {}); }, 60000);
     setInterval(() => { if (state.conn === "live" && !loginShown) loadSensors(); }, 15000);
@@ -970,10 +971,13 @@ window.dronewatch = {
   exportWindow: () => exportWindow(),
   dropStream: () => stream.ws?.close(4000, "test: simulated network drop"),
   zoneCount: () => zones.count,
+  basemap: () => offlineBasemap && (offlineBasemap.error ? { error: offlineBasemap.error }
+    : { stats: offlineBasemap.stats ?? null, attribution: offlineBasemap.options.attribution }),
   beeps: () => sound.beeps,
   map,
 };
 
+let offlineBasemap = null;
 // ---------------------------------------------------------------- boot
 adoptUrlToken();
 const basemap = addBasemap(map, layerControl);
