@@ -78,6 +78,7 @@ export class DroneRenderer {
     this.trails = new Toggle((on) => { this.showTrails = on; this.draw(); }).addTo(map);
     this.pilots = new Toggle((on) => { this.showPilots = on; this.draw(); }).addTo(map);
     this.hovered = null;
+    this.interactive = true; // off while a zone is being drawn
     this.hits = []; // [{kind: "drone"|"cluster"|"pilot"|"home", x, y, id, members}]
     this.shown = {}; // id -> {x, y, status, label, cluster}
     this.projCache = new Map(); // id -> {parts, zoom, proj: [[x, y]...][]}
@@ -110,6 +111,7 @@ export class DroneRenderer {
     el.addEventListener("pointerdown", (ev) => { down = [ev.clientX, ev.clientY]; }, true);
     // Capture phase: a hit on a drone is ours; anything else goes on to the map and zones.
     el.addEventListener("click", (ev) => {
+      if (!this.interactive) return;
       if (down && Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) > 5) return; // a drag
       if (ev.target.closest?.(".leaflet-control, .leaflet-popup")) return;
       const hit = this.hitAt(this.map.mouseEventToContainerPoint(ev));

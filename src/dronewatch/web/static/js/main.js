@@ -11,6 +11,7 @@ import { sound, unlockAudioOnGesture } from "./sound.js";
 import {
   bearingDeg, distanceM, esc, fmtDateTime, fmtNum, fmtTime, lastIndexAtOrBefore, offsetM,
 } from "./util.js";
+import { ZoneDraw } from "./zonedraw.js";
 import { ZoneLayer } from "./zones.js";
 
 const STALE_S = 30; // no update for this long: drawn as stale (unless the server says so first)
@@ -101,7 +102,14 @@ const syncZoomClass = () => map.getContainer().classList.toggle("zoom-far", map.
 map.on("zoomend", syncZoomClass);
 syncZoomClass();
 
-const zones = new ZoneLayer(map);
+const zones = new ZoneLayer(map, {
+  onDelete: async (id, name) => {
+    if (!window.confirm(`Delete zone "${name}"?`)) return;
+    await request("DELETE", `/api/zones/${encodeURIComponent(id)}`);
+    map.closePopup();
+    await loadZones();
+  },
+});
 const airportZones = new ZoneLayer(map, { labels: false });
 const sensorsLayer = L.layerGroup().addTo(map);
 const renderer = new DroneRenderer(map, { onSelect: (id) => select(id, { pan: false }) });
@@ -114,6 +122,11 @@ layerControl.addOverlay(airportZones.group, "Airport zones (server)");
 layerControl.addOverlay(renderer.trails, "Trails");
 layerControl.addOverlay(renderer.pilots, "Pilots and home points");
 layerControl.addOverlay(sensorsLayer, "Sensors");
+
+const zoneDraw = new ZoneDraw(map, {
+  onSaved: () => loadZones().catch(() => {}),
+  onModeChange: (drawing) => { renderer.interactive = !drawing; },
+});
 
 const alerts = new AlertStore({
   listEl: $("alert-list"),
@@ -763,6 +776,8 @@ async function start() {
   state.role = me?.role ?? "viewer";
   $("role").textContent = state.role;
   alerts.canAck = state.role === "operator" || state.role === "admin";
+  zones.canEdit = state.role === "admin"; // the server checks the role too
+  if (zones.canEdit) zoneDraw.enable();
   hideLogin();
   if (!state.started) {
     state.started = true;
