@@ -221,6 +221,14 @@ def _run(
     uvicorn.Server(config).run()  # type: ignore[no-untyped-call]
 
 
+_TILES = click.option(
+    "--tiles",
+    "tile_url",
+    default=None,
+    metavar="URL",
+    help="Online map tile URL template for the browser (default: none, works offline; the "
+    "browser then fetches tiles from that server).",
+)
 _BASEMAP = click.option(
     "--basemap",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -403,13 +411,7 @@ _BASEMAP_ATTRIBUTION = click.option(
     default=None,
     help="Delete data older than this many days (default: keep everything).",
 )
-@click.option(
-    "--tiles",
-    "tile_url",
-    default=None,
-    metavar="URL",
-    help="Map tile URL template for the browser (default: none, works offline).",
-)
+@_TILES
 @click.option(
     "--tiles-attribution",
     "tile_attribution",
@@ -552,13 +554,7 @@ def serve(
     show_default=True,
     help="Built-in scenario name or scenario file.",
 )
-@click.option(
-    "--tiles",
-    "tile_url",
-    default=None,
-    metavar="URL",
-    help="Map tile URL template for the browser (default: none, works offline).",
-)
+@_TILES
 @_BASEMAP
 @_BASEMAP_ATTRIBUTION
 @sink_options

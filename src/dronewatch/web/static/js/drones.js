@@ -414,15 +414,20 @@ export class DroneRenderer {
     ctx.restore();
   }
 
-  drawPilot(ctx, x, y) {
+  /** A dark disc ringed in ``color``, then filled with it (for the symbol inside). */
+  disc(ctx, x, y, color) {
     ctx.beginPath();
     ctx.arc(x, y, 8, 0, Math.PI * 2);
     ctx.fillStyle = "#0b1218";
     ctx.fill();
     ctx.lineWidth = 2;
-    ctx.strokeStyle = PILOT_COLOR;
+    ctx.strokeStyle = color;
     ctx.stroke();
-    ctx.fillStyle = PILOT_COLOR;
+    ctx.fillStyle = color;
+  }
+
+  drawPilot(ctx, x, y) {
+    this.disc(ctx, x, y, PILOT_COLOR);
     ctx.beginPath();
     ctx.arc(x, y - 2.5, 2.4, 0, Math.PI * 2);
     ctx.fill();
@@ -433,14 +438,7 @@ export class DroneRenderer {
   }
 
   drawHome(ctx, x, y) {
-    ctx.beginPath();
-    ctx.arc(x, y, 8, 0, Math.PI * 2);
-    ctx.fillStyle = "#0b1218";
-    ctx.fill();
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = HOME_COLOR;
-    ctx.stroke();
-    ctx.fillStyle = HOME_COLOR;
+    this.disc(ctx, x, y, HOME_COLOR);
     ctx.font = "700 10px system-ui, sans-serif";
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
