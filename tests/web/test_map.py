@@ -75,8 +75,9 @@ def test_login_box_on_401(live_server: LiveServer, probe: PageProbe, screenshot:
     assert page.inner_text("#role").lower() == "viewer"
 
     # A stored token that stops working brings the box back, saying why.
-    page.evaluate("() => sessionStorage.setItem('dronewatch.token', 'revoked')")
-    page.reload()
+    # (through the address bar: a token put in sessionStorage under the running page could be
+    # refused by one of its periodic requests first, which signs out and forgets it)
+    page.goto(f"{live_server.url}/?token=revoked-token-0123456789")
     page.wait_for_selector("#login:not([hidden])")
     assert "401" in page.inner_text("#login-msg")
     assert page.evaluate("() => sessionStorage.getItem('dronewatch.token')") is None
@@ -208,6 +209,16 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     page.wait_for_selector("#conn.conn-reconnecting", timeout=5000)
     page.wait_for_selector("#conn.conn-live", timeout=10000)
     assert page.evaluate("() => window.dronewatch.zoneCount()") >= 1
+
+    # Zoomed out, nearby drones are one cluster with their count; a click on it zooms in.
+    page.evaluate("(id) => { window.dronewatch.map.setView(window.dronewatch.positions()[id], 8, "
+                  "{ animate: false }); }", track_id)
+    page.wait_for_function(
+        "() => Object.values(window.dronewatch.drawn()).some((d) => d.cluster >= 2)")
+    spot = next(d for d in page.evaluate("() => Object.values(window.dronewatch.drawn())")
+                if d["cluster"] >= 2)
+    page.mouse.click(spot["pageX"], spot["pageY"])
+    page.wait_for_function("() => window.dronewatch.map.getZoom() > 8")
 
     # A click on a drone drawn on the map opens its details.
     page.click("#detail-close")
