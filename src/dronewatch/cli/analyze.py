@@ -26,14 +26,19 @@ from dronewatch.cli.alerting import alert_options
 from dronewatch.cli.decode import IQ_FORMATS
 from dronewatch.decode import decode_frames
 from dronewatch.errors import DecodeError
-from dronewatch.model import Alert, Frame, Track
+from dronewatch.model import Alert, Frame, SensorSite, Track
 from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.pcap import capture_sensors
 from dronewatch.stats import DecodeStats
+from dronewatch.track.rf_locate import RfConfig, RfEstimate
 from dronewatch.track.tracker import TrackerConfig
 
 
-def track_record(track: Track) -> dict[str, Any]:
-    """The JSON Lines record of a track."""
+def track_record(track: Track, rf: RfEstimate | None = None) -> dict[str, Any]:
+    """The JSON Lines record of a track; ``lat``/``lon``: the last broadcast position,
+    ``rf_lat``/``rf_lon``/``rf_error_m``: the RF estimate and its 1-sigma radius (null
+    without one, e.g. too few sensors; ``rf`` says why)."""
+    located = rf is not None and rf.lat is not None
     return {
         "kind": "track",
         "track_id": track.track_id,
@@ -50,6 +55,12 @@ def track_record(track: Track) -> dict[str, Any]:
         "last_seen": track.last_seen,
         "takeoff_time": track.takeoff_time,
         "last": [track.lat, track.lon, track.alt] if track.lat is not None else None,
+        "lat": track.lat,
+        "lon": track.lon,
+        "rf_lat": rf.lat if located and rf is not None else None,
+        "rf_lon": rf.lon if located and rf is not None else None,
+        "rf_error_m": rf.to_json()["error_m"] if located and rf is not None else None,
+        "rf": rf.to_json() if rf is not None else None,
         "operator": [track.operator_lat, track.operator_lon]
         if track.operator_lat is not None
         else None,
@@ -165,10 +176,13 @@ def _pos(lat: float | None, lon: float | None) -> str:
               help="GeoJSON zones file (repeatable).")
 @click.option("--whitelist", "whitelist_file",
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Authorised IDs, one per line (# comments); others raise unknown_drone.")
+              help="Authorised IDs, one per line (# comments); others raise unknown_drone (see --unknown-drone).")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
               help="Sensor ID recorded with every frame.")
 @alert_options
+@click.option("--path-loss-exponent", type=click.FloatRange(1.5, 5.0), default=2.2,
+              show_default=True, help="Path-loss exponent of the site for RF localisation "
+              "(sensors from --sensor-position and multi-sensor captures; 3 or more).")
 @click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
 @click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
 @click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
@@ -179,6 +193,7 @@ def command(
     whitelist_file: Path | None,
     sensor_id: str,
     alert_options: AlertOptions,
+    path_loss_exponent: float,
     iq_format: str | None,
     sample_rate: float | None,
     center_freq: float | None,
@@ -197,10 +212,20 @@ def command(
     except (ZoneError, WhitelistError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     rules = alert_options.rules_config()
+    # RF localisation: the sensors the captures declare (simulated, multi-sensor) and those
+    # given with --sensor-position (antenna height unknown: the default)
+    sites: dict[str, SensorSite] = {
+        sid: SensorSite(lat, lon) for sid, (lat, lon) in alert_options.sensor_positions.items()
+    }
+    for path in captures:
+        for sid, site in capture_sensors(path).items():
+            if site is not None:
+                sites.setdefault(sid, site)
     # a report lists every track of the captures: ended tracks are never forgotten
     pipeline = TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules,
                                 tracker_config=TrackerConfig(forget_after_s=math.inf),
-                                auto_tick_s=1.0)
+                                auto_tick_s=1.0,
+                                rf_config=RfConfig(sensors=sites, exponent=path_loss_exponent))
     stats = DecodeStats()
     errors: list[str] = []
     alerts: list[Alert] = []
@@ -217,7 +242,7 @@ def command(
     tracks = sorted(pipeline.tracks.values(), key=lambda t: (t.first_seen, t.track_id))
     if as_json:
         for t in tracks:
-            out.write(dumps(track_record(t)) + "\n")
+            out.write(dumps(track_record(t, pipeline.rf_estimate(t.track_id))) + "\n")
         for a in alerts:
             out.write(dumps(alert_record(a)) + "\n")
     else:

@@ -64,6 +64,13 @@ def setup_logging(level: str = "info", as_json: bool = False) -> None:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    if as_json:
+        # uvicorn's loggers through our handler too, even where its default configuration
+        # gave them handlers of their own earlier in this process.
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            uv = logging.getLogger(name)
+            uv.handlers.clear()
+            uv.propagate = True
 
 
 def log_options(fn: F) -> F:

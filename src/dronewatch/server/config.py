@@ -113,7 +113,7 @@ class SourcesSection(_Section):
     live: list[str] = []  # tcp://, stream:, wifi:, bluetooth:, mqtt:// specs (--source)
     wifi: list[str] = []
     bluetooth: list[str] = []
-    channels: str | None = None  # "6,1,11,149"
+    channels: list[int] | str | None = None  # [6, 1, 11, 149] or "6,1,11,149"
     dwell: float | None = Field(None, ge=0.05, le=60)
     hop: bool = True
     monitor: bool = False
@@ -139,6 +139,15 @@ class SourcesSection(_Section):
         from dronewatch.sources.position import parse_position
 
         parse_position(",".join(str(x) for x in v))  # ValueError says what is wrong
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[int] | str | None) -> list[int] | str | None:
+        if v is not None:
+            from dronewatch.sources.nl80211 import parse_channels
+
+            parse_channels(v if isinstance(v, str) else ",".join(map(str, v)))
         return v
 
     @field_validator("mqtt")
@@ -349,6 +358,7 @@ _TO_FLAG: dict[str, Any] = {
     "no_hop": lambda hop: not hop,
     "position": lambda p: ",".join(str(x) for x in p) if p else None,
     "airport_radius": str,
+    "channels": lambda c: c if c is None or isinstance(c, str) else ",".join(map(str, c)),
 }
 
 
@@ -481,7 +491,8 @@ def load_config(path: Path) -> Config:
     finally:
         _BASE.reset(token)
     if config.sinks:
-        _check_sinks(config.sinks, path, lines)
+        sinks = _check_sinks(config.sinks, path, lines)
+        config = config.model_copy(update={"sinks": sinks})
     return config
 
 
@@ -498,9 +509,10 @@ def sink_settings(config: Config) -> Any:
 
 def _check_sinks(
     section: dict[str, Any], path: Path, lines: dict[tuple[str | int, ...], int]
-) -> None:
+) -> dict[str, Any]:
     """``[sinks]`` against the sinks' ``SinkSettings``: known keys, valid values, secrets in
-    files only."""
+    files only, every file there (relative to the configuration file). The section with
+    those files' paths made absolute."""
 
     def fail(key: tuple[str | int, ...], msg: str) -> ConfigError:
         n = _where(("sinks", *key), lines)
@@ -515,18 +527,25 @@ def _check_sinks(
 
     from dronewatch.sinks.settings import SinkSettings
 
-    known = {f.name for f in dataclasses.fields(SinkSettings)}
-    for key in section:
-        if key not in known:
-            raise fail((key,), "unknown key")
+    fields = {f.name: str(f.type) for f in dataclasses.fields(SinkSettings)}
+    out = dict(section)
     token = _BASE.set(path.resolve().parent)
     try:
-        TypeAdapter(SinkSettings).validate_python(section)
+        for key, value in section.items():
+            if key not in fields:
+                raise fail((key,), "unknown key")
+            if "Path" in fields[key] and isinstance(value, str):  # a file: it must be there
+                try:
+                    out[key] = str(_existing_file(Path(value)))
+                except ValueError as exc:
+                    raise fail((key,), str(exc)) from None
+        TypeAdapter(SinkSettings).validate_python(out)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise fail(tuple(err["loc"]), err["msg"]) from None
     finally:
         _BASE.reset(token)
+    return out
 
 
 # -- printing --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
+from dronewatch.model import SensorSite
 from dronewatch.server.basemap import load as load_basemap
 from dronewatch.server.bus import EventBus, event
 from dronewatch.server.sensors import Sensors
@@ -27,6 +28,7 @@ from dronewatch.server.service import (
 )
 from dronewatch.server.settings import Settings
 from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
+from dronewatch.sources.pcap import capture_sensors
 from dronewatch.sources.validate import FrameLimits
 from dronewatch.store import Store, StoreError
 
@@ -70,10 +72,21 @@ def new_zone_id() -> str:
     return "zone-" + uuid.uuid4().hex[:12]
 
 
-def _build_pipeline(zones: ZoneSet, whitelist: Whitelist | None, rules: RulesConfig) -> Any:
+def _build_pipeline(
+    zones: ZoneSet, whitelist: Whitelist | None, rules: RulesConfig,
+    sites: dict[str, SensorSite] | None = None,
+) -> Any:
     from dronewatch.alerts.pipeline import TrackingPipeline
+    from dronewatch.track.rf_locate import RfConfig
 
-    return TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules)
+    rf = RfConfig(sensors=sites) if sites else None  # RF localisation from sensor sites
+    return TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules, rf_config=rf)
+
+
+def sensor_sites(sensors: list[dict[str, Any]]) -> dict[str, SensorSite]:
+    """The sites of the sensors with a known position (``/api/sensors`` records)."""
+    return {r["sensor_id"]: SensorSite(float(r["lat"]), float(r["lon"])) for r in sensors
+            if r.get("lat") is not None and r.get("lon") is not None}
 
 
 RESUME_LOOKBACK_S = 86400.0  # alert episodes older than this are not continued
@@ -231,6 +244,14 @@ class AppContext:
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
 
+    def rf_estimate(self, track_id: str) -> dict[str, Any] | None:
+        """The live RF position estimate of a track (``None``: none, or no live pipeline):
+        lat/lon, 1-sigma radius and ellipse, the sensors used, or why it is not located."""
+        proc = self.processor
+        get = getattr(proc.pipeline, "rf_estimate", None) if proc is not None else None
+        est = get(track_id) if get is not None else None  # a frozen record: safe to read
+        return est.to_json() if est is not None else None
+
     def rule_whitelist(self, whitelist: Whitelist) -> Whitelist | None:
         """What the unknown_drone rule checks (``None``: the rule is off; by default while
         the whitelist is empty, so that an empty list does not flag every drone)."""
@@ -258,8 +279,17 @@ class AppContext:
                 self.store.put_sensor_position(sensor_id, lat, lon, None, time.time())
         self.store.end_live_tracks()
         whitelist = self.whitelist()
+        # RF localisation uses the sensors whose positions are known now (stored, --position,
+        # --sensor-position, and those a replayed multi-sensor capture declares)
+        sites = sensor_sites(self.sensors.list())
+        for sid, (lat, lon) in self.rules.sensor_positions.items():  # --sensor-position
+            sites.setdefault(sid, SensorSite(lat, lon))
+        for path in s.replay:
+            for sid, site in capture_sensors(path).items():
+                if site is not None:
+                    sites.setdefault(sid, site)
         pipeline = _build_pipeline(
-            self.zones.zone_set(), self.rule_whitelist(whitelist), self.rules
+            self.zones.zone_set(), self.rule_whitelist(whitelist), self.rules, sites
         )
         if self.live is not None:
             resume_alerts(self.store, pipeline)

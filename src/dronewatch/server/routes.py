@@ -188,6 +188,7 @@ def drone(request: Request, _: Viewer, track_id: PathId, limit: Limit = 10000) -
     if track is None:
         raise HTTPException(404, f"no track {track_id!r}")
     track["trail"] = track["positions"][-TRAIL_POINTS:]
+    track["rf_estimate"] = ctx.rf_estimate(track_id)
     wl = ctx.whitelist()
     track["whitelisted"] = any(
         v is not None and v in wl for v in (track["uas_id"], track["serial"], track["operator_id"])
