@@ -27,6 +27,9 @@ BIN_TARGET_HZ = 0.75e6
 CELL_S = 20e-6
 BOX_S = 560e-6  # shorter than both layouts (571 / 643 us)
 FLOOR_QUANTILE = 0.3
+#: Captures shorter than this many boxes get the short-capture floor (see :func:`detect`).
+SHORT_CELLS = 8
+SHORT_FLOOR_CAP = 2.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -114,6 +117,11 @@ def detect(
     # Quantile of a mean of m exponentials sits below the mean: correct the bias.
     m = max(1, grid.frames_per_cell // cfg.stride)
     floor = floor / _quantile_bias(m, FLOOR_QUANTILE)
+    if n_cells < SHORT_CELLS * grid.box_cells:
+        # A short capture that a burst fills: the burst's own bins' time quantile is the
+        # burst, not the noise. Bins of a flat noise floor share one level; cap each bin's
+        # floor at a few times the median of all bins' floors (the other channels are noise).
+        floor = np.minimum(floor, SHORT_FLOOR_CAP * float(np.median(floor)))
     # Digital silence (zero padding, a squelched SDR) must not divide by zero.
     floor = np.maximum(floor, 1e-6 * float(np.mean(pm)) + 1e-30)
     excess = pm / floor[None, :] - 1.0
@@ -126,7 +134,10 @@ def detect(
     box = box[:valid]
     sigma = 1.0 / np.sqrt(m * grid.box_bins * grid.box_cells)
     threshold = max(cfg.min_excess, cfg.sigmas * sigma)
-    ts, fs = _local_maxima(box, threshold, grid.box_cells | 1, grid.box_bins)
+    # Neighbourhood half a box long: two bursts of one drone on one channel come 0.71 ms
+    # apart (0x11 then 0x10), and the weaker second one sits on the slope of the first's box
+    # response; a full-box neighbourhood let that slope suppress it.
+    ts, fs = _local_maxima(box, threshold, (grid.box_cells // 2) | 1, grid.box_bins)
     bin_hz = sample_rate / grid.nbin
     out = []
     for t, f in zip(ts.tolist(), fs.tolist(), strict=True):
