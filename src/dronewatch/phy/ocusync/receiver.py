@@ -355,3 +355,22 @@ def receive(
     """Every burst in one in-memory capture."""
     rx = Receiver(sample_rate, center_freq_hz=center_freq_hz, config=config)
     return rx.feed(x) + rx.flush()
+
+
+_WARM = False
+
+
+def warm_up() -> None:
+    """Load (or compile, once per source version) the receiver's kernels by decoding one
+    synthetic burst: a live stream's first burst would otherwise wait for them."""
+    global _WARM
+    if _WARM:
+        return
+    from dronewatch.phy.ocusync.transmitter import transmit
+
+    burst = transmit(bytes(range(1, 174)), sample_rate=FS)
+    x = np.zeros(len(burst) + 30000, np.complex64)
+    x[15000 : 15000 + len(burst)] = burst
+    x += np.complex64(1e-3)
+    receive(x, FS, config=ReceiverConfig(combine_depth=0))
+    _WARM = True
