@@ -66,6 +66,7 @@ class IQChunk:
     gap: bool = False  # samples were lost before this chunk, how many is unknown
     center_freq_hz: float | None = None  # the centre from this chunk on (None: unchanged)
     overflow: bool = False  # the device reported an overflow (counted)
+    skipped_before: int = 0  # samples read but deliberately not analysed (retune settling)
 
 
 @dataclass(slots=True)
@@ -106,6 +107,7 @@ class IQStreamSource(LiveSource):
         self.blocks_dropped = 0  # chunks dropped because the DSP fell behind
         self.overflows = 0  # overflow flags from the device
         self.gaps = 0  # losses of unknown size (overflow without time, reconnect)
+        self.samples_skipped = 0  # read but not analysed on purpose (settling after a retune)
         self.bursts = 0  # CRC-checked bursts emitted
         self.crc_failed = 0
         self.warnings: list[str] = []
@@ -167,6 +169,10 @@ class IQStreamSource(LiveSource):
             self._pending_gap = True
         if chunk.gap:
             self.gaps += 1
+            self._pending_gap = True
+        if chunk.skipped_before > 0:
+            self.samples += chunk.skipped_before
+            self.samples_skipped += chunk.skipped_before
             self._pending_gap = True
         if self._start_wall is None and n:
             self._start_wall = time.time() - n / self.sample_rate
@@ -244,7 +250,12 @@ class IQStreamSource(LiveSource):
                                       self.sensor_id, sample_offset=index))
         if frames:
             self.bursts += len(frames)
+            for f in frames:
+                self.heard(f)
             self.emit(frames)
+
+    def heard(self, frame: Frame) -> None:
+        """A burst was decoded (a hopping source stays longer where drones are)."""
 
     def _check_spectrum(self, x: npt.NDArray[np.complex64]) -> None:
         """Warn once when the first samples look like a wrong --iq-format."""
@@ -275,6 +286,7 @@ class IQStreamSource(LiveSource):
             "blocks_dropped": self.blocks_dropped,
             "overflows": self.overflows,
             "gaps": self.gaps,
+            "samples_skipped": self.samples_skipped,
             "samples_zeroed": self.samples_zeroed,
             "bursts": self.bursts,
             "crc_failed": self.crc_failed,
