@@ -109,6 +109,8 @@ _TYPE_FIELDS: dict[str, frozenset[str]] = {
     "self_id": frozenset(),
     "dji_telemetry": frozenset({"serial", "lat", "lon", "alt", "height", "speed",
                                 "operator_lat", "operator_lon"}),
+    "dji_antsdr": frozenset({"serial", "lat", "lon", "alt", "height", "speed",
+                             "operator_lat", "operator_lon"}),
     "dji_serial": frozenset({"serial"}),
     "dji_flight_info": frozenset({"serial"}),
     "fr_beacon": frozenset({"uas_id", "serial", "lat", "lon", "alt", "height", "speed"}),

@@ -445,6 +445,7 @@ _KINDS: dict[str, str] = {
     "iq": "dronewatch.sources.iq_live",
     "zmq": "dronewatch.sources.iq_zmq",
     "soapy": "dronewatch.sources.soapy",
+    "antsdr": "dronewatch.sources.antsdr",
     "tcp": "dronewatch.sources.stream",
     "wifi": "dronewatch.sources.wifi",
     "bluetooth": "dronewatch.sources.bluetooth",
