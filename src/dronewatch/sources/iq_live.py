@@ -26,6 +26,8 @@ centre come from ``LiveOptions.extra`` (``iq_format``, ``sample_rate_hz``, ``cen
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import queue
 import select
@@ -52,6 +54,8 @@ from dronewatch.sources.live import (
 
 QUEUE_S = 0.3  # seconds of samples waiting for the DSP worker, at most
 READ_BYTES = 1 << 22
+F_SETPIPE_SZ = 1031  # fcntl (Linux)
+PIPE_BYTES = 1 << 20
 POLL_S = 0.25
 CONNECT_TIMEOUT_S = 5.0
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
@@ -99,6 +103,10 @@ class IQStreamSource(LiveSource):
                 f"(one channel) to {MAX_SAMPLE_RATE_HZ / 1e6:g} MS/s"
             )
         self.sensor_id = options.sensor_id
+        #: Wait for the DSP instead of dropping (a recording piped in: nothing is lost
+        #: upstream by waiting). A live SDR must not wait: it would overflow unseen.
+        self.backpressure = bool(options.extra.get("iq_backpressure", False))
+        self._stop_flag: threading.Event | None = None
         self.sample_rate = float(sample_rate)
         self.center_freq_hz = center_freq_hz
         self.samples = 0  # stream index of the next sample (received + lost)
@@ -124,6 +132,7 @@ class IQStreamSource(LiveSource):
         self._epoch_centre: float | None = center_freq_hz
         self._zeroed_before = 0  # samples zeroed by receivers of earlier epochs
         self._checked_spectrum = False
+        self._rate_warned = False
 
     # -- what a kind implements ---------------------------------------------------------------
 
@@ -137,6 +146,7 @@ class IQStreamSource(LiveSource):
         from dronewatch.phy.ocusync.receiver import warm_up
 
         warm_up()  # the kernels, before the first samples (not while they pile up)
+        self._stop_flag = stop
         worker = threading.Thread(target=self._work, name=f"dronewatch-dsp-{self.name}",
                                   daemon=True)
         worker.start()
@@ -185,6 +195,11 @@ class IQStreamSource(LiveSource):
         index = self.samples
         self.samples += n
         self.samples_received += n
+        if self.backpressure:
+            while self._wq_samples > 0 and self._wq_samples + n > self._wq_max:
+                if self._stop_flag is not None and self._stop_flag.is_set():
+                    return
+                time.sleep(0.002)
         with self._lock:
             full = self._wq_samples + n > self._wq_max and self._wq_samples > 0
             if not full:
@@ -297,7 +312,9 @@ class IQStreamSource(LiveSource):
             wall = time.monotonic() - self._first_mono
             if wall > 0:
                 out["arrival_rate_sps"] = round(self.samples_received / wall)
-            if wall > RATE_CHECK_S and self.samples_received < 0.8 * self.sample_rate * wall:
+            if (wall > RATE_CHECK_S and not self._rate_warned and not self.backpressure
+                    and self.samples_received < 0.8 * self.sample_rate * wall):
+                self._rate_warned = True
                 self.warn(
                     f"samples arrive at {self.samples_received / wall / 1e6:.2f} MS/s, slower "
                     f"than the {self.sample_rate / 1e6:g} MS/s --sample-rate says (a wrong "
@@ -426,6 +443,8 @@ class RawIQSource(IQStreamSource):
                 raise SourceFatal(f"{self.target}: permission denied") from None
         else:
             fd = sys.stdin.fileno()
+        with contextlib.suppress(OSError):  # a larger pipe buffer: fewer, larger reads
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
         dec = _Decoder(self.fmt)
         try:
             while not stop.is_set():

@@ -12,7 +12,6 @@ second of 50 MS/s capture.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -79,8 +78,10 @@ def power_map(
     blocks = x[: n_cells * grid.cell].reshape(n_cells, grid.frames_per_cell, grid.nbin)
     if stride > 1:
         blocks = blocks[:, ::stride, :]
-    # A Hann window keeps the leakage skirts of strong bursts out of neighbouring channels.
-    spec = scipy.fft.fft(blocks * _hann(grid.nbin), axis=2, workers=workers)
+    # A (periodic) Hann window keeps the leakage skirts of strong bursts out of neighbouring
+    # channels. It is applied after the FFT, as the exact 3-tap kernel (-1/4, 1/2, -1/4)
+    # over neighbouring bins, inside _cell_power: no windowed copy of the samples.
+    spec = scipy.fft.fft(blocks, axis=2, workers=workers)
     out = np.empty((n_cells, grid.nbin), dtype=np.float32)
     _cell_power(spec, out)
     return out
@@ -88,16 +89,24 @@ def power_map(
 
 @njit()
 def _cell_power(spec: npt.NDArray[np.complex64], out: npt.NDArray[np.float32]) -> None:
-    """out[c, shifted bin] = mean over frames of |spec[c, f, bin]|^2 (fftshift order)."""
+    """out[c, shifted bin] = mean over frames of |Hann-windowed spec[c, f, bin]|^2
+    (fftshift order); the window is the circular 3-tap kernel over bins."""
     n_cells, n_frames, nbin = spec.shape
     half = nbin // 2
+    h0, h1 = np.float32(0.5), np.float32(0.25)
+    row = np.zeros(nbin, dtype=np.float32)
     for c in range(n_cells):
+        row[:] = 0.0
+        for f in range(n_frames):
+            s = spec[c, f]
+            for b in range(nbin):
+                lo = b - 1 if b > 0 else nbin - 1
+                hi = b + 1 if b < nbin - 1 else 0
+                vr = h0 * s[b].real - h1 * (s[lo].real + s[hi].real)
+                vi = h0 * s[b].imag - h1 * (s[lo].imag + s[hi].imag)
+                row[b] += vr * vr + vi * vi
         for b in range(nbin):
-            acc = np.float32(0.0)
-            for f in range(n_frames):
-                v = spec[c, f, b]
-                acc += v.real * v.real + v.imag * v.imag
-            out[c, (b + half) % nbin] = acc / n_frames
+            out[c, (b + half) % nbin] = row[b] / n_frames
 
 
 def detect(
@@ -163,13 +172,6 @@ def detect(
         out.append(Candidate(start=t * grid.cell, freq_hz=float(freq), excess=float(box[t, f])))
     out.sort(key=lambda c: -c.excess)
     return out
-
-
-@lru_cache(maxsize=8)
-def _hann(n: int) -> npt.NDArray[np.float32]:
-    w: npt.NDArray[np.float32] = scipy.signal.get_window("hann", n).astype(np.float32)
-    w.setflags(write=False)
-    return w
 
 
 def _band_centre(prof: npt.NDArray[np.float32], mid: int, width: float) -> float:
