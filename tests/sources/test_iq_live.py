@@ -178,17 +178,22 @@ def test_losses_advance_the_counter_exactly() -> None:
     assert d["samples"] == 3 * n + lost
 
 
-def test_worker_behind_drops_whole_chunks_counted() -> None:
+def test_worker_behind_drops_whole_segments_counted() -> None:
+    from dronewatch.sources.iq_live import QUEUE_S, SEGMENT_S
+
     period = _burst_period(0)
     source = _Scripted([IQChunk(period) for _ in range(6)])
-    # Offer everything before the worker runs: the queue holds QUEUE_S of samples at most.
+    # Offer everything with no worker running: the queue holds QUEUE_S of samples at most,
+    # the rest is dropped in whole segments, counted.
     for ch in source._chunks:
         source._offer(ch)
     d = source.detail()
-    assert d["blocks_dropped"] >= 4
-    assert d["dropped_samples"] == d["blocks_dropped"] * len(period)
+    seg = int(SEGMENT_S * RATE)
+    assert d["blocks_dropped"] >= 10
+    assert d["dropped_samples"] == d["blocks_dropped"] * seg
     assert d["samples"] == 6 * len(period)
-    assert d["queued_samples"] <= max(len(period), int(0.3 * RATE))
+    assert d["queued_samples"] <= int(QUEUE_S * RATE)
+    assert d["queued_samples"] + d["dropped_samples"] + source._parts_len == 6 * len(period)
 
 
 def test_nan_samples_and_format_warnings() -> None:
@@ -249,3 +254,27 @@ def test_cli_decode_iq_on_stdin() -> None:
     assert {r.get("serial") for r in lines} == {"1WNBH3900201N1"}, lines
     assert len({r["sample_offset"] for r in lines}) == n
     assert "0 samples dropped" in proc.stderr.decode()
+
+
+def test_bursts_across_segment_boundaries_decoded_once() -> None:
+    from dronewatch.phy.ocusync.transmitter import transmit
+    from dronewatch.sources.iq_live import EDGE_S, SEGMENT_S
+
+    seg = int(SEGMENT_S * RATE)
+    offsets_s = (-1e-3, -EDGE_S - 2e-6, -EDGE_S + 2e-6, -0.35e-3, -1e-6, 0.0, 0.2e-3)
+    rng = np.random.default_rng(5)
+    n = (len(offsets_s) + 1) * seg
+    x = ((rng.standard_normal(n) + 1j * rng.standard_normal(n)) * 0.02).astype(np.complex64)
+    want = []
+    for k, off in enumerate(offsets_s):
+        payload = bytes([0x30 + k]) * 173
+        b = transmit(payload, sample_rate=RATE, freq_offset_hz=1e6, amplitude=0.05)
+        at = (k + 1) * seg + round(off * RATE)
+        x[at : at + len(b)] += b.astype(np.complex64)
+        want.append((at, payload))
+    # chunks that do not line up with segments
+    chunks = [IQChunk(x[i : i + 300_001]) for i in range(0, n, 300_001)]
+    frames = _run(_Scripted(chunks))
+    got = [(f.extra["sample_offset"], f.payload) for f in frames if f.extra]
+    assert [p for _, p in got] == [p for _, p in want]  # each once, in order
+    assert all(abs(o - w) <= 3 for (o, _), (w, _) in zip(got, want, strict=True))

@@ -10,11 +10,18 @@ time, a reconnect), and the centre frequency when it changed (a hop). This class
   counter, so burst times stay exact to the sample (``time = start + index / rate``) across
   drops. Each frame carries its stream ``sample_offset``.
 * **Bounded work queue, counted drops.** Chunks are read as fast as they arrive (the reader
-  never holds up an SDR driver or a pipe) and handed to a DSP worker thread through a queue
-  of at most ``QUEUE_S`` seconds of samples. When the worker falls behind, whole chunks are
-  dropped and counted (``dropped_samples``, ``blocks_dropped``): never hidden, memory bounded.
-* **Receiver epochs.** After a loss or a retune the receiver is flushed and started again at
-  the new stream index (a burst cannot straddle a hole or a frequency change).
+  never holds up an SDR driver or a pipe), cut into ``SEGMENT_S`` segments and handed to the
+  DSP workers through a queue of at most ``QUEUE_S`` seconds of samples. When the workers fall
+  behind, whole segments are dropped and counted (``dropped_samples``, ``blocks_dropped``):
+  never hidden, memory bounded.
+* **Segments over the cores.** ``DSP_WORKERS`` threads (the FFTs and numba kernels release
+  the GIL) each decode one segment at a time with a receiver of its own. A segment starts with
+  the previous one's last ``LEAD_S`` samples and owns the bursts that start in
+  ``[start - EDGE_S, end - EDGE_S)``: a burst across a boundary is whole in exactly one
+  segment, none is lost or decoded twice. Frames go out in stream order. (Chase combining of
+  failed bursts works within a segment.)
+* **Epochs.** After a loss or a retune the segment ends there and the next starts without a
+  lead-in (a burst cannot straddle a hole or a frequency change).
 * **Health**: samples, seconds, drops, overflows, gaps, zeroed (NaN/Inf) samples, bursts
   decoded and failed, the centre frequency, the arrival rate (a warning when the stream is
   slower than ``--sample-rate`` says, or the spectrum looks like a wrong ``--iq-format``).
@@ -52,7 +59,11 @@ from dronewatch.sources.live import (
     SourceFatal,
 )
 
-QUEUE_S = 0.3  # seconds of samples waiting for the DSP worker, at most
+QUEUE_S = 0.6  # seconds of samples waiting for the DSP workers, at most
+SEGMENT_S = 0.2  # the stream is cut into segments this long, one per worker at a time
+LEAD_S = 2e-3  # each segment starts with the previous one's last samples
+EDGE_S = 0.7e-3  # > a burst: a burst starting this close to a segment's end is the next's
+DSP_WORKERS = 2  # the numba kernels and FFTs release the GIL: threads use the cores
 READ_BYTES = 1 << 22
 F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
@@ -74,11 +85,15 @@ class IQChunk:
 
 
 @dataclass(slots=True)
-class _Work:
-    samples: npt.NDArray[np.complex64]
-    index: int  # stream index of samples[0]
-    new_epoch: bool
-    center_freq_hz: float | None
+class _Segment:
+    """A stretch of one epoch for a DSP worker: its samples and the previous one's tail."""
+
+    seq: int
+    lead: npt.NDArray[np.complex64] | None  # the previous segment's last LEAD_S (same epoch)
+    body: npt.NDArray[np.complex64]
+    start: int  # stream index of body[0]
+    centre: float | None
+    final: bool  # the last of its epoch (its bursts up to its end are its own)
 
 
 class IQStreamSource(LiveSource):
@@ -119,18 +134,26 @@ class IQStreamSource(LiveSource):
         self.bursts = 0  # CRC-checked bursts emitted
         self.crc_failed = 0
         self.warnings: list[str] = []
-        self.cpu_s = 0.0  # DSP worker CPU time
         self._start_wall: float | None = None  # UTC time of stream index 0
         self._first_mono: float | None = None
-        self._wq: queue.Queue[_Work | None] = queue.Queue()
+        self.workers = max(1, int(options.extra.get("iq_workers", DSP_WORKERS)))
+        self._wq: queue.Queue[_Segment | None] = queue.Queue()
         self._wq_samples = 0  # samples in the work queue
-        self._wq_max = int(QUEUE_S * self.sample_rate)
+        self._wq_max = max(int(QUEUE_S * self.sample_rate), 2 * int(SEGMENT_S * self.sample_rate))
         self._lock = threading.Lock()
         self._pending_gap = False
-        self._rx: Any = None  # the current receiver (an epoch)
-        self._epoch_base = 0
-        self._epoch_centre: float | None = center_freq_hz
-        self._zeroed_before = 0  # samples zeroed by receivers of earlier epochs
+        self._seg_len = int(SEGMENT_S * self.sample_rate)
+        self._lead_len = int(LEAD_S * self.sample_rate)
+        self._parts: list[npt.NDArray[np.complex64]] = []  # the segment being filled
+        self._parts_len = 0
+        self._seg_start = 0  # stream index of its first sample
+        self._seg_centre: float | None = center_freq_hz
+        self._lead: npt.NDArray[np.complex64] | None = None  # the previous segment's tail
+        self._seq = 0  # segments dispatched
+        self._done: dict[int, list[Frame]] = {}  # finished segments waiting for their turn
+        self._next_emit = 0
+        self._zeroed = 0
+        self._cpu: dict[int, float] = {}  # worker -> CPU seconds
         self._checked_spectrum = False
         self._rate_warned = False
 
@@ -147,9 +170,11 @@ class IQStreamSource(LiveSource):
 
         warm_up()  # the kernels, before the first samples (not while they pile up)
         self._stop_flag = stop
-        worker = threading.Thread(target=self._work, name=f"dronewatch-dsp-{self.name}",
-                                  daemon=True)
-        worker.start()
+        workers = [threading.Thread(target=self._work, args=(k,), daemon=True,
+                                    name=f"dronewatch-dsp{k}-{self.name}")
+                   for k in range(self.workers)]
+        for w in workers:
+            w.start()
         ended = False
         try:
             for chunk in self.chunks(stop):
@@ -159,17 +184,23 @@ class IQStreamSource(LiveSource):
             else:
                 ended = not stop.is_set()
         finally:
+            self._dispatch(final=True)  # what the input ended with
+            self._lead = None
             self._pending_gap = True  # a new run (reconnect) starts a new epoch
             self._wq.put(None)
-            while worker.is_alive():
-                worker.join(POLL_S)
-                if stop.is_set():
-                    break
+            for w in workers:
+                while w.is_alive():
+                    w.join(POLL_S)
+                    if stop.is_set():
+                        break
+            while not self._wq.empty():  # the end marker (workers gone)
+                with contextlib.suppress(queue.Empty):
+                    self._wq.get_nowait()
         if ended:
             raise SourceEnded
 
     def _offer(self, chunk: IQChunk) -> None:
-        """Number the chunk and queue it for the worker, or drop it (counted)."""
+        """Number the chunk's samples and add them to the segment being filled."""
         n = len(chunk.samples)
         if chunk.overflow:
             self.overflows += 1
@@ -192,64 +223,105 @@ class IQStreamSource(LiveSource):
             self._pending_gap = True  # a retune starts a new receiver epoch
         if n == 0:
             return
-        index = self.samples
+        if self._pending_gap:  # the samples before the hole end their segment and epoch
+            self._dispatch(final=True)
+            self._lead = None
+            self._pending_gap = False
+        if self._parts_len == 0:
+            self._seg_start = self.samples
+            self._seg_centre = self.center_freq_hz
         self.samples += n
         self.samples_received += n
+        x = chunk.samples
+        while len(x):
+            take = min(len(x), self._seg_len - self._parts_len)
+            self._parts.append(x[:take])
+            self._parts_len += take
+            x = x[take:]
+            if self._parts_len >= self._seg_len:
+                self._dispatch(final=False)
+                if len(x):
+                    self._seg_start = self.samples - len(x)
+                    self._seg_centre = self.center_freq_hz
+
+    def _dispatch(self, final: bool) -> None:
+        """Queue the filled segment (with the previous one's tail) or drop it, counted."""
+        if self._parts_len == 0:
+            return
+        body = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts)
+        self._parts, self._parts_len = [], 0
+        seg = _Segment(self._seq, self._lead, body, self._seg_start, self._seg_centre, final)
+        self._seq += 1
+        # Its tail leads the next segment in: a burst across the boundary is whole there.
+        self._lead = None if final else body[-self._lead_len :].copy()
+        n = len(body)
         if self.backpressure:
             while self._wq_samples > 0 and self._wq_samples + n > self._wq_max:
                 if self._stop_flag is not None and self._stop_flag.is_set():
-                    return
+                    break
                 time.sleep(0.002)
         with self._lock:
             full = self._wq_samples + n > self._wq_max and self._wq_samples > 0
             if not full:
                 self._wq_samples += n
-        if full:  # the DSP fell behind: drop this chunk whole, counted
+        if full:  # the DSP fell behind: drop this segment whole, counted
             self.blocks_dropped += 1
             self.dropped_samples += n
-            self._pending_gap = True
+            self._finished(seg.seq, [])
             return
-        self._wq.put(_Work(chunk.samples, index, self._pending_gap, self.center_freq_hz))
-        self._pending_gap = False
+        self._wq.put(seg)
 
-    def _work(self) -> None:
-        """The DSP worker: receiver epochs over the queued chunks."""
+    def _work(self, k: int) -> None:
+        """A DSP worker: one receiver per segment (the workers share the queue)."""
+        from dronewatch.phy.ocusync.receiver import Receiver
+
         cpu0 = time.thread_time()
         try:
             while True:
-                work = self._wq.get()
-                if work is None:
-                    self._end_epoch()
+                seg = self._wq.get()
+                if seg is None:
+                    self._wq.put(None)  # for the other workers
                     return
-                with self._lock:
-                    self._wq_samples -= len(work.samples)
-                if self._rx is None or work.new_epoch:
-                    self._end_epoch()
-                    self._new_epoch(work.index, work.center_freq_hz)
                 if not self._checked_spectrum:
-                    self._check_spectrum(work.samples)
-                self._emit_results(self._rx.feed(work.samples))
-                self.cpu_s = time.thread_time() - cpu0
+                    self._check_spectrum(seg.body)
+                lead = seg.lead if seg.lead is not None else np.zeros(0, np.complex64)
+                x = np.concatenate([lead, seg.body]) if len(lead) else seg.body
+                rx = Receiver(self.sample_rate, center_freq_hz=seg.centre)
+                results = rx.feed(x) + rx.flush()
+                # Each burst start belongs to exactly one segment: [start - edge, end - edge)
+                # (the last of an epoch to its end); its tail's bursts are whole in the next.
+                edge = int(EDGE_S * self.sample_rate)
+                base = seg.start - len(lead)
+                lo = seg.start - edge if len(lead) else seg.start
+                hi = seg.start + len(seg.body) - (0 if seg.final else edge)
+                mine = [r for r in results if lo <= base + r.sample_offset < hi]
+                frames = self._frames(mine, base, seg.centre)
+                with self._lock:
+                    self._wq_samples -= len(seg.body)
+                    self._zeroed += rx.stats.samples_zeroed
+                self._finished(seg.seq, frames)
+                self._cpu[k] = time.thread_time() - cpu0
         except Exception as exc:  # a bug in the DSP must show, not kill the source silently
             self.failed(f"DSP worker: {exc.__class__.__name__}: {exc}")
             raise
         finally:
-            self.cpu_s = time.thread_time() - cpu0
+            self._cpu[k] = time.thread_time() - cpu0
 
-    def _new_epoch(self, index: int, centre: float | None) -> None:
-        from dronewatch.phy.ocusync.receiver import Receiver
+    def _finished(self, seq: int, frames: list[Frame]) -> None:
+        """Emit segments' frames in stream order (workers finish out of order)."""
+        with self._lock:
+            self._done[seq] = frames
+            ready: list[Frame] = []
+            while self._next_emit in self._done:
+                ready += self._done.pop(self._next_emit)
+                self._next_emit += 1
+            if ready:
+                self.bursts += len(ready)
+                for f in ready:
+                    self.heard(f)
+                self.emit(ready)
 
-        self._rx = Receiver(self.sample_rate, center_freq_hz=centre)
-        self._epoch_base = index
-        self._epoch_centre = centre
-
-    def _end_epoch(self) -> None:
-        if self._rx is not None:
-            self._emit_results(self._rx.flush())
-            self._zeroed_before += self._rx.stats.samples_zeroed
-            self._rx = None
-
-    def _emit_results(self, results: list[Any]) -> None:
+    def _frames(self, results: list[Any], base: int, centre: float | None) -> list[Frame]:
         from dronewatch.sources.iq import burst_frame
 
         frames: list[Frame] = []
@@ -260,14 +332,10 @@ class IQStreamSource(LiveSource):
                 self.crc_failed += 1
                 self.stats.skip("dji-ocusync: crc")
                 continue
-            index = self._epoch_base + r.sample_offset
-            frames.append(burst_frame(r, start + index / self.sample_rate, self._epoch_centre,
+            index = base + r.sample_offset
+            frames.append(burst_frame(r, start + index / self.sample_rate, centre,
                                       self.sensor_id, sample_offset=index))
-        if frames:
-            self.bursts += len(frames)
-            for f in frames:
-                self.heard(f)
-            self.emit(frames)
+        return frames
 
     def heard(self, frame: Frame) -> None:
         """A burst was decoded (a hopping source stays longer where drones are)."""
@@ -287,8 +355,11 @@ class IQStreamSource(LiveSource):
 
     @property
     def samples_zeroed(self) -> int:
-        rx = self._rx
-        return self._zeroed_before + (rx.stats.samples_zeroed if rx is not None else 0)
+        return self._zeroed
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self._cpu.values())
 
     def detail(self) -> dict[str, Any]:
         seconds = self.samples / self.sample_rate
