@@ -200,6 +200,9 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     source.start()
     player = subprocess.Popen(cmd, stderr=subprocess.PIPE)
     frames = []
+    rss_mb: list[int] = []  # sampled every second: flat means bounded
+    next_rss = time.monotonic()
+    page = os.sysconf("SC_PAGE_SIZE")
     first: float | None = None
     deadline = time.monotonic() + 10 * args.seconds + 60
     while time.monotonic() < deadline:
@@ -207,6 +210,10 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
         if batch is not None:
             frames += batch.frames
         d = source.health().detail
+        if time.monotonic() >= next_rss:
+            with open("/proc/self/statm") as fh:
+                rss_mb.append(int(fh.read().split()[1]) * page >> 20)
+            next_rss += 1.0
         if first is None and d["samples"]:
             first = time.monotonic()
         if source.done:
@@ -241,7 +248,10 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
         "decoded_total": len(decoded_all), "false_decodes": len(false),
         "missed_decodable_snr_db": missed_low[:20],
         "dropped_samples": d["dropped_samples"], "blocks_dropped": d["blocks_dropped"],
-        "max_rss_mb": round(ru1.ru_maxrss / 1024), "startup_s": round(startup_s, 2),
+        "max_rss_mb": round(ru1.ru_maxrss / 1024),
+        "rss_mb_quartiles": [rss_mb[min(len(rss_mb) - 1, len(rss_mb) * q // 4)]
+                             for q in range(5)] if rss_mb else [],
+        "startup_s": round(startup_s, 2),
         "load_avg": os.getloadavg(),
     }
 

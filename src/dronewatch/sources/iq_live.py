@@ -59,8 +59,8 @@ from dronewatch.sources.live import (
     SourceFatal,
 )
 
-QUEUE_S = 0.6  # seconds of samples waiting for the DSP workers, at most
-SEGMENT_S = 0.2  # the stream is cut into segments this long, one per worker at a time
+QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
+SEGMENT_S = 0.1  # the stream is cut into segments this long, one per worker at a time
 LEAD_S = 2e-3  # each segment starts with the previous one's last samples
 EDGE_S = 0.7e-3  # > a burst: a burst starting this close to a segment's end is the next's
 DSP_WORKERS = 2  # the numba kernels and FFTs release the GIL: threads use the cores
