@@ -26,6 +26,7 @@ ROUTES: list[tuple[str, str, Role]] = [
     ("GET", "/api/me", Role.VIEWER),
     ("GET", "/api/config", Role.VIEWER),
     ("GET", "/api/stats", Role.VIEWER),
+    ("GET", "/metrics", Role.VIEWER),
     ("GET", "/api/drones", Role.VIEWER),
     ("GET", "/api/drones/{track_id}", Role.VIEWER),
     ("GET", "/api/drones/{track_id}/alerts", Role.VIEWER),

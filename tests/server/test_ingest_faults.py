@@ -16,7 +16,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from tests.server.conftest import CAPTURE, UAS_ID, make_settings
+from tests.server.conftest import CAPTURE, UAS_ID, VIEWER_TOKEN, make_settings
 from tests.server.ingestutil import count_observations, observation_keys, stored_keys, wait_for
 from tests.sources.mqttutil import BROKER_URL, require_broker, unique_prefix
 
@@ -70,7 +70,7 @@ def zone_alerts(store: Store) -> list[dict[str, Any]]:
 def test_an_alert_is_shown_only_once_stored(tmp_path: Path) -> None:
     app, feed = app_with_feed(tmp_path)
     ctx: AppContext = app.state.ctx
-    with TestClient(app) as client, client.websocket_connect("/api/stream?token=view-tok") as ws:
+    with TestClient(app) as client, client.websocket_connect(f"/api/stream?token={VIEWER_TOKEN}") as ws:
         assert json.loads(ws.receive_text())["kind"] == "hello"
         feed.todo.append(as_live(time.time() - 20))
         for _ in range(1000):

@@ -24,6 +24,7 @@ from tests.server.conftest import (
     wait_idle,
 )
 
+from dronewatch.alerts.options import AlertOptions
 from dronewatch.server.app import AppContext, create_app
 from dronewatch.sources import open_capture
 
@@ -317,7 +318,7 @@ def test_broken_capture_is_counted_and_the_server_survives(tmp_path: Path) -> No
 
 def test_airport_zones_are_built_in(tmp_path: Path) -> None:
 
-    app = create_app(make_settings(tmp_path, airports=True))
+    app = create_app(make_settings(tmp_path, alerts=AlertOptions(airports=True)))
     with TestClient(app) as client:
         own = client.get("/api/zones", headers=VIEWER).json()["features"]
         assert [f["id"] for f in own] == ["test-zone"]  # airports only on request

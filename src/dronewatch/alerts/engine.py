@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dronewatch.alerts import rulebook as _rulebook  # noqa: F401  (registers the rules)
 from dronewatch.alerts import rules as R
+from dronewatch.alerts.registry import Rule, active_rules
 from dronewatch.alerts.rules import RulesConfig, alt_phrase, identity, pilot_phrase
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet
@@ -83,8 +85,8 @@ class Episode:
 
 
 class _PerTrack:
-    __slots__ = ("anchor", "clock_base", "episodes", "lost", "op_pos", "op_zones", "rssi_count",
-                 "suspect_since", "wl", "zcache")
+    __slots__ = ("anchor", "clock_base", "episodes", "lost", "memory", "op_pos", "op_zones",
+                 "rssi_count", "suspect_since", "wl", "zcache")
 
     def __init__(self) -> None:
         self.episodes: dict[EpisodeKey, Episode] = {}
@@ -101,6 +103,7 @@ class _PerTrack:
         self.wl: tuple[str | None, str | None, str | None, bool] | None = None
         self.anchor: tuple[float, float, float] | None = None  # last trusted (t, lat, lon)
         self.suspect_since: float | None = None
+        self.memory: dict[str, dict[str, Any]] = {}  # registered rule -> its state
 
 
 class AlertEngine:
@@ -122,6 +125,8 @@ class AlertEngine:
         self._zone_rules = bool(self.zones) and bool(
             en & {R.ZONE_ENTRY, R.ZONE_APPROACH, R.PILOT_IN_ZONE, R.DRONE_LOST}
         )
+        self.rulebook: list[Rule] = active_rules(self.config.disabled, self.config.rule_settings)
+        self._spoof_registered = frozenset(r.name for r in self.rulebook if r.spoof)
 
     # --- episodes ---------------------------------------------------------------------
 
@@ -314,7 +319,27 @@ class AlertEngine:
             self._pilot(per, track, now, out)
         if obs.sender_time is not None and R.SPOOF_CLOCK in en:
             self._clock(per, track, obs, now, out)
+        if self.rulebook:
+            self._registered(per, st, obs, now, out)
         return out
+
+    def _registered(
+        self, per: _PerTrack, st: TrackState, obs: Observation, now: float, out: list[Alert]
+    ) -> None:
+        """The rules of the registry (:mod:`dronewatch.alerts.registry`)."""
+        track = st.track
+        for rule in self.rulebook:
+            memory = per.memory.get(rule.name)
+            if memory is None:
+                memory = per.memory[rule.name] = {}
+            found = rule.check(st, obs, memory)
+            if found is not None:
+                self._raise(per, track, rule.name, found.severity, now,
+                            lambda f=found: f.message, out, details=found.details)  # type: ignore[misc]
+            elif not rule.spoof and (rule.name, "") in per.episodes:
+                self._clear(per, track, (rule.name, ""), now,
+                            lambda ep, r=rule: r.close_message(track),  # type: ignore[misc]
+                            out, self.config.close_hold_s)
 
     def _clock(
         self, per: _PerTrack, track: Track, obs: Observation, now: float, out: list[Alert]
@@ -726,7 +751,8 @@ class AlertEngine:
                 per.lost = True
                 self._lost(per, track, now, silent, out)
             for key, ep in list(per.episodes.items()):
-                if ep.rule in R.SPOOF_RULES and now - ep.last_true >= cfg.spoof_hold_s:
+                if (ep.rule in R.SPOOF_RULES or ep.rule in self._spoof_registered) and (
+                        now - ep.last_true >= cfg.spoof_hold_s):
                     del per.episodes[key]
                     out.append(self._emit(ep, AlertStatus.CLOSED, track, now,
                                           f"{ep.rule} for drone {identity(track)}: "

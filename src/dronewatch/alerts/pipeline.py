@@ -22,9 +22,11 @@ from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import ZoneSet, load_zones
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
 from dronewatch.track.observe import observe
+from dronewatch.track.rf_locate import RfConfig, RfEstimate, RfLocator
 from dronewatch.track.tracker import Tracker, TrackerConfig, TrackerStats
 
 __all__ = [
+    "RfConfig",
     "RulesConfig",
     "TrackerConfig",
     "TrackingPipeline",
@@ -47,6 +49,8 @@ class TrackingPipeline:
 
     ``auto_tick_s``: when set, ``feed`` also runs :meth:`tick` at the observations' own time
     every that many seconds (for replaying captures, where no wall clock drives ticks).
+    ``rf_config``: sensor sites and radio assumptions: every track gets an RF position
+    estimate from the RSSI at those sensors (:mod:`dronewatch.track.rf_locate`).
     """
 
     def __init__(
@@ -57,8 +61,10 @@ class TrackingPipeline:
         tracker_config: TrackerConfig | None = None,
         rules_config: RulesConfig | None = None,
         auto_tick_s: float | None = None,
+        rf_config: RfConfig | None = None,
     ) -> None:
         self.tracker = Tracker(tracker_config)
+        self.rf = RfLocator(rf_config) if rf_config is not None and rf_config.sensors else None
         self.engine = AlertEngine(zones, whitelist, rules_config)
         self.auto_tick_s = auto_tick_s
         self._next_tick: float | None = None
@@ -146,6 +152,14 @@ class TrackingPipeline:
             for gone, _survivor in merges:
                 alerts.extend(self.engine.track_merged(gone, st.track, t))
             self._merges.extend(merges)
+        if self.rf is not None and obs.rssi_dbm is not None:
+            tr = st.track
+            claimed = None
+            if tr.lat is not None and tr.lon is not None and (
+                    t - st.fix_time <= self.rf.config.fix_max_age_s):
+                claimed = (tr.lat, tr.lon, tr.height)
+            self.rf.observe(tr.track_id, obs, claimed)
+            st.rf = self.rf.estimate(tr.track_id)
         out = self.engine.evaluate(st, obs)
         if alerts:
             alerts.extend(out)
@@ -158,7 +172,14 @@ class TrackingPipeline:
         alerts = self.engine.tick(now, self.tracker.states())
         for track in ended:
             alerts.extend(self.engine.track_ended(track, now))
+        if self.rf is not None:  # tracks the tracker forgot (or merged away)
+            self.rf.retain(self.tracker.tracks)
         return alerts
+
+    def rf_estimate(self, track_id: str) -> RfEstimate | None:
+        """The track's latest RF position estimate (``None``: no sensor sites configured,
+        or no RSSI heard yet)."""
+        return self.rf.estimate(track_id) if self.rf is not None else None
 
     def finish(self) -> list[Alert]:
         """At the end of a replay: close every open episode at the last observation time."""

@@ -28,6 +28,15 @@ Rules (``Alert.rule``):
                       plus ``rssi_margin_db``), ``rssi_min_count`` times in a row
 ====================  ========================================================================
 
+Rules of the registry, one module each in :mod:`dronewatch.alerts.rulebook` (see
+:mod:`dronewatch.alerts.registry`; settings in ``rule_settings``, off when in ``disabled``):
+
+====================  ========================================================================
+``spoof_position_rf`` the RF position estimate from the RSSI at 3 or more sensors rejects the
+                      broadcast positions (likelihood-ratio test over time); says how far off
+                      the drone claims to be and where the transmitter likely is
+====================  ========================================================================
+
 Zone and altitude rules use only fixes reachable from the track's last trusted fix (at
 ``max_speed_ms`` plus ``jump_min_m``): a teleporting spoofer's fake positions raise
 ``spoof_motion``, not zone alerts. A new place reported for ``retrust_after_s`` is trusted.
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from dronewatch.model import Track
 from dronewatch.track.geo import bearing_deg, compass, fast_distance_m, format_distance
@@ -104,6 +114,10 @@ class RulesConfig:
     rssi_frequency_hz: float = 2.44e9
     sensor_positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     spoof_hold_s: float = 60.0
+    # rules of the registry (dronewatch.alerts.rulebook): all run unless named in disabled;
+    # their settings by rule name (default: the rule's own Settings())
+    disabled: frozenset[str] = frozenset()
+    rule_settings: dict[str, Any] = field(default_factory=dict)
     # restart: an episode open when the server stopped continues if its drone meets the rule
     # again within this long, else it closes
     resume_window_s: float = 120.0

@@ -17,6 +17,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sensor": ("dronewatch.cli.sensor", "command"),
     "serve": ("dronewatch.cli.serve", "serve"),
     "demo": ("dronewatch.cli.serve", "demo"),
+    "config": ("dronewatch.cli.config", "group"),
 }
 
 _HELP = {
@@ -26,6 +27,7 @@ _HELP = {
     "sensor": "Publish the frames of captures to an MQTT broker, as one sensor.",
     "serve": "Run the server: API, live stream and map.",
     "demo": "Start the server on a built-in simulated scenario and print its URL.",
+    "config": "Check a configuration file and print the effective configuration.",
 }
 
 

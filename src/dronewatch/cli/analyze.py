@@ -18,22 +18,27 @@ from typing import IO, Any
 
 import click
 
-from dronewatch.alerts.airports import DEFAULT_RADIUS_M, RADIUS_PRESETS, airport_zones
+from dronewatch.alerts.options import AlertOptions
 from dronewatch.alerts.pipeline import TrackingPipeline
-from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import WhitelistError, load_whitelist
 from dronewatch.alerts.zones import ZoneError, ZoneSet, load_zones
+from dronewatch.cli.alerting import alert_options
 from dronewatch.cli.decode import IQ_FORMATS
 from dronewatch.decode import decode_frames
 from dronewatch.errors import DecodeError
-from dronewatch.model import Alert, Frame, Track
+from dronewatch.model import Alert, Frame, SensorSite, Track
 from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.pcap import capture_sensors
 from dronewatch.stats import DecodeStats
+from dronewatch.track.rf_locate import RfConfig, RfEstimate
 from dronewatch.track.tracker import TrackerConfig
 
 
-def track_record(track: Track) -> dict[str, Any]:
-    """The JSON Lines record of a track."""
+def track_record(track: Track, rf: RfEstimate | None = None) -> dict[str, Any]:
+    """The JSON Lines record of a track; ``lat``/``lon``: the last broadcast position,
+    ``rf_lat``/``rf_lon``/``rf_error_m``: the RF estimate and its 1-sigma radius (null
+    without one, e.g. too few sensors; ``rf`` says why)."""
+    located = rf is not None and rf.lat is not None
     return {
         "kind": "track",
         "track_id": track.track_id,
@@ -50,6 +55,12 @@ def track_record(track: Track) -> dict[str, Any]:
         "last_seen": track.last_seen,
         "takeoff_time": track.takeoff_time,
         "last": [track.lat, track.lon, track.alt] if track.lat is not None else None,
+        "lat": track.lat,
+        "lon": track.lon,
+        "rf_lat": rf.lat if located and rf is not None else None,
+        "rf_lon": rf.lon if located and rf is not None else None,
+        "rf_error_m": rf.to_json()["error_m"] if located and rf is not None else None,
+        "rf": rf.to_json() if rf is not None else None,
         "operator": [track.operator_lat, track.operator_lon]
         if track.operator_lat is not None
         else None,
@@ -163,25 +174,15 @@ def _pos(lat: float | None, lon: float | None) -> str:
 @click.option("--zones", "zone_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="GeoJSON zones file (repeatable).")
-@click.option("--airports", is_flag=True, help="Add a protection circle around aerodromes.")
-@click.option("--airport-radius", default=str(DEFAULT_RADIUS_M), show_default=True,
-              help=f"Airport radius in metres, or a preset: {', '.join(RADIUS_PRESETS)}.")
-@click.option("--airport-country", "airport_countries", multiple=True,
-              help="Only aerodromes of this ISO country code (repeatable).")
-@click.option("--airport-kind", type=click.Choice(["all", "iata"]), default="all",
-              show_default=True, help="iata: only aerodromes with an IATA code.")
 @click.option("--whitelist", "whitelist_file",
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Authorised IDs, one per line (# comments); others raise unknown_drone.")
+              help="Authorised IDs, one per line (# comments); others raise unknown_drone (see --unknown-drone).")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
               help="Sensor ID recorded with every frame.")
-@click.option("--sensor-position", "sensor_positions", multiple=True, metavar="ID=LAT,LON",
-              help="Where a sensor stands (enables the RSSI-vs-distance spoofing check).")
-@click.option("--altitude-limit", type=float, default=120.0, show_default=True,
-              help="Height above take-off (m) over which the altitude rule fires.")
-@click.option("--max-clock-offset", type=float, metavar="SECONDS",
-              help="Flag drones whose own clock is this far off the capture time (only if "
-                   "the capture clock is right; default: flag only jumps of the offset).")
+@alert_options
+@click.option("--path-loss-exponent", type=click.FloatRange(1.5, 5.0), default=2.2,
+              show_default=True, help="Path-loss exponent of the site for RF localisation "
+              "(sensors from --sensor-position and multi-sensor captures; 3 or more).")
 @click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
 @click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
 @click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
@@ -189,15 +190,10 @@ def command(
     captures: tuple[Path, ...],
     as_json: bool,
     zone_files: tuple[Path, ...],
-    airports: bool,
-    airport_radius: str,
-    airport_countries: tuple[str, ...],
-    airport_kind: str,
     whitelist_file: Path | None,
     sensor_id: str,
-    sensor_positions: tuple[str, ...],
-    altitude_limit: float,
-    max_clock_offset: float | None,
+    alert_options: AlertOptions,
+    path_loss_exponent: float,
     iq_format: str | None,
     sample_rate: float | None,
     center_freq: float | None,
@@ -207,40 +203,29 @@ def command(
     try:
         for zf in zone_files:
             zones = zones + load_zones(zf)
-        if airports:
-            radius = RADIUS_PRESETS.get(airport_radius)
-            if radius is None:
-                try:
-                    radius = float(airport_radius)
-                except ValueError:
-                    raise click.BadParameter(
-                        f"not a number or preset: {airport_radius!r}",
-                        param_hint="--airport-radius") from None
-            zones = zones + airport_zones(
-                radius, airport_countries or None, kind=airport_kind)
-        whitelist = load_whitelist(whitelist_file) if whitelist_file else None
+        airports = alert_options.airport_layer()
+        if airports is not None:
+            zones = zones + airports
+        whitelist = alert_options.rule_whitelist(
+            load_whitelist(whitelist_file) if whitelist_file else None
+        )
     except (ZoneError, WhitelistError, ValueError) as exc:
-        if isinstance(exc, click.BadParameter):
-            raise
         raise click.ClickException(str(exc)) from exc
-
-    positions: dict[str, tuple[float, float]] = {}
-    for spec in sensor_positions:
-        try:
-            sid, latlon = spec.split("=", 1)
-            lat_s, lon_s = latlon.split(",", 1)
-            positions[sid.strip()] = (float(lat_s), float(lon_s))
-        except ValueError:
-            raise click.BadParameter(f"expected ID=LAT,LON, got {spec!r}",
-                                     param_hint="--sensor-position") from None
-    rules = RulesConfig(altitude_limit_m=altitude_limit,
-                        altitude_critical_m=max(altitude_limit + 60.0, 180.0),
-                        sensor_positions=positions,
-                        clock_absolute_tolerance_s=max_clock_offset)
+    rules = alert_options.rules_config()
+    # RF localisation: the sensors the captures declare (simulated, multi-sensor) and those
+    # given with --sensor-position (antenna height unknown: the default)
+    sites: dict[str, SensorSite] = {
+        sid: SensorSite(lat, lon) for sid, (lat, lon) in alert_options.sensor_positions.items()
+    }
+    for path in captures:
+        for sid, site in capture_sensors(path).items():
+            if site is not None:
+                sites.setdefault(sid, site)
     # a report lists every track of the captures: ended tracks are never forgotten
     pipeline = TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules,
                                 tracker_config=TrackerConfig(forget_after_s=math.inf),
-                                auto_tick_s=1.0)
+                                auto_tick_s=1.0,
+                                rf_config=RfConfig(sensors=sites, exponent=path_loss_exponent))
     stats = DecodeStats()
     errors: list[str] = []
     alerts: list[Alert] = []
@@ -257,7 +242,7 @@ def command(
     tracks = sorted(pipeline.tracks.values(), key=lambda t: (t.first_seen, t.track_id))
     if as_json:
         for t in tracks:
-            out.write(dumps(track_record(t)) + "\n")
+            out.write(dumps(track_record(t, pipeline.rf_estimate(t.track_id))) + "\n")
         for a in alerts:
             out.write(dumps(alert_record(a)) + "\n")
     else:

@@ -17,6 +17,7 @@ from dronewatch.cli.live import (
     receiver_options,
     sigterm_as_interrupt,
 )
+from dronewatch.cli.logs import log_options, setup_logging
 from dronewatch.sources.mqtt import DEFAULT_BROKER, DEFAULT_TOPIC_PREFIX, frames_topic
 
 
@@ -105,6 +106,7 @@ from dronewatch.sources.mqtt import DEFAULT_BROKER, DEFAULT_TOPIC_PREFIX, frames
 )
 @receiver_options
 @position_options
+@log_options
 def command(
     captures: tuple[Path, ...],
     broker: str,
@@ -121,6 +123,8 @@ def command(
     tls_ca: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    log_level: str,
+    log_json: bool,
 ) -> None:
     """Publish what this sensor receives to an MQTT broker: live receivers (--wifi,
     --bluetooth, --source) until stopped, or the frames of CAPTURES (pcap, pcapng, SigMF).
@@ -144,6 +148,8 @@ def command(
     """
     from dronewatch.errors import DecodeError
     from dronewatch.sinks.mqtt import BrokerError, FramePublisher, publish_frames, publish_live
+
+    setup_logging(log_level, log_json)
 
     def _say_gap(gap: float, waited: float) -> None:
         click.echo(f"dronewatch sensor: the capture's time jumps {_duration(gap)} ahead: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -13,17 +14,70 @@ import tempfile
 import webbrowser
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import click
 from click.core import ParameterSource
 
+from dronewatch.alerts.options import AlertOptions
 from dronewatch.alerts.whitelist import WhitelistError
 from dronewatch.alerts.zones import ZoneError
+from dronewatch.cli.alerting import alert_options
 from dronewatch.cli.live import Receivers, position_options, receiver_options
+from dronewatch.cli.logs import log_options, setup_logging
+from dronewatch.sinks.settings import SinkSettings, sink_options
 from dronewatch.store import StoreError
 
+if TYPE_CHECKING:
+    from dronewatch.server.config import Config
+
 DEMO_SCENARIO = "demo_airport"
+_CONFIG_KEY = "dronewatch.config"
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """--config: validate the file and make its values the options' defaults (so that an
+    option given on the command line, or through its environment variable, wins)."""
+    if value is None:
+        return
+    from dronewatch.server.config import ConfigError, load_config
+
+    try:
+        config = load_config(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    ctx.default_map = {**(ctx.default_map or {}), **config.flag_defaults()}
+    ctx.meta[_CONFIG_KEY] = config
+
+
+def _from_config(config: Config, ctx: click.Context) -> dict[str, Any]:
+    """The settings only a configuration file gives (zones and whitelist IDs written in
+    it, its sinks, the secrets it names by file). ``ValueError`` if one cannot be used."""
+    from dronewatch.server.config import read_secret, sink_settings
+    from dronewatch.sources.mqtt import PASSWORD_ENV
+
+    out: dict[str, Any] = {"zones": config.zones(), "whitelist_ids": list(config.alerts.whitelist)}
+    if config.server.db_file is not None:
+        out["db"] = config.db_url()
+    pw = config.sources.mqtt_password_file
+    if pw is not None and not os.environ.get(PASSWORD_ENV):
+        os.environ[PASSWORD_ENV] = read_secret(pw, "sources.mqtt_password_file")
+    sinks = sink_settings(config)
+    if sinks is not None:
+        out["sinks"] = sinks
+    return out
+
+
+def _flags_over(config: SinkSettings, flags: SinkSettings) -> SinkSettings:
+    """The configuration file's sinks, with what the command line set winning."""
+    default = SinkSettings()
+    changed = {
+        f.name: getattr(flags, f.name)
+        for f in dataclasses.fields(SinkSettings)
+        if getattr(flags, f.name) != getattr(default, f.name)
+    }
+    return dataclasses.replace(config, **changed)
 
 
 def _decoded(text: str) -> str:
@@ -111,12 +165,6 @@ _PORT = click.option(
 )
 
 
-def _log_to_stderr() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 def _tls_options(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
     """(certificate, key) for uvicorn, after checking that they load together."""
     if cert is None and key is None:
@@ -131,7 +179,13 @@ def _tls_options(cert: Path | None, key: Path | None) -> tuple[Path, Path] | Non
 
 
 def _run(
-    settings: object, host: str, port: int, url_note: str, tls: tuple[Path, Path] | None = None
+    settings: object,
+    host: str,
+    port: int,
+    url_note: str,
+    tls: tuple[Path, Path] | None = None,
+    log_level: str = "info",
+    log_json: bool = False,
 ) -> None:
     import uvicorn
 
@@ -156,7 +210,9 @@ def _run(
         app,
         host=host,
         port=port,
-        log_level="info",
+        log_level=log_level.lower(),
+        # JSON lines: uvicorn's loggers go to our root handler; else its own formatting
+        log_config=None if log_json else uvicorn.config.LOGGING_CONFIG,
         ws_max_size=1 << 20,
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
@@ -166,6 +222,17 @@ def _run(
 
 
 @click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    metavar="FILE",
+    help="Take the options from this TOML file (see README, 'Configuration file'); "
+    "options given here win over it, DRONEWATCH_SECTION__KEY variables over its values.",
+)
 @_HOST
 @_PORT
 @click.option(
@@ -300,13 +367,13 @@ def _run(
     metavar="SECONDS",
     help="Live frames this far ahead of the server's clock are refused and counted.",
 )
+@sink_options
 @click.option(
     "--zones",
     "zones_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="GeoJSON zones to load into the database.",
 )
-@click.option("--airports", is_flag=True, help="Add a protection zone around every aerodrome.")
 @click.option(
     "--whitelist",
     "whitelist_file",
@@ -326,6 +393,8 @@ def _run(
     metavar="URL",
     help="Map tile URL template for the browser (default: none, works offline).",
 )
+@alert_options
+@log_options
 def serve(
     host: str,
     port: int,
@@ -350,11 +419,14 @@ def serve(
     sensor_keys: Path | None,
     max_frame_age: float,
     max_frame_ahead: float,
+    sinks: SinkSettings,
     zones_file: Path | None,
-    airports: bool,
     whitelist_file: Path | None,
     retention_days: float | None,
     tile_url: str | None,
+    alert_options: AlertOptions,
+    log_level: str,
+    log_json: bool,
 ) -> None:
     """Run the server: API, live stream and map.
 
@@ -369,8 +441,21 @@ def serve(
     """
     from dronewatch.server.settings import Settings
 
-    _log_to_stderr()
+    setup_logging(log_level, log_json)
     tls = _tls_options(tls_cert, tls_key)
+    ctx = click.get_current_context()
+    config: Config | None = ctx.meta.get(_CONFIG_KEY)
+    from_config: dict[str, Any] = {}
+    if config is not None:
+        try:
+            from_config = _from_config(config, ctx)
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if from_config.get("db") is not None and db is None:
+            db = from_config.pop("db")
+        from_config.pop("db", None)
+        if "sinks" in from_config:
+            sinks = _flags_over(from_config.pop("sinks"), sinks)
     if token and click.get_current_context().get_parameter_source("token") is (
         ParameterSource.COMMANDLINE
     ):
@@ -400,11 +485,13 @@ def serve(
             sensor_keys=sensor_keys,
             frame_max_age_s=max_frame_age,
             frame_max_ahead_s=max_frame_ahead,
+            sinks=sinks,
             zones_file=zones_file,
-            airports=airports,
             whitelist_file=whitelist_file,
             retention_days=retention_days,
             tile_url=tile_url,
+            alerts=alert_options,
+            **from_config,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -414,7 +501,7 @@ def serve(
     if settings.generated_token is not None:
         admin = settings.generated_token
         note += f"\nadmin token (generated): {admin}\nmap: {base}?token={admin}"
-    _run(settings, host, port, note, tls)
+    _run(settings, host, port, note, tls, log_level, log_json)
 
 
 @click.command()
@@ -433,13 +520,16 @@ def serve(
     show_default=True,
     help="Built-in scenario name or scenario file.",
 )
-def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) -> None:
+@sink_options
+def demo(
+    host: str, port: int, db: str | None, no_browser: bool, scenario: str, sinks: SinkSettings
+) -> None:
     """Start the server on a built-in simulated scenario and print its URL."""
     from dronewatch.server.demo import scenario_center
     from dronewatch.server.settings import Settings, generate_token
     from dronewatch.sim import ScenarioError, load_scenario
 
-    _log_to_stderr()
+    setup_logging()
     try:
         scen = load_scenario(scenario)
         center = scenario_center(scenario)
@@ -457,6 +547,7 @@ def demo(host: str, port: int, db: str | None, no_browser: bool, scenario: str) 
             center=center,
             zoom=12,
             retention_days=None,
+            sinks=sinks,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -5,7 +5,8 @@
     dronewatch simulate demo_airport -o orly.pcapng --iq-max-seconds 1   # + orly.sigmf-*
 
 SCENARIO is a built-in scenario name (see ``--list``) or a TOML/YAML file. The capture is
-what one sensor of the scenario hears (``--sensor``, default the first). DJI OcuSync drones
+what every sensor of the scenario hears, each on its own interfaces carrying its id and
+position (``--sensor ID``: only that one). DJI OcuSync drones
 have no link-layer packets: their DroneID bursts go to a SigMF IQ recording beside the pcapng
 (``--iq`` elsewhere, ``--no-iq`` none), idle time cut and at most ``--iq-max-seconds`` long
 (see :mod:`dronewatch.sim.iq_capture`); ``dronewatch decode OUT.sigmf-meta`` reads it. A
@@ -41,7 +42,7 @@ from dronewatch.sim.iq_capture import MAX_SECONDS, IqSummary
               help="Random seed (same seed, same capture).")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds to simulate (default: the scenario's duration).")
-@click.option("--sensor", default=None, help="Sensor id whose reception is written.")
+@click.option("--sensor", default=None, help="Only this sensor's reception is written [default: every sensor's].")
 @click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the ground truth as JSON here.")
 @click.option("--iq", "iq_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

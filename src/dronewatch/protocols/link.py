@@ -105,10 +105,19 @@ def packet_from_frame(frame: Frame, linktype: int | None = None) -> tuple[int, b
     ``ValueError`` for a transport/link type pair that cannot carry the frame.
     """
     t = frame.transport
+    lt = default_linktype(t) if linktype is None else linktype
     if t in _WIFI:
-        lt = wifi.LINKTYPE_IEEE802_11_RADIOTAP if linktype is None else linktype
         return lt, wifi.build_wifi_packet(frame, lt)
     if t in _BLE:
-        lt = ble.LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR if linktype is None else linktype
         return lt, ble.build_ble_packet(frame, lt)
     raise ValueError(f"{t.value} frames are not carried in link-layer packets")
+
+
+def default_linktype(transport: Transport) -> int:
+    """The link type :func:`packet_from_frame` writes ``transport`` frames in (``ValueError``
+    for a transport without link-layer packets)."""
+    if transport in _WIFI:
+        return wifi.LINKTYPE_IEEE802_11_RADIOTAP
+    if transport in _BLE:
+        return ble.LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR
+    raise ValueError(f"{transport.value} frames are not carried in link-layer packets")

@@ -11,8 +11,10 @@ import time
 import uuid
 from typing import Any
 
+from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
+from dronewatch.model import SensorSite
 from dronewatch.server.bus import EventBus, event
 from dronewatch.server.sensors import Sensors
 from dronewatch.server.service import (
@@ -25,6 +27,7 @@ from dronewatch.server.service import (
 )
 from dronewatch.server.settings import Settings
 from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
+from dronewatch.sources.pcap import capture_sensors
 from dronewatch.sources.validate import FrameLimits
 from dronewatch.store import Store, StoreError
 
@@ -68,10 +71,21 @@ def new_zone_id() -> str:
     return "zone-" + uuid.uuid4().hex[:12]
 
 
-def _build_pipeline(zones: ZoneSet, whitelist: Whitelist) -> Any:
+def _build_pipeline(
+    zones: ZoneSet, whitelist: Whitelist | None, rules: RulesConfig,
+    sites: dict[str, SensorSite] | None = None,
+) -> Any:
     from dronewatch.alerts.pipeline import TrackingPipeline
+    from dronewatch.track.rf_locate import RfConfig
 
-    return TrackingPipeline(zones=zones, whitelist=whitelist)
+    rf = RfConfig(sensors=sites) if sites else None  # RF localisation from sensor sites
+    return TrackingPipeline(zones=zones, whitelist=whitelist, rules_config=rules, rf_config=rf)
+
+
+def sensor_sites(sensors: list[dict[str, Any]]) -> dict[str, SensorSite]:
+    """The sites of the sensors with a known position (``/api/sensors`` records)."""
+    return {r["sensor_id"]: SensorSite(float(r["lat"]), float(r["lon"])) for r in sensors
+            if r.get("lat") is not None and r.get("lon") is not None}
 
 
 RESUME_LOOKBACK_S = 86400.0  # alert episodes older than this are not continued
@@ -120,7 +134,7 @@ def set_pipeline_zones(pipeline: Any, zones: ZoneSet) -> None:
     pipeline.set_zones(zones)
 
 
-def set_pipeline_whitelist(pipeline: Any, whitelist: Whitelist) -> None:
+def set_pipeline_whitelist(pipeline: Any, whitelist: Whitelist | None) -> None:
     pipeline.set_whitelist(whitelist)
 
 
@@ -133,21 +147,25 @@ class AppContext:
         self.store = Store.open(settings.db)
         self.bus = EventBus(settings.ws_queue_size)
         self.counters = Counters()
-        builtin: ZoneSet | None = None
-        if settings.airports:
-            from dronewatch.alerts.airports import airport_zones
-
-            builtin = airport_zones()
-        self.zones = ZoneManager(self.store, builtin)
-        if settings.zones_file is not None:
-            for zone in load_zones(settings.zones_file):
-                store_zone(self.store, zone)
+        self.rules = self._rules_config(settings)
+        known = list(self.rules.sensor_positions.values())
+        if settings.center != (0.0, 0.0):
+            known.append(settings.center)
+        self.zones = ZoneManager(self.store, settings.alerts.airport_layer(known))
+        zones = list(load_zones(settings.zones_file)) if settings.zones_file is not None else []
+        for zone in [*zones, *settings.zones]:
+            store_zone(self.store, zone)
+        more = list(settings.whitelist_ids)
         if settings.whitelist_file is not None:
-            ids = set(self.store.get_whitelist()) | set(load_whitelist(settings.whitelist_file))
-            self.store.set_whitelist(ids)
+            more += list(load_whitelist(settings.whitelist_file))
+        if more:
+            self.store.set_whitelist(set(self.store.get_whitelist()) | set(more))
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
+        from dronewatch.sinks.settings import open_sinks
+
+        self.sinks = open_sinks(settings.sinks, self.store)  # SinkError (a ValueError)
         self.live = self._live_sources(settings)
         from dronewatch.sources.mqtt import MqttSource
         from dronewatch.sources.position import open_position
@@ -202,8 +220,31 @@ class AppContext:
             )
         return LiveSet(sources)
 
+    @staticmethod
+    def _rules_config(settings: Settings) -> RulesConfig:
+        """The alert options' rules; this machine's own sensor stands at ``--position``."""
+        rules = settings.alerts.rules_config()
+        if settings.position is not None:
+            rules.sensor_positions.setdefault(
+                settings.sensor_id, (settings.position[0], settings.position[1])
+            )
+        return rules
+
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
+
+    def rf_estimate(self, track_id: str) -> dict[str, Any] | None:
+        """The live RF position estimate of a track (``None``: none, or no live pipeline):
+        lat/lon, 1-sigma radius and ellipse, the sensors used, or why it is not located."""
+        proc = self.processor
+        get = getattr(proc.pipeline, "rf_estimate", None) if proc is not None else None
+        est = get(track_id) if get is not None else None  # a frozen record: safe to read
+        return est.to_json() if est is not None else None
+
+    def rule_whitelist(self, whitelist: Whitelist) -> Whitelist | None:
+        """What the unknown_drone rule checks (``None``: the rule is off; by default while
+        the whitelist is empty, so that an empty list does not flag every drone)."""
+        return self.settings.alerts.rule_whitelist(whitelist)
 
     def sources(self) -> list[FrameSource]:
         s = self.settings
@@ -222,7 +263,18 @@ class AppContext:
             self.sensors.local_status()  # its position goes to the store now
         self.store.end_live_tracks()
         whitelist = self.whitelist()
-        pipeline = _build_pipeline(self.zones.zone_set(), whitelist)
+        # RF localisation uses the sensors whose positions are known now (stored, --position,
+        # --sensor-position, and those a replayed multi-sensor capture declares)
+        sites = sensor_sites(self.sensors.list())
+        for sid, (lat, lon) in self.rules.sensor_positions.items():  # --sensor-position
+            sites.setdefault(sid, SensorSite(lat, lon))
+        for path in s.replay:
+            for sid, site in capture_sensors(path).items():
+                if site is not None:
+                    sites.setdefault(sid, site)
+        pipeline = _build_pipeline(
+            self.zones.zone_set(), self.rule_whitelist(whitelist), self.rules, sites
+        )
         if self.live is not None:
             resume_alerts(self.store, pipeline)
         self.processor = Processor(pipeline, track_rate_hz=s.track_rate_hz, counters=self.counters)
@@ -240,7 +292,9 @@ class AppContext:
             realtime_clock=s.scenario is not None or self.live is not None,
             gc_freeze=s.gc_freeze,
             limits=FrameLimits(s.frame_max_age_s, s.frame_max_ahead_s),
+            sinks=self.sinks,
         )
+        self.sinks.start()
         self.service.start()
 
     def watchdog(self) -> None:
@@ -256,6 +310,7 @@ class AppContext:
             self.service.stop()
         if self.writer is not None:
             self.writer.stop()
+        self.sinks.stop()  # after the writer: what it committed is offered to them
         if self.live is not None:
             self.live.stop()
         self.sensors.stop()
@@ -270,10 +325,11 @@ class AppContext:
     def whitelist_changed(self) -> None:
         if self.service is not None:
             wl = self.whitelist()
+            rule_wl = self.rule_whitelist(wl)
 
             def apply(proc: Processor) -> None:
                 proc.whitelist = wl
-                set_pipeline_whitelist(proc.pipeline, wl)
+                set_pipeline_whitelist(proc.pipeline, rule_wl)
 
             self.service.call(apply)
         self.bus.publish_threadsafe([event("whitelist")])

@@ -112,6 +112,15 @@ def report(ctx: AppContext) -> tuple[int, dict[str, Any]]:
             side = "ahead of" if offset > 0 else "behind"
             degraded.append(f"sensor {s.sensor_id}: clock {abs(offset):.1f} s {side} the server's")
 
+    sinks = ctx.sinks.stats()
+    for st in sinks:
+        if not st.alive and ctx.service is not None:
+            degraded.append(f"sink {st.name}: its worker is not running")
+        if st.last_error_age_s is not None and st.last_error_age_s < RECENT_S:
+            degraded.append(f"sink {st.name}: {st.last_error}")
+        if st.queue_max and st.queue_depth >= BACKLOG_FRACTION * st.queue_max:
+            degraded.append(f"sink {st.name}: backlog of {st.queue_depth} events")
+
     status = "failing" if failing else "degraded" if degraded else "ok"
     live = 0
     if ctx.processor is not None:
@@ -131,6 +140,7 @@ def report(ctx: AppContext) -> tuple[int, dict[str, Any]]:
         "threads": threads,
         "sources": [h.to_json() for h in sources],
         "sensors": [s.to_json() for s in sensors],
+        "sinks": [st.to_json() for st in sinks],
         "counters": {
             "frames": c.frames,
             "frames_rejected": c.frames_rejected,

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 from dronewatch import __version__
 from dronewatch.alerts import zones as zone_format
 from dronewatch.alerts.zones import ZoneError, parse_feature
-from dronewatch.server import auth
+from dronewatch.server import auth, metrics
 from dronewatch.server.context import AppContext, new_zone_id, store_zone
 from dronewatch.server.exports import iter_csv, to_geojson, to_kml
 from dronewatch.server.health import report as health_report
@@ -87,6 +87,19 @@ def health(request: Request) -> JSONResponse:
     or ``failing`` (HTTP 503) with its causes, every thread, source and sensor."""
     code, body = health_report(ctx_of(request))
     return JSONResponse(body, status_code=code)
+
+
+@router.get(
+    "/metrics",
+    tags=["auth"],
+    response_class=Response,
+    responses={200: {"content": {metrics.CONTENT_TYPE: {}}}},
+)
+def prometheus_metrics(request: Request, _: Viewer) -> Response:
+    """Prometheus text format: every counter of the server, ``dronewatch_`` metrics (see
+    docs/api.md, "Metrics"). Scrape it with a viewer token (``authorization`` in the
+    scrape config)."""
+    return Response(metrics.render(ctx_of(request)), media_type=metrics.CONTENT_TYPE)
 
 
 # ---- identity and config -----------------------------------------------------------------
@@ -159,6 +172,7 @@ def drone(request: Request, _: Viewer, track_id: PathId, limit: Limit = 10000) -
     if track is None:
         raise HTTPException(404, f"no track {track_id!r}")
     track["trail"] = track["positions"][-TRAIL_POINTS:]
+    track["rf_estimate"] = ctx.rf_estimate(track_id)
     wl = ctx.whitelist()
     track["whitelisted"] = any(
         v is not None and v in wl for v in (track["uas_id"], track["serial"], track["operator_id"])

@@ -31,11 +31,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import Histogram
+
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, Decoded, Frame, Observation, Track
 from dronewatch.server.bus import ALERT, TRACK, EventBus, event
 from dronewatch.server.ledger import Ledger
+from dronewatch.sinks.base import SinkSet
 from dronewatch.sources.live import LiveSet
 from dronewatch.sources.sensors import SensorBook
 from dronewatch.sources.validate import FrameLimits, frame_problem, text_problem
@@ -48,7 +51,13 @@ from dronewatch.store import (
     StoreUnavailable,
     WriteBatch,
 )
-from dronewatch.store.records import alert_record, observation_row, point_list, track_record
+from dronewatch.store.records import (
+    alert_json,
+    alert_record,
+    observation_row,
+    point_list,
+    track_record,
+)
 from dronewatch.track.observe import observe
 
 log = logging.getLogger(__name__)
@@ -80,6 +89,21 @@ class Pipeline(Protocol):
 FrameSource = Callable[[], Iterable[Frame]]
 
 
+# database write (one batch, one transaction) latency buckets, seconds (/metrics)
+DB_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def db_write_histogram() -> Histogram:
+    """A histogram of database write times, kept by the writer thread (not registered
+    globally: each app's /metrics collector reports its own)."""
+    return Histogram(
+        "dronewatch_db_write_seconds",
+        "Time to write one batch to the database (successful writes).",
+        buckets=DB_WRITE_BUCKETS,
+        registry=None,
+    )
+
+
 @dataclass(slots=True)
 class Counters:
     """Service counters shown by ``/health`` and ``/api/stats``."""
@@ -105,6 +129,11 @@ class Counters:
     db_failing_since: float | None = None  # monotonic; None while writes succeed
     degraded: bool = False  # the database is failing writes now
     decode: DecodeStats = field(default_factory=DecodeStats)
+    # /metrics: frames decoded by (sensor, transport), alert events by (rule, status), and
+    # the time of each database write (seconds; prometheus_client's thread-safe histogram)
+    frames_by_sensor: Counter[tuple[str, str]] = field(default_factory=Counter)
+    alert_events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    db_write_seconds: Histogram = field(default_factory=lambda: db_write_histogram())
 
     def db_error(self, message: str) -> None:
         self.db_errors += 1
@@ -134,14 +163,6 @@ class Counters:
             "pipeline_errors": self.pipeline_errors,
             "decode": self.decode.to_json(),
         }
-
-
-def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
-    """An alert event record as the API's Alert (acknowledgement as of the event)."""
-    out = dict(rec)
-    out.setdefault("first_time", rec["time"])
-    out.update(acknowledged=False, ack_by=None, ack_time=None, comments=[])
-    return out
 
 
 class Processor:
@@ -205,6 +226,8 @@ class Processor:
             self._objects[track.track_id] = track
         new_frame = frame is not self._counted_frame  # a frame's messages share it
         self._counted_frame = frame
+        if new_frame:
+            c.frames_by_sensor[frame.sensor_id, frame.transport] += 1
         sensor = self.batch.sensors.get(frame.sensor_id)
         if sensor is None:
             self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, new_frame)
@@ -218,6 +241,7 @@ class Processor:
     def _alerts(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
             self.counters.alerts += 1
+            self.counters.alert_events[alert.rule, alert.status] += 1
             rec = alert_record(alert)
             self.batch.alerts.append(rec)
             self.alert_events.append(event(ALERT, alert=alert_json(rec)))
@@ -442,6 +466,7 @@ class Writer:
             return
         delay = 0.1
         while True:
+            started = time.perf_counter()
             try:
                 duplicates = self.store.write(batch)
             except StoreRejected as exc:
@@ -460,6 +485,7 @@ class Writer:
                 log.exception("writing a batch failed unexpectedly")
                 failure = exc
             else:
+                c.db_write_seconds.observe(time.perf_counter() - started)
                 c.batches_written += 1
                 c.rows_written += len(batch)
                 c.duplicates_skipped += duplicates
@@ -547,8 +573,10 @@ class PipelineService:
         gc_freeze: bool = False,
         limits: FrameLimits | None = None,
         book: SensorBook | None = None,
+        sinks: SinkSet | None = None,
     ) -> None:
         self.processor = processor
+        self.sinks = sinks if sinks else None  # fed each batch once it is committed
         self.writer = writer
         self.bus = bus
         self.sources = sources
@@ -657,6 +685,21 @@ class PipelineService:
         alert_events = self.processor.take_alert_events()
         if alert_events:  # shown once stored
             batch.acks.append(partial(self.bus.publish_threadsafe, alert_events))
+        sinks = self.sinks
+        if sinks is not None and (
+            batch.tracks or batch.alerts or (sinks.want_observations and batch.observations)
+        ):
+            if batch.alerts:  # owed to the durable sinks in the same transaction
+                batch.outbox.extend(sinks.outbox_rows(batch.alerts))
+            # Copies: the writer merges queued batches into the first one.
+            batch.acks.append(
+                partial(
+                    sinks.publish,
+                    list(batch.tracks.values()) if sinks.want_tracks else [],
+                    list(batch.alerts) if sinks.want_alerts else [],
+                    list(batch.observations) if sinks.want_observations else [],
+                )
+            )
         if len(batch) or batch.sensors or batch.acks or batch.keys:
             self.writer.put(batch, self.stop_event)
 

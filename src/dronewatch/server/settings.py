@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dronewatch.alerts.options import AlertOptions
+from dronewatch.alerts.zones import Zone
+from dronewatch.sinks.settings import SinkSettings
+
 log = logging.getLogger(__name__)
 
 #: Shortest token accepted: a guessable token is no authentication.
@@ -136,9 +140,12 @@ class Settings:
     sensor_keys: Path | None = None  # SENSOR HEXKEY lines or a dir of SENSOR.key: signed only
     frame_max_age_s: float = 7 * 86400.0  # live frames older than this are refused
     frame_max_ahead_s: float = 60.0  # ... and those this far ahead of the server's clock
+    sinks: SinkSettings = field(default_factory=SinkSettings)  # CoT, webhooks, syslog...
     zones_file: Path | None = None
-    airports: bool = False
+    zones: list[Zone] = field(default_factory=list)  # more zones (the configuration file's)
     whitelist_file: Path | None = None
+    whitelist_ids: list[str] = field(default_factory=list)  # more IDs to add to the whitelist
+    alerts: AlertOptions = field(default_factory=AlertOptions)  # airports, rules, unknown_drone
     retention_days: float | None = None  # None or 0 = keep forever
     max_body_bytes: int = 1 << 20
     ws_queue_size: int = 1000

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from dronewatch.model import Transport
-from dronewatch.protocols.link import packet_from_frame
-from dronewatch.sim.engine import iter_frames, mhz_of
+from dronewatch.protocols.link import default_linktype, packet_from_frame
+from dronewatch.sim.engine import TRANSPORT_OF_KIND, iter_frames, mhz_of, sensor_sites
 from dronewatch.sim.iq_capture import MAX_SECONDS, BurstRecorder, IqSummary
 from dronewatch.sim.scenario import Scenario, ScenarioError
 from dronewatch.sources.pcap import PcapngWriter
@@ -24,7 +24,7 @@ IQ_ONLY = frozenset({Transport.DJI_OCUSYNC})
 @dataclass(slots=True)
 class CaptureSummary:
     path: str
-    sensor: str
+    sensor: str  # the sensor ids written, comma-separated
     packets: int = 0
     first_time: float | None = None
     last_time: float | None = None
@@ -55,17 +55,25 @@ def write_capture(
     iq_path: str | Path | None = None,
     iq_max_seconds: float = MAX_SECONDS,
 ) -> CaptureSummary:
-    """Write what ``sensor`` (default: the first) receives as pcapng; returns a summary.
+    """Write what every sensor of the scenario (or only ``sensor``) receives as pcapng;
+    returns a summary.
 
-    With ``iq_path`` (a SigMF base name or ``.sigmf-meta`` path) and OcuSync drones in the
+    Each sensor has its own interfaces in the capture, named by its id and giving its position
+    (:func:`~dronewatch.sources.pcap.leading_sensors` reads them back; every frame read keeps
+    the id of the sensor that received it). With ``iq_path`` (a SigMF base name or ``.sigmf-meta`` path) and OcuSync drones in the
     scenario, their bursts also go to a SigMF recording there, at most ``iq_max_seconds`` long
     (see :mod:`.iq_capture`); otherwise they are counted as skipped. ``progress`` is called
     with the scenario seconds done so far.
     """
-    sensor_id = sensor if sensor is not None else scenario.sensors[0].id
-    if sensor_id not in {s.id for s in scenario.sensors}:
-        raise ScenarioError(f"no sensor {sensor_id!r} in scenario {scenario.name!r}")
-    summary = CaptureSummary(path=str(path), sensor=sensor_id, drones=len(scenario.drones))
+    if sensor is not None and sensor not in {s.id for s in scenario.sensors}:
+        raise ScenarioError(f"no sensor {sensor!r} in scenario {scenario.name!r}")
+    chosen = [s for s in scenario.sensors if sensor is None or s.id == sensor]
+    ids = [s.id for s in chosen]
+    summary = CaptureSummary(path=str(path), sensor=",".join(ids), drones=len(scenario.drones))
+    sites = sensor_sites(scenario)
+    linktypes = sorted({default_linktype(TRANSPORT_OF_KIND[d.kind]) for d in scenario.drones
+                        if TRANSPORT_OF_KIND[d.kind] not in IQ_ONLY})
+    iq_sensor = ids[0]  # the IQ recording is one receiver's
     t0 = scenario.start_epoch
     next_report = 0.0
     by_transport: Counter[str] = summary.by_transport
@@ -74,23 +82,28 @@ def write_capture(
         writer = PcapngWriter(path)
         stack.enter_context(writer)
         write = writer.write
+        for sid in ids:  # every interface up front, before the first packet
+            for lt in linktypes:
+                writer.sensor_interface(lt, sid, sites[sid])
         if iq_path is not None and any(d.kind == "dji-ocusync" for d in scenario.drones):
             recorder = stack.enter_context(BurstRecorder(
                 iq_path, center_freq_hz=mhz_of(Transport.DJI_OCUSYNC, 0) * 1e6,
                 max_seconds=iq_max_seconds, seed=seed,
             ))
-        for frame in iter_frames(scenario, seed=seed, duration=duration, sensors=[sensor_id]):
+        for frame in iter_frames(scenario, seed=seed, duration=duration, sensors=ids):
             if progress is not None and frame.time - t0 >= next_report:
                 progress(frame.time - t0)
                 next_report = frame.time - t0 + 1.0
             if frame.transport in IQ_ONLY:
+                if frame.sensor_id != iq_sensor:
+                    continue
                 if recorder is None:
                     summary.skipped[f"{frame.transport.value}: iq-only"] += 1
                 else:
                     recorder.add(frame)
                 continue
             linktype, data = packet_from_frame(frame)
-            write(frame.time, linktype, data)
+            write(frame.time, linktype, data, frame.sensor_id)
             summary.packets += 1
             by_transport[frame.transport.value] += 1
             if summary.first_time is None:

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dronewatch.model import Frame, Transport
+from dronewatch.model import Frame, SensorSite, Transport
 from dronewatch.protocols import ble, wifi
 from dronewatch.protocols.link import DEFAULT_FRAME_KIND
 from dronewatch.sim import emitters as _emitters  # noqa: F401  (registers the built-in emitters)
 from dronewatch.sim.flight import FloatArray, LocalFrame, flight_track, pilot_track
+from dronewatch.sim.radio import ShadowField, path_loss_db, shadow_fields
 from dronewatch.sim.runtime import EMITTERS, Batch, Claimed, DroneRuntime, Emitter, register_emitter
 from dronewatch.sim.scenario import Drone, Scenario, ScenarioError
 
@@ -128,6 +129,10 @@ def prepare(scenario: Scenario, seed: int = 0) -> tuple[LocalFrame, list[DroneRu
             r = d.spoof.pilot_offset_m
             pilot_offset = (r * math.sin(bearing), r * math.cos(bearing))
         transport = TRANSPORT_OF_KIND[d.kind]
+        tx_power = d.tx_power_dbm if d.tx_power_dbm is not None else scenario.radio.tx_power_dbm
+        spread = scenario.radio.tx_spread_db
+        if spread > 0:  # this transmitter's power offset, unknown to receivers
+            tx_power += float(np.random.default_rng([seed, 0x7F0, i]).normal(0.0, spread))
         channel = d.channel if d.channel is not None else 6
         runtimes.append(
             DroneRuntime(
@@ -138,8 +143,7 @@ def prepare(scenario: Scenario, seed: int = 0) -> tuple[LocalFrame, list[DroneRu
                 pilot_alt=d.pilot.alt_m if d.pilot.alt_m is not None else ground + 1.5,
                 mac_seed=_digest("mac", seed, d.name), streams=streams, phases=phases,
                 rng=rng,
-                tx_power_dbm=(d.tx_power_dbm if d.tx_power_dbm is not None
-                              else scenario.radio.tx_power_dbm),
+                tx_power_dbm=tx_power,
                 channel=channel, teleport=teleport, pilot_offset=pilot_offset,
             )
         )
@@ -158,6 +162,18 @@ def resolve_origin(scenario: Scenario) -> tuple[float, float, float]:
             ground = float(ap["elevation"]) * 0.3048
     assert lat is not None and lon is not None  # the model validator guarantees it
     return float(lat), float(lon), float(ground or 0.0)
+
+
+def sensor_sites(scenario: Scenario) -> dict[str, SensorSite]:
+    """Every sensor's site (WGS84, antenna height above ground), by id."""
+    lat0, lon0, _ground = resolve_origin(scenario)
+    frame = LocalFrame.at(lat0, lon0)
+    out: dict[str, SensorSite] = {}
+    for s in scenario.sensors:
+        e, n = frame.place(s)
+        lat, lon = frame.to_latlon(np.array([e]), np.array([n]))
+        out[s.id] = SensorSite(float(lat[0]), float(lon[0]), s.alt_m)
+    return out
 
 
 _AIRPORTS: dict[str, dict[str, Any]] | None = None
@@ -237,6 +253,10 @@ def claimed_state(rt: DroneRuntime, frame: LocalFrame, t: FloatArray) -> Claimed
         jumped = (since >= sp.teleport_every_s) & (since % sp.teleport_every_s < sp.teleport_duration_s)
         e = e + np.where(jumped, rt.teleport[0], 0.0)
         n = n + np.where(jumped, rt.teleport[1], 0.0)
+    shift = rt.drone.spoof_offset
+    if shift is not None:  # a location spoofer: the broadcast is shifted, the signal is not
+        e = e + shift.east
+        n = n + shift.north
     p = rt.pilot.sample(t)
     pe, pn = p.east, p.north
     if rt.pilot_offset is not None:
@@ -268,8 +288,11 @@ def iter_frames(
     sens = [s for s in scenario.sensors if sensors is None or s.id in sensors]
     if sensors is not None and len(sens) != len(set(sensors)):
         raise ScenarioError(f"unknown sensor in {sensors}")
-    sens_pos = [(s.id, *frame.place(s), s.alt_m) for s in sens]
     radio = scenario.radio
+    # shadowing fields by the sensor's index in the scenario (the same whichever are chosen)
+    fields = shadow_fields(radio.shadowing_db, radio.decorrelation_m, seed, len(scenario.sensors))
+    index = {s.id: i for i, s in enumerate(scenario.sensors)}
+    sens_pos = [(s.id, *frame.place(s), s.alt_m, fields[index[s.id]]) for s in sens]
     t0 = scenario.start_epoch
     w0 = 0.0
     while w0 < end:
@@ -292,7 +315,7 @@ def _window_frames(
     w0: float,
     w1: float,
     t0: float,
-    sensors: list[tuple[str, float, float, float]],
+    sensors: list[tuple[str, float, float, float, ShadowField]],
     radio: Any,
 ) -> list[Frame]:
     t, tags = _emission_times(rt, w0, w1)
@@ -316,11 +339,10 @@ def _window_frames(
     te, tn, th = c.true_east[rows], c.true_north[rows], c.height[rows]
     frames: list[Frame] = []
     n = len(built)
-    for sid, se, sn, salt in sensors:
+    for sid, se, sn, salt, shadow in sensors:
         d = np.sqrt((te - se) ** 2 + (tn - sn) ** 2 + (th - salt) ** 2)
-        d = np.maximum(d, 1.0)
-        loss = radio.ref_loss_db + 10.0 * radio.exponent * np.log10(d)
-        rssi = rt.tx_power_dbm - loss + rt.rng.normal(0.0, radio.shadowing_db, n)
+        loss = path_loss_db(d, radio.ref_loss_db, radio.exponent)
+        rssi = rt.tx_power_dbm - loss + shadow(te, tn) + rt.rng.normal(0.0, radio.fading_db, n)
         ok = rssi >= radio.sensitivity_dbm
         if radio.loss > 0:
             ok &= rt.rng.uniform(0.0, 1.0, n) >= radio.loss

@@ -107,6 +107,13 @@ class Spoof(_Model):
     clone_of: str | None = None
 
 
+class Offset(_Model):
+    """A horizontal shift in metres."""
+
+    east: float = 0.0
+    north: float = 0.0
+
+
 class Drone(_Model):
     name: str
     kind: DroneKind
@@ -136,6 +143,9 @@ class Drone(_Model):
     land: bool = True
     ground_s: float = Field(default=5.0, ge=0)  # broadcasting on the ground before/after
     spoof: Spoof | None = None
+    # a location spoofer: every broadcast position is shifted by this much (metres), while the
+    # signal comes from where the drone really flies
+    spoof_offset: Offset | None = None
 
     @model_validator(mode="after")
     def _fits_the_wire(self) -> Drone:
@@ -165,16 +175,23 @@ class Sensor(Place):
 
 
 class Radio(_Model):
-    """Log-distance path loss with log-normal shadowing, per packet.
+    """Log-distance path loss, spatially correlated shadowing, fast fading (:mod:`.radio`).
 
-    ``rssi = tx_power - (ref_loss + 10 * exponent * log10(d / 1 m)) + N(0, shadowing)``;
-    packets under ``sensitivity_dbm`` are not received, others are lost with ``loss``.
+    ``rssi = tx_power + offset - (ref_loss + 10 * exponent * log10(d / 1 m)) + S(x) + F``:
+    ``offset`` ~ N(0, ``tx_spread_db``) once per drone (unknown to receivers), ``S`` a
+    shadowing field per sensor (std ``shadowing_db``, correlation ``exp(-r /
+    decorrelation_m)`` over the transmitter's position), ``F`` ~ N(0, ``fading_db``) per frame;
+    ``d`` is 3-D (drone height, sensor ``alt_m``). Packets under ``sensitivity_dbm`` are not
+    received, others are lost with ``loss``.
     """
 
     tx_power_dbm: float = 18.0
     ref_loss_db: float = 40.0  # free space at 1 m, 2.4 GHz
     exponent: float = Field(default=2.2, gt=0)
     shadowing_db: float = Field(default=4.0, ge=0)
+    decorrelation_m: float = Field(default=50.0, gt=0)
+    fading_db: float = Field(default=2.0, ge=0)
+    tx_spread_db: float = Field(default=0.0, ge=0)
     sensitivity_dbm: float = -95.0
     loss: float = Field(default=0.0, ge=0, lt=1)
 

@@ -16,10 +16,16 @@ Reader
     A file that cannot be mapped (a pipe, a FIFO, a device) is streamed a few MiB at a time
     (:class:`Capture`), never read whole. Frames come from :mod:`.pcap_frames`.
 
+Sensors
+    A capture holding what several sensors received has one interface per sensor (and link
+    type): ``if_name`` is the sensor id, ``if_description`` ``dronewatch sensor; lat=..;
+    lon=..; alt_m=..``. :func:`leading_sensors` lists them; an :class:`InterfaceTap` tells
+    which interface each packet came in on, so frames keep their sensor id.
+
 Writers
     :class:`PcapngWriter` (any number of link types, one interface per link type, nanosecond
-    timestamps) and :class:`PcapWriter` (one link type), both with ``write(time, linktype,
-    data)``.
+    timestamps; :meth:`PcapngWriter.sensor_interface` declares a sensor's interface) and
+    :class:`PcapWriter` (one link type), both with ``write(time, linktype, data)``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from dronewatch.errors import Corrupt, DecodeError, Truncated
+from dronewatch.model import SensorSite
 from dronewatch.stats import DecodeStats
 
 if TYPE_CHECKING:
@@ -46,6 +53,7 @@ __all__ = [
     "PacketStream",
     "PcapWriter",
     "PcapngWriter",
+    "SensorSite",
     "iter_packets",
     "read_packets",
 ]
@@ -79,6 +87,8 @@ SPB = 0x00000003
 EPB = 0x00000006
 
 OPT_ENDOFOPT = 0
+OPT_IF_NAME = 2
+OPT_IF_DESCRIPTION = 3
 OPT_IF_TSRESOL = 9
 OPT_IF_TSOFFSET = 14
 
@@ -145,13 +155,14 @@ def iter_packets(
     return _guard(packet_source(buf), stats, strict)
 
 
-def packet_source(buf: bytes | mmap.mmap) -> Iterator[Packet]:
-    """The raw packet generator for ``buf`` (raises ``Damage`` on damage)."""
+def packet_source(buf: bytes | mmap.mmap, tap: InterfaceTap | None = None) -> Iterator[Packet]:
+    """The raw packet generator for ``buf`` (raises ``Damage`` on damage); ``tap`` is told
+    the interface of every pcapng packet."""
     head = bytes(buf[:4])
     if len(head) < 4:
         raise CaptureFormatError("empty or too short to be a capture", reason="empty-file")
     if head == _PCAPNG_SHB:
-        return _iter_pcapng(buf)
+        return _iter_pcapng(buf, tap=tap)
     if head in _PCAP_MAGIC:
         return _iter_pcap(buf, *_PCAP_MAGIC[head])
     raise CaptureFormatError(f"not a pcap or pcapng file (magic {head.hex()})")
@@ -200,16 +211,62 @@ def _iter_pcap(
     return Resume(False, pos, order, divisor)
 
 
+#: How an interface says it is a dronewatch sensor: ``if_name`` is the sensor id and
+#: ``if_description`` reads ``dronewatch sensor; lat=..; lon=..; alt_m=..`` (readable in
+#: Wireshark's capture file properties too).
+SENSOR_TAG = "dronewatch sensor"
+
+
+def sensor_description(site: SensorSite | None) -> str:
+    """The ``if_description`` of a sensor interface."""
+    if site is None:
+        return SENSOR_TAG
+    return f"{SENSOR_TAG}; lat={site.lat:.7f}; lon={site.lon:.7f}; alt_m={site.alt_m:.2f}"
+
+
+def parse_sensor_description(text: str) -> tuple[bool, SensorSite | None]:
+    """(is a sensor interface, its site when the description gives a valid one)."""
+    if not text.startswith(SENSOR_TAG):
+        return False, None
+    fields: dict[str, float] = {}
+    for part in text[len(SENSOR_TAG):].split(";"):
+        key, _, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            fields[key.strip()] = number
+    lat, lon = fields.get("lat"), fields.get("lon")
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return True, None
+    return True, SensorSite(lat, lon, fields.get("alt_m", 2.0))
+
+
 class Interface:
-    """A pcapng interface: link type, snap length, timestamp divisor and offset (seconds)."""
+    """A pcapng interface: link type, snap length, timestamp divisor and offset (seconds);
+    ``sensor_id`` and ``site`` when it is a dronewatch sensor interface (else ``None``)."""
 
-    __slots__ = ("divisor", "linktype", "offset", "snaplen")
+    __slots__ = ("divisor", "linktype", "offset", "sensor_id", "site", "snaplen")
 
-    def __init__(self, linktype: int, snaplen: int, divisor: int, offset: float) -> None:
+    def __init__(self, linktype: int, snaplen: int, divisor: int, offset: float,
+                 sensor_id: str | None = None, site: SensorSite | None = None) -> None:
         self.linktype = linktype
         self.snaplen = snaplen
         self.divisor = divisor
         self.offset = offset
+        self.sensor_id = sensor_id
+        self.site = site
+
+
+class InterfaceTap:
+    """Filled by the pcapng reader: the interface of the packet it yielded last (``None``
+    for classic pcap), so a caller can tell which sensor heard it."""
+
+    __slots__ = ("current",)
+
+    def __init__(self) -> None:
+        self.current: Interface | None = None
 
 
 class Resume(NamedTuple):
@@ -228,11 +285,13 @@ class Resume(NamedTuple):
     last_time: float = 0.0
 
 
-def resume_packets(buf: bytes | mmap.mmap, resume: Resume) -> Generator[Packet, None, Resume]:
+def resume_packets(
+    buf: bytes | mmap.mmap, resume: Resume, tap: InterfaceTap | None = None
+) -> Generator[Packet, None, Resume]:
     """The packets of the capture in ``buf`` from ``resume`` on (raises ``Damage`` on damage,
     as the reader from the start does); returns where the next packet would start."""
     if resume.pcapng:
-        return _iter_pcapng(buf, resume)
+        return _iter_pcapng(buf, resume, tap)
     return _iter_pcap(buf, resume.order, resume.divisor, resume.position)
 
 
@@ -259,7 +318,14 @@ def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> Interf
     linktype, _reserved, snaplen = e["idb"].unpack_from(buf, pos + 8)
     divisor = 1_000_000
     offset = 0.0
+    name: str | None = None
+    sensor = False
+    site: SensorSite | None = None
     for code, value in _options(buf, pos + 16, end, order):
+        if code == OPT_IF_NAME:
+            name = value.decode("utf-8", "replace").rstrip("\0") or None
+        elif code == OPT_IF_DESCRIPTION:
+            sensor, site = parse_sensor_description(value.decode("utf-8", "replace"))
         if code == OPT_IF_TSRESOL and len(value) >= 1:
             r = value[0]
             exp = r & 0x7F
@@ -268,14 +334,17 @@ def _parse_idb(buf: bytes | mmap.mmap, pos: int, end: int, order: str) -> Interf
             divisor = 2**exp if r & 0x80 else 10**exp
         elif code == OPT_IF_TSOFFSET and len(value) >= 8:
             offset = float(e["i64"].unpack_from(value, 0)[0])
-    return Interface(linktype, snaplen, divisor, offset)
+    if not sensor or name is None:
+        return Interface(linktype, snaplen, divisor, offset)
+    return Interface(linktype, snaplen, divisor, offset, name, site)
 
 
 def _iter_pcapng(
-    buf: bytes | mmap.mmap, resume: Resume | None = None
+    buf: bytes | mmap.mmap, resume: Resume | None = None, tap: InterfaceTap | None = None
 ) -> Generator[Packet, None, Resume]:
     """The packets of a pcapng file; from the block and state of ``resume`` if given.
-    Returns (and, cut short at a block, raises with) where the next block starts."""
+    Returns (and, cut short at a block, raises with) where the next block starts. ``tap``
+    is told the interface of each packet before it is yielded."""
     size = len(buf)
     pos = 0
     order = "<"
@@ -341,6 +410,8 @@ def _iter_pcapng(
             it = interfaces[iface]
             sec, frac = divmod((hi << 32) | lo, it.divisor)
             last_time = sec + frac / it.divisor + it.offset
+            if tap is not None:
+                tap.current = it
             yield last_time, it.linktype, buf[start:stop]
         elif btype == SHB:
             major = _ENDIAN[order]["u16"].unpack_from(buf, pos + 12)[0]
@@ -358,11 +429,51 @@ def _iter_pcapng(
             caplen = min(orig, body_end - (pos + 12))
             if it.snaplen:
                 caplen = min(caplen, it.snaplen)
+            if tap is not None:
+                tap.current = it
             # A simple packet has no timestamp: it inherits the previous packet's time.
             yield last_time, it.linktype, buf[pos + 12 : pos + 12 + caplen]
         # any other block (NRB, ISB, DSB, custom...) carries no packet: skipped
         pos = end
     return Resume(True, pos, order, interfaces=tuple(interfaces), last_time=last_time)
+
+
+def leading_sensors(buf: bytes | mmap.mmap) -> dict[str, SensorSite | None]:
+    """The dronewatch sensor interfaces a pcapng capture declares before its first packet
+    (sensor id -> site, ``None`` when it gives no valid position); empty for anything else
+    (classic pcap, other pcapng files, damage)."""
+    out: dict[str, SensorSite | None] = {}
+    if bytes(buf[:4]) != _PCAPNG_SHB or len(buf) < 12:
+        return out
+    order = "<" if bytes(buf[8:12]) == b"\x4d\x3c\x2b\x1a" else ">"
+    blk = _BLK[order]
+    pos, size = 0, len(buf)
+    while pos + 12 <= size:
+        btype, blen = blk(buf, pos)
+        if btype in (EPB, SPB, OPB) or blen < 12 or blen & 3 or pos + blen > size:
+            break
+        if btype == IDB:
+            try:
+                it = _parse_idb(buf, pos, pos + blen - 4, order)
+            except Damage:
+                break
+            if it.sensor_id is not None:
+                out.setdefault(it.sensor_id, it.site)
+        pos += blen
+    return out
+
+
+def capture_sensors(path: str | Path) -> dict[str, SensorSite | None]:
+    """:func:`leading_sensors` of a capture file (empty for a file that is no pcapng, cannot
+    be mapped or read)."""
+    try:
+        capture = Capture(Path(path))
+    except OSError:
+        return {}
+    try:
+        return leading_sensors(capture.buf) if capture.buf is not None else {}
+    finally:
+        capture.close()
 
 
 #: Bytes read at a time from a capture that cannot be mapped (a pipe, a FIFO, a device).
@@ -386,11 +497,12 @@ class Capture:
         except OSError:  # not mappable: streamed
             self.buf = None
 
-    def packets(self) -> Iterator[Packet]:
+    def packets(self, tap: InterfaceTap | None = None) -> Iterator[Packet]:
         """``packet_source`` of the file: it raises ``CaptureFormatError`` at once for a
-        wrong magic and ``Damage`` on damage."""
+        wrong magic and ``Damage`` on damage (``tap``: see :class:`InterfaceTap`; not for a
+        streamed file)."""
         if self.buf is not None:
-            return packet_source(self.buf)
+            return packet_source(self.buf, tap)
         return _stream_packets(self._fh)
 
     def close(self) -> None:
@@ -557,7 +669,7 @@ class PcapngWriter(_Writer):
     ) -> None:
         super().__init__(target)
         self._snaplen = snaplen
-        self._ifaces: dict[int, int] = {}
+        self._ifaces: dict[tuple[int, str | None], int] = {}
         opts = _option(4, application.encode()) + _option(0, b"")  # shb_userappl
         body = struct.pack("<IHHq", _BOM, 1, 0, -1) + opts
         self._block(SHB, body)
@@ -568,19 +680,33 @@ class PcapngWriter(_Writer):
 
     def interface(self, linktype: int, name: str | None = None) -> int:
         """The interface id for ``linktype`` (declared on first use)."""
-        iface = self._ifaces.get(linktype)
+        return self._declare(linktype, None, name, None)
+
+    def sensor_interface(self, linktype: int, sensor_id: str, site: SensorSite | None) -> int:
+        """Declare (once) the interface of sensor ``sensor_id`` for ``linktype``: ``if_name``
+        is the sensor id, ``if_description`` its position (:func:`sensor_description`)."""
+        return self._declare(linktype, sensor_id, sensor_id, sensor_description(site))
+
+    def _declare(self, linktype: int, sensor: str | None, name: str | None,
+                 description: str | None) -> int:
+        key = (linktype, sensor)
+        iface = self._ifaces.get(key)
         if iface is None:
             iface = len(self._ifaces)
             opts = b""
             if name:
-                opts += _option(2, name.encode())
+                opts += _option(OPT_IF_NAME, name.encode())
+            if description:
+                opts += _option(OPT_IF_DESCRIPTION, description.encode())
             opts += _option(OPT_IF_TSRESOL, b"\x09") + _option(0, b"")
             self._block(IDB, struct.pack("<HHI", linktype, 0, self._snaplen) + opts)
-            self._ifaces[linktype] = iface
+            self._ifaces[key] = iface
         return iface
 
-    def write(self, time: float, linktype: int, data: bytes) -> None:
-        iface = self.interface(linktype)
+    def write(self, time: float, linktype: int, data: bytes, sensor: str | None = None) -> None:
+        """One packet; ``sensor``: on that sensor's interface (declared before with
+        :meth:`sensor_interface`)."""
+        iface = self._ifaces[(linktype, sensor)] if sensor is not None else self.interface(linktype)
         ts = _ticks(time, 1_000_000_000)
         n = len(data)
         body = struct.pack("<IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, n, n) + _pad4(bytes(data))

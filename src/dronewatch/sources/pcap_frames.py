@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 from dronewatch.errors import Corrupt, DecodeError, NotMine, Partial
 from dronewatch.model import Frame
 from dronewatch.sources import CaptureOptions
-from dronewatch.sources.pcap import Capture, Damage, Packet, Resume, count_or_raise, resume_packets
+from dronewatch.sources.pcap import (
+    Capture,
+    Damage,
+    InterfaceTap,
+    Packet,
+    Resume,
+    count_or_raise,
+    leading_sensors,
+    resume_packets,
+)
 from dronewatch.stats import DecodeStats
 
 if TYPE_CHECKING:
@@ -43,13 +52,19 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
     Packets without a drone payload are passed over silently (they are counted in
     ``stats.packets_read`` only); broken ones are counted by reason in ``stats.skipped``
     (or raise with ``options.strict``).
+
+    Frames of a capture with sensor interfaces (several sensors, :mod:`.pcap`) carry the id of
+    the sensor that received them; those captures are read by the reference parsers.
     """
     capture = Capture(Path(path))
     try:
-        packets = capture.packets()  # a wrong magic raises here, before any frame
         buf = capture.buf
+        tap = InterfaceTap() if buf is not None and leading_sensors(buf) else None
+        packets = capture.packets(tap)  # a wrong magic raises here, before any frame
         try:
-            if buf is not None and len(buf) >= FAST_PATH_MIN_BYTES:
+            if tap is not None:
+                yield from parse_packets(packets, options, stats, tap)
+            elif buf is not None and len(buf) >= FAST_PATH_MIN_BYTES:
                 yield from _scanned_frames(buf, packets, options, stats)
             else:  # small, or streamed (a pipe...): the reference parsers
                 yield from parse_packets(packets, options, stats)
@@ -82,25 +97,69 @@ def _bad_time(time: float, options: CaptureOptions, stats: DecodeStats) -> None:
 
 
 def parse_packets(
-    packets: Iterable[Packet], options: CaptureOptions, stats: DecodeStats
+    packets: Iterable[Packet], options: CaptureOptions, stats: DecodeStats,
+    tap: InterfaceTap | None = None,
 ) -> Iterator[Frame]:
     """The reference path: every packet through its link-layer parser (files, streams and
     live interfaces alike); packets without a drone payload give nothing, broken ones and
-    ones stamped out of bounds are counted in ``stats`` by reason."""
+    ones stamped out of bounds are counted in ``stats`` by reason. With ``tap`` (filled by
+    the reader), a packet on a sensor interface is that sensor's, others ``options``'."""
     from dronewatch.protocols.link import parsers
 
     table = parsers()
     earliest, latest = time_bounds()
-    for time, linktype, data in packets:
-        stats.packets_read += 1
-        parse = table.get(linktype)
-        if parse is not None:
-            frames = _parse(parse, linktype, data, time, options, stats)
+    sensor_id = options.sensor_id
+    # The hot loop of reading a capture: the packet count is kept in a local and written back
+    # before each frame goes out; _parse's work is inlined for packets that parse cleanly.
+    n = stats.packets_read
+    try:
+        for time, linktype, data in packets:
+            n += 1
+            parse = table.get(linktype)
+            if parse is None:
+                continue
+            sensor = sensor_id
+            if tap is not None and (cur := tap.current) is not None and cur.sensor_id:
+                sensor = cur.sensor_id  # a packet on a sensor's interface is that sensor's
+            try:
+                frames = parse(data, time, sensor)
+            except NotMine:
+                continue
+            except DecodeError as exc:
+                stats.packets_read = n
+                _count_error(exc, linktype, options, stats)
+                continue
+            if type(frames) is not list:  # a Partial: its errors are counted
+                stats.packets_read = n
+                _count_errors(frames, linktype, options, stats)
             if frames:
+                stats.packets_read = n
                 if earliest <= time <= latest:
                     yield from frames
                 else:
                     _bad_time(time, options, stats)
+    finally:
+        stats.packets_read = n
+
+
+def _count_error(
+    error: DecodeError, linktype: int, options: CaptureOptions, stats: DecodeStats
+) -> None:
+    """Count (or, strict, raise) the error of a broken packet."""
+    from dronewatch.protocols.link import family_of
+
+    if options.strict:
+        raise error
+    stats.skip(f"{family_of(linktype)}: {error.reason}")
+
+
+def _count_errors(
+    frames: list[Frame], linktype: int, options: CaptureOptions, stats: DecodeStats
+) -> None:
+    """Count (or, strict, raise) the errors of a :class:`Partial` packet."""
+    if isinstance(frames, Partial):  # good frames, then a broken part: count it
+        for error in frames.errors:
+            _count_error(error, linktype, options, stats)
 
 
 def _parse(
@@ -112,22 +171,14 @@ def _parse(
     stats: DecodeStats,
 ) -> list[Frame]:
     """The frames of one packet; none for a packet that is not ours or is broken (counted)."""
-    from dronewatch.protocols.link import family_of
-
     try:
         frames = parse(data, time, options.sensor_id)
     except NotMine:
         return []
     except DecodeError as exc:
-        if options.strict:
-            raise
-        stats.skip(f"{family_of(linktype)}: {exc.reason}")
+        _count_error(exc, linktype, options, stats)
         return []
-    if isinstance(frames, Partial):  # good frames, then a broken part: count it
-        for error in frames.errors:
-            if options.strict:
-                raise error
-            stats.skip(f"{family_of(linktype)}: {error.reason}")
+    _count_errors(frames, linktype, options, stats)
     return frames
 
 

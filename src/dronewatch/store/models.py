@@ -232,6 +232,28 @@ class IngestBatchRow(Base):
     __table_args__ = (Index("ix_ingest_batches_received", "received"),)
 
 
+class OutboxRow(Base):
+    """An event owed to a receiver that must not lose it (a webhook): written in the same
+    transaction as the alert it carries, deleted once the receiver took it. ``key`` is the
+    idempotency key the receiver sees on every attempt; ``body`` the exact bytes sent."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(Text, nullable=False)  # the sink's name, e.g. the URL
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    created: Mapped[float] = mapped_column(Double, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt: Mapped[float] = mapped_column(Double, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_target_key", "target", "key", unique=True),
+        Index("ix_outbox_target_next", "target", "next_attempt"),
+    )
+
+
 observations: Table = ObservationRow.__table__  # type: ignore[assignment]
 tracks: Table = TrackRow.__table__  # type: ignore[assignment]
 positions: Table = PositionRow.__table__  # type: ignore[assignment]
@@ -241,3 +263,4 @@ zones: Table = ZoneRow.__table__  # type: ignore[assignment]
 whitelist: Table = WhitelistRow.__table__  # type: ignore[assignment]
 sensors: Table = SensorRow.__table__  # type: ignore[assignment]
 ingest_batches: Table = IngestBatchRow.__table__  # type: ignore[assignment]
+outbox: Table = OutboxRow.__table__  # type: ignore[assignment]

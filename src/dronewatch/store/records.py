@@ -89,6 +89,14 @@ def alert_record(alert: Alert) -> dict[str, Any]:
     return out
 
 
+def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
+    """An alert event record as the API's Alert (acknowledgement as of the event)."""
+    out = dict(rec)
+    out.setdefault("first_time", rec["time"])
+    out.update(acknowledged=False, ack_by=None, ack_time=None, comments=[])
+    return out
+
+
 def observation_row(obs: Observation, track_id: str | None) -> tuple[Any, ...]:
     """The observation as an ``observations`` row tuple (``OBSERVATION_COLUMNS``), with the
     track it joined. Tuples, not dicts: this runs for every message at full ingest rate."""

@@ -103,6 +103,23 @@ def database_url(db: str | Path | None) -> str:
     return f"sqlite:///{path}"
 
 
+POSTGRES_EXTRA_HINT = "pip install 'dronewatch[postgres]'"
+
+
+def _require_postgres_driver(url: str) -> None:
+    """``StoreError`` naming the extra when a PostgreSQL URL is used without psycopg (the
+    driver is the optional extra ``dronewatch[postgres]``; the SQLite default needs none)."""
+    if not url.startswith("postgresql+psycopg"):
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        raise StoreError(
+            "a postgresql:// database needs the PostgreSQL driver (psycopg), which is not "
+            f"installed: {POSTGRES_EXTRA_HINT}"
+        )
+
+
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -138,6 +155,9 @@ class WriteBatch:
     # The sensor batches whose observations it holds: (key, first row, end row) in
     # ``observations``. A key already in the store is a redelivery: its rows are skipped.
     keys: list[tuple[BatchKey, int, int]] = field(default_factory=list)
+    # Events owed to durable sinks (webhooks), committed with the alerts they carry:
+    # ``store.outbox.outbox_row`` dicts.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.observations) + len(self.positions) + len(self.tracks) + len(self.alerts)
@@ -170,6 +190,7 @@ class WriteBatch:
         self.tracks.update(other.tracks)
         self.alerts.extend(other.alerts)
         self.acks.extend(other.acks)
+        self.outbox.extend(other.outbox)
         for sid, seen in other.sensors.items():
             mine = self.sensors.get(sid)
             if mine is None:
@@ -226,6 +247,7 @@ class Store:
             )
             sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         else:
+            _require_postgres_driver(url)
             engine = sa.create_engine(
                 url, pool_size=8, max_overflow=8, pool_pre_ping=True, json_serializer=dumps
             )
@@ -415,6 +437,11 @@ class Store:
             self._upsert_alerts(conn, batch.alerts)
         if batch.sensors:
             self._upsert_sensors(conn, batch.sensors)
+        if batch.outbox:  # the same event twice (a retried batch) is owed once
+            stmt = self._insert(m.outbox).on_conflict_do_nothing(
+                index_elements=["target", "key"]
+            )
+            conn.execute(stmt, batch.outbox)
         return duplicates
 
     def _upsert_tracks(

@@ -40,9 +40,13 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dronewatch.model import Observation, Track, TrackPoint, Transport
 from dronewatch.track.geo import bearing_deg, fast_distance_m
+
+if TYPE_CHECKING:
+    from dronewatch.track.rf_locate import RfEstimate
 
 
 @dataclass(slots=True)
@@ -90,6 +94,7 @@ class TrackState:
         "keys",
         "last_sender_skew_s",
         "operator_time",
+        "rf",
         "strong",
         "track",
     )
@@ -111,6 +116,7 @@ class TrackState:
         self.clone_dist_m = 0.0  # distance to another transmitter's fix at about the same time
         self.clone_dt_s = 0.0
         self.last_sender_skew_s: float | None = None  # sender time - capture time
+        self.rf: RfEstimate | None = None  # the RF position estimate (set by the pipeline)
 
 
 _TRANSPORT_VALUE: dict[Transport, str] = {t: t.value for t in Transport}

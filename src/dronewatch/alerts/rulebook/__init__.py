@@ -1,0 +1,6 @@
+"""The registered alert rules, one module each (see :mod:`dronewatch.alerts.registry`).
+
+A new rule is a module here and one import line below.
+"""
+
+from dronewatch.alerts.rulebook import spoof_position_rf as spoof_position_rf

@@ -1,0 +1,245 @@
+"""TAK / Cursor-on-Target: drones, pilots and home points on ATAK, WinTAK, iTAK, TAK Server.
+
+Each live track becomes up to three CoT events, as DragonSync sends them:
+
+* the drone, ``a-u-A-M-F-Q-r`` (unknown affiliation, air, military, fixed/rotary: a UAS
+  rotary wing), uid ``dronewatch-<track>``, with course and speed, and remarks (serial, UAS
+  ID, operator ID, type, product, transports, sensors, the last alert);
+* the pilot, ``b-m-p-s-m`` (a spot map marker), uid ``dronewatch-<track>-pilot``;
+* the home point, ``b-m-p-s-m``, uid ``dronewatch-<track>-home``.
+
+UIDs are stable for a track, so TAK clients move the markers. ``time``/``start`` are the
+server's clock when sent and ``stale`` ``stale_s`` later (an ended track: stale at once, so
+the marker goes). At most one update per track every ``interval_s`` (state changes go at
+once): a thousand drones cannot flood a TAK network. Over UDP each event is one datagram
+(multicast: the usual SA group 239.2.3.1:6969); over TCP and TLS (a TAK Server, usually
+port 8089 with a client certificate) events follow each other on the stream.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from xml.sax.saxutils import escape
+
+from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.net import Link, parse_endpoint, tls_context
+
+DRONE_TYPE = "a-u-A-M-F-Q-r"
+PILOT_TYPE = "b-m-p-s-m"
+HOME_TYPE = "b-m-p-s-m"
+UNKNOWN = "9999999.0"  # CoT's "not known" for ce, le and hae
+DEFAULT_PORTS = {"udp": 6969, "tcp": 8087, "tls": 8089}
+UID_PREFIX = "dronewatch-"
+
+
+def cot_time(t: float) -> str:
+    """Epoch seconds -> CoT's ``2026-12-07T19:21:13.123Z``."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _num(value: Any, default: str = UNKNOWN) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return default
+    return f"{float(value):.7f}".rstrip("0").rstrip(".")
+
+
+def callsign(rec: dict[str, Any]) -> str:
+    return str(rec.get("serial") or rec.get("uas_id") or rec.get("track_id"))
+
+
+def remarks(rec: dict[str, Any], alert: str | None) -> str:
+    parts = []
+    for label, key in (
+        ("Serial", "serial"),
+        ("UAS ID", "uas_id"),
+        ("Operator ID", "operator_id"),
+        ("Type", "ua_type"),
+        ("Product", "product"),
+    ):
+        if rec.get(key):
+            parts.append(f"{label}: {rec[key]}")
+    if rec.get("transports"):
+        parts.append("Via: " + ", ".join(rec["transports"]))
+    if rec.get("sensors"):
+        parts.append("Sensors: " + ", ".join(rec["sensors"]))
+    if rec.get("state") and rec["state"] != "active":
+        parts.append(f"State: {rec['state']}")
+    if alert:
+        parts.append(f"Alert: {alert}")
+    parts.append(f"Track: {rec.get('track_id')}")
+    return "; ".join(parts)
+
+
+def _attr(value: Any) -> str:
+    return escape(str(value), _ATTR)
+
+
+_ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def event_xml(
+    uid: str,
+    cot_type: str,
+    lat: Any,
+    lon: Any,
+    hae: Any,
+    times: tuple[str, str],
+    name: str,
+    remark: str,
+    *,
+    course: Any = None,
+    speed: Any = None,
+    link: tuple[str, str] | None = None,
+) -> str:
+    """One CoT event as XML text (``times``: its time/start and its stale, CoT format).
+    Built as text: a thousand drones make thousands of events a second."""
+    extra = ""
+    if course is not None or speed is not None:
+        extra += f'<track course="{_num(course, "0")}" speed="{_num(speed, "0")}"/>'
+    if link is not None:
+        extra += f'<link uid="{_attr(link[0])}" type="{_attr(link[1])}" relation="p-p"/>'
+    return (
+        f'<event version="2.0" uid="{_attr(uid)}" type="{cot_type}" how="m-g" '
+        f'time="{times[0]}" start="{times[0]}" stale="{times[1]}">'
+        f'<point lat="{_num(lat)}" lon="{_num(lon)}" hae="{_num(hae)}" ce="{UNKNOWN}" '
+        f'le="{UNKNOWN}"/><detail><contact callsign="{_attr(name)}"/>{extra}'
+        f"<remarks>{escape(remark)}</remarks></detail></event>"
+    )
+
+
+def track_events(
+    rec: dict[str, Any], now: float, stale_s: float, alert: str | None = None
+) -> list[str]:
+    """The CoT events of one track record: drone, pilot, home (those with a position)."""
+    tid = rec["track_id"]
+    uid = f"{UID_PREFIX}{tid}"
+    t = cot_time(now)
+    times = (t, t) if rec.get("state") == "ended" else (t, cot_time(now + stale_s))
+    name = callsign(rec)
+    text = remarks(rec, alert)
+    out = []
+    if rec.get("lat") is not None and rec.get("lon") is not None:
+        out.append(
+            event_xml(
+                uid,
+                DRONE_TYPE,
+                rec["lat"],
+                rec["lon"],
+                rec.get("alt"),
+                times,
+                name,
+                text,
+                course=rec.get("direction"),
+                speed=rec.get("speed"),
+            )
+        )
+    if rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
+        pilot = f"Pilot of {name}"
+        if rec.get("operator_id"):
+            pilot += f" ({rec['operator_id']})"
+        out.append(
+            event_xml(
+                f"{uid}-pilot",
+                PILOT_TYPE,
+                rec["operator_lat"],
+                rec["operator_lon"],
+                rec.get("operator_alt"),
+                times,
+                f"{name} pilot",
+                f"{pilot}; {text}",
+                link=(uid, DRONE_TYPE),
+            )
+        )
+    if rec.get("home_lat") is not None and rec.get("home_lon") is not None:
+        out.append(
+            event_xml(
+                f"{uid}-home",
+                HOME_TYPE,
+                rec["home_lat"],
+                rec["home_lon"],
+                None,
+                times,
+                f"{name} home",
+                f"Home point of {name}; {text}",
+                link=(uid, DRONE_TYPE),
+            )
+        )
+    return out
+
+
+class CotSink(Sink):
+    """Tracks (and the alerts on them, in the remarks) as CoT to one endpoint."""
+
+    kind: ClassVar[str] = "cot"
+    wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        ca: Path | None = None,
+        stale_s: float = 60.0,
+        interval_s: float = 1.0,
+        queue_max: int = DEFAULT_QUEUE_MAX,
+    ) -> None:
+        ep = parse_endpoint(url, "--cot", DEFAULT_PORTS)
+        super().__init__(str(ep), queue_max=queue_max)
+        tls = tls_context(ca, cert, key, "--cot") if ep.scheme == "tls" else None
+        if ep.scheme != "tls" and (cert or key):
+            raise SinkError(f"--cot {url}: --cot-cert/--cot-key need tls://")
+        self.link = Link(ep, tls)
+        self.stale_s = stale_s
+        self.interval_s = interval_s
+        self._last: dict[str, tuple[float, str]] = {}  # track -> (monotonic sent, state)
+        self._alert: dict[str, str] = {}  # track -> message of its open alert
+        self.events_sent = 0  # CoT events (up to three per track update)
+
+    def send(self, events: list[SinkEvent]) -> int:
+        now = time.time()
+        mono = time.monotonic()
+        out: list[bytes] = []
+        sent = 0
+        newline = b"\n" if self.link.stream else b""
+        declaration = b"" if self.link.stream else b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        for kind, rec in events:
+            tid = rec.get("track_id")
+            if tid is None:
+                self.skipped += 1
+                continue
+            if kind == "alert":
+                if rec.get("status") == "closed":
+                    self._alert.pop(tid, None)
+                else:
+                    self._alert[tid] = str(rec.get("message"))
+                self._last.pop(tid, None)  # the next update goes at once, with the alert
+                self.skipped += 1
+                continue
+            state = str(rec.get("state"))
+            last = self._last.get(tid)
+            if last is not None and last[1] == state and mono - last[0] < self.interval_s:
+                self.skipped += 1  # a newer update comes within interval_s
+                continue
+            xml = track_events(rec, now, self.stale_s, self._alert.get(tid))
+            if not xml:
+                self.skipped += 1
+                continue
+            if state == "ended":
+                self._last.pop(tid, None)
+                self._alert.pop(tid, None)
+            else:
+                self._last[tid] = (mono, state)
+            out.extend(declaration + ev.encode() + newline for ev in xml)
+            sent += 1
+        if out:
+            self.link.send(out)
+            self.events_sent += len(out)
+        return sent
+
+    def close(self) -> None:
+        self.link.close()

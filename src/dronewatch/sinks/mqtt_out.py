@@ -1,0 +1,270 @@
+"""MQTT out: tracks and alerts as JSON, with Home Assistant discovery (as DragonSync does).
+
+``--mqtt-out mqtt://HOST:1883/PREFIX`` (``mqtts://`` for TLS; user and password as for
+``--mqtt``; PREFIX defaults to ``dronewatch/out``). Topics:
+
+``PREFIX/status``
+    ``online`` / ``offline`` (retained; ``offline`` is the last will): availability.
+``PREFIX/drones/TRACK/state``
+    The track as JSON (the API's track fields, plus ``latitude``, ``longitude``,
+    ``altitude``, ``gps_accuracy`` and ``course`` for Home Assistant), retained while the
+    track lives; at most one update per track per ``interval_s``, state changes at once.
+``PREFIX/drones/TRACK/pilot``, ``PREFIX/drones/TRACK/home``
+    The pilot's and the home point's positions (``latitude``, ``longitude``,
+    ``gps_accuracy``, ``operator_id``), retained.
+``PREFIX/alerts``
+    Every alert event as JSON (the API's Alert), QoS 1, not retained.
+
+Home Assistant discovery (``--mqtt-out-discovery``, default ``homeassistant``): for each
+drone three retained ``device_tracker`` configs, ``DISCOVERY/device_tracker/dronewatch_TRACK_
+{drone,pilot,home}/config``, one device per drone, located from the JSON attributes above.
+When a track ends its last state is published (``"state": "ended"``, not retained) and its
+retained state and discovery configs are cleared, so a broker and Home Assistant running for
+months do not pile up every drone ever seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+from dronewatch import __version__
+from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.store.records import alert_json
+
+DEFAULT_PREFIX = "dronewatch/out"
+ROLES = ("drone", "pilot", "home")
+MAX_QUEUED = 2000  # messages paho holds while the broker is away
+CONNECT_WAIT_S = 5.0
+
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode  # non-finite floats become null
+
+
+def _json(value: Any) -> bytes:
+    return _encode(value)
+
+
+def _safe(text: str) -> str:
+    """A topic level / object id from a track id (no wildcards, separators or spaces)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def drone_state(rec: dict[str, Any]) -> dict[str, Any]:
+    out = dict(rec)
+    out.pop("trail", None)
+    out.update(
+        latitude=rec.get("lat"),
+        longitude=rec.get("lon"),
+        altitude=rec.get("alt"),
+        course=rec.get("direction"),
+        gps_accuracy=10,
+    )
+    return out
+
+
+class MqttOutSink(Sink):
+    """Tracks and alerts to one MQTT broker."""
+
+    kind: ClassVar[str] = "mqtt"
+    wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        discovery_prefix: str | None = "homeassistant",
+        interval_s: float = 1.0,
+        client_id: str | None = None,
+        queue_max: int = DEFAULT_QUEUE_MAX,
+    ) -> None:
+        from dronewatch.sources.mqtt import check_topic_level, parse_broker_url
+
+        parts = urlsplit(url.strip())
+        prefix = parts.path.strip("/") or DEFAULT_PREFIX
+        try:
+            self.broker = parse_broker_url(urlunsplit((*parts[:2], "", "", "")))
+            check_topic_level(prefix, "--mqtt-out topic prefix")
+            if discovery_prefix is not None:
+                check_topic_level(discovery_prefix, "--mqtt-out-discovery")
+        except ValueError as exc:
+            raise SinkError(str(exc)) from exc
+        super().__init__(f"{self.broker}/{prefix}", queue_max=queue_max)
+        self.prefix = prefix
+        self.discovery = discovery_prefix
+        self.interval_s = interval_s
+        digest = hashlib.sha256(f"{self.broker}/{prefix}".encode()).hexdigest()[:8]
+        self.client_id = client_id or f"dronewatch-out-{socket.gethostname()}-{digest}"
+        self._client: Any = None
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        self._announced: set[str] = set()  # tracks whose discovery configs are out
+        self._last: dict[str, tuple[float, str]] = {}
+        self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
+
+    # -- topics ----------------------------------------------------------------------------
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.prefix}/status"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.prefix}/alerts"
+
+    def track_topic(self, tid: str, part: str) -> str:
+        return f"{self.prefix}/drones/{_safe(tid)}/{part}"
+
+    def config_topic(self, tid: str, role: str) -> str:
+        return f"{self.discovery}/device_tracker/dronewatch_{_safe(tid)}_{role}/config"
+
+    def discovery_configs(self, rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Home Assistant ``device_tracker`` configs of one drone (topic -> config)."""
+        tid = rec["track_id"]
+        name = str(rec.get("serial") or rec.get("uas_id") or tid)
+        device = {
+            "identifiers": [f"dronewatch_{_safe(tid)}"],
+            "name": f"Drone {name}",
+            "manufacturer": "dronewatch",
+            "model": rec.get("product") or rec.get("ua_type") or "drone",
+            "serial_number": rec.get("serial"),
+            "sw_version": __version__,
+        }
+        out = {}
+        for role, part, label in (
+            ("drone", "state", f"Drone {name}"),
+            ("pilot", "pilot", f"Pilot of {name}"),
+            ("home", "home", f"Home of {name}"),
+        ):
+            out[self.config_topic(tid, role)] = {
+                "name": label,
+                "unique_id": f"dronewatch_{_safe(tid)}_{role}",
+                "object_id": f"dronewatch_{_safe(tid)}_{role}",
+                "json_attributes_topic": self.track_topic(tid, part),
+                "source_type": "gps",
+                "availability_topic": self.status_topic,
+                "icon": {"drone": "mdi:quadcopter", "pilot": "mdi:account", "home": "mdi:home"}[
+                    role
+                ],
+                "device": device,
+            }
+        return out
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        from dronewatch.sources.mqtt import new_client
+
+        try:
+            client = new_client(self.broker, self.client_id)
+        except ValueError as exc:
+            raise SinkError(str(exc)) from exc
+        client.max_queued_messages_set(MAX_QUEUED)
+        client.will_set(self.status_topic, "offline", qos=1, retain=True)
+
+        def on_connect(client: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+            if getattr(reason, "is_failure", False):
+                self._refused = str(reason)
+                return
+            self._refused = None
+            client.publish(self.status_topic, "online", qos=1, retain=True)
+            self._connected.set()
+
+        def on_disconnect(*_args: Any) -> None:
+            self._connected.clear()
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        client.loop_start()
+        self._client = client
+        return client
+
+    def _publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1
+    ) -> None:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != 0:
+            raise OSError(f"MQTT publish to {topic} failed: {info.rc}")
+
+    def send(self, events: list[SinkEvent]) -> int:
+        if self._client is None:
+            self._connect()
+        if not self._connected.wait(CONNECT_WAIT_S):
+            why = self._refused or "no connection"
+            raise OSError(f"MQTT broker {self.broker}: {why}")
+        mono = time.monotonic()
+        sent = 0
+        for kind, rec in events:
+            if kind == "alert":
+                self._publish(self.alerts_topic, _json(alert_json(rec)))
+                sent += 1
+                continue
+            tid = rec.get("track_id")
+            if tid is None:
+                self.skipped += 1
+                continue
+            state = str(rec.get("state"))
+            last = self._last.get(tid)
+            if last is not None and last[1] == state and mono - last[0] < self.interval_s:
+                self.skipped += 1
+                continue
+            self._track(rec, tid, state)
+            if state == "ended":
+                self._last.pop(tid, None)
+            else:
+                self._last[tid] = (mono, state)
+            sent += 1
+        return sent
+
+    def _track(self, rec: dict[str, Any], tid: str, state: str) -> None:
+        ended = state == "ended"
+        if self.discovery is not None and not ended and tid not in self._announced:
+            for topic, config in self.discovery_configs(rec).items():
+                self._publish(topic, _json(config), retain=True)
+            self._announced.add(tid)
+        self._publish(self.track_topic(tid, "state"), _json(drone_state(rec)), retain=not ended)
+        for part, lat, lon in (
+            ("pilot", "operator_lat", "operator_lon"),
+            ("home", "home_lat", "home_lon"),
+        ):
+            place = (rec.get(lat), rec.get(lon), rec.get("operator_id"))
+            if place[0] is None or place[1] is None or ended:
+                continue
+            if self._places.get((tid, part)) != place:  # only when it moved
+                self._places[(tid, part)] = place
+                doc = {
+                    "latitude": rec[lat],
+                    "longitude": rec[lon],
+                    "gps_accuracy": 10,
+                    "operator_id": rec.get("operator_id"),
+                    "track_id": tid,
+                }
+                self._publish(self.track_topic(tid, part), _json(doc), retain=True)
+        if ended:  # forget it: clear what the broker retains for it
+            self._places.pop((tid, "pilot"), None)
+            self._places.pop((tid, "home"), None)
+            for part in ("state", "pilot", "home"):
+                self._publish(self.track_topic(tid, part), "", retain=True)
+            if tid in self._announced:
+                for role in ROLES:
+                    self._publish(self.config_topic(tid, role), "", retain=True)
+                self._announced.discard(tid)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                if self._connected.is_set():
+                    info = client.publish(self.status_topic, "offline", qos=1, retain=True)
+                    info.wait_for_publish(1.0)
+                client.disconnect()
+            finally:
+                client.loop_stop()
+                self._connected.clear()

@@ -1,0 +1,223 @@
+"""Webhooks: every alert event POSTed as JSON, signed, at least once.
+
+The body is one JSON object::
+
+    {"type": "alert", "idempotency_key": "<uuid>", "source": "dronewatch",
+     "alert": {... the API's Alert ...}}
+
+with the headers ``Content-Type: application/json``, ``Idempotency-Key: <uuid>`` (the same
+on every attempt at the same event), ``X-Dronewatch-Event: alert`` and, with a secret,
+``X-Dronewatch-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>``.
+
+Nothing is lost across a receiver outage or a dronewatch restart: the event is written to the
+store's outbox in the same transaction as the alert (``WriteBatch.outbox``), and deleted only
+once the receiver answered 2xx. Failures (network, timeout, 5xx, 408, 429) are retried with
+back-off (doubling to ``retry_max_s``), oldest first; any other 4xx means the receiver refuses
+this event: it is dropped (counted, logged). Events older than ``max_age_s`` are given up
+(counted). A receiver may see an event more than once (a lost answer): always with the same
+idempotency key, so it can tell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from dronewatch import __version__
+from dronewatch.sinks.base import Kind, Sink, SinkError, SinkEvent
+from dronewatch.store import Store, StoreError
+from dronewatch.store.outbox import Outbox, OutboxItem, outbox_row
+from dronewatch.store.records import alert_json
+
+SIGNATURE_HEADER = "X-Dronewatch-Signature"
+KEY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Dronewatch-Event"
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+MAX_AGE_S = 7 * 86400.0
+IDLE_POLL_S = 5.0  # the outbox is looked at at least this often
+_KEYS = uuid.UUID("5f0d0c52-9a4e-4b8e-9d0a-6c1f0f3d2b7a")  # namespace of idempotency keys
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature header's value: ``sha256=<hex HMAC-SHA256 of body>``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Whether ``header`` is the signature of ``body`` (for receivers; constant time)."""
+    return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+def idempotency_key(target: str, rec: dict[str, Any]) -> str:
+    """The same alert event (episode, status, time) always gets the same key."""
+    return str(uuid.uuid5(_KEYS, f"{target}|{rec['alert_id']}|{rec['status']}|{rec['time']!r}"))
+
+
+def redact_url(url: str) -> str:
+    """The URL without credentials or query (they may hold tokens): for logs and /health."""
+    p = urlsplit(url)
+    host = p.hostname or ""
+    if p.port:
+        host += f":{p.port}"
+    return urlunsplit((p.scheme, host, p.path, "", ""))
+
+
+class WebhookSink(Sink):
+    """Alerts to one URL through the store's outbox."""
+
+    kind: ClassVar[str] = "webhook"
+    wants: ClassVar[frozenset[Kind]] = frozenset({"alert"})
+
+    def __init__(
+        self,
+        url: str,
+        store: Store,
+        *,
+        secret: bytes | None = None,
+        timeout_s: float = 5.0,
+        retry_first_s: float = RETRY_FIRST_S,
+        retry_max_s: float = RETRY_MAX_S,
+        max_age_s: float = MAX_AGE_S,
+    ) -> None:
+        p = urlsplit(url)
+        if p.scheme not in ("http", "https") or not p.hostname:
+            raise SinkError(f"--webhook {redact_url(url)!r}: use http://HOST/PATH or https://...")
+        super().__init__(redact_url(url), queue_max=0)
+        self.url = url
+        # The outbox rows' owner: the URL's digest (the URL may hold a token).
+        self.outbox_target = "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:24]
+        self.outbox = Outbox(store, self.outbox_target)
+        self.secret = secret
+        self.timeout_s = timeout_s
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
+        self.max_age_s = max_age_s
+        self._pending = 0  # rows in the outbox, as last counted
+        self._wake = False
+
+    # -- the pipeline's side ---------------------------------------------------------------
+
+    def outbox_rows(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = time.time()
+        rows = []
+        for rec in alerts:
+            key = idempotency_key(self.outbox_target, rec)
+            body = json.dumps(
+                {
+                    "type": "alert",
+                    "idempotency_key": key,
+                    "source": "dronewatch",
+                    "alert": alert_json(rec),
+                },
+                separators=(",", ":"),
+                sort_keys=True,
+                default=str,
+            )
+            rows.append(outbox_row(self.outbox_target, key, body, now))
+        return rows
+
+    def offer(self, events: Sequence[SinkEvent]) -> None:
+        """The alerts are in the outbox (committed): wake the worker."""
+        with self._cond:
+            self.queued += len(events)
+            self._pending += len(events)
+            self._wake = True
+            self._cond.notify()
+
+    def depth(self) -> int:
+        return self._pending
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def post(self, item: OutboxItem) -> int:
+        """POST one event; the HTTP status (``OSError`` if there was no answer)."""
+        body = item.body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"dronewatch/{__version__}",
+            KEY_HEADER: item.key,
+            EVENT_HEADER: "alert",
+        }
+        if self.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                resp.read(65536)
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return int(exc.code)
+
+    def _delay(self, attempts: int) -> float:
+        return float(min(self.retry_first_s * 2 ** min(attempts, 30), self.retry_max_s))
+
+    def _round(self) -> float | None:
+        """Deliver what is due; when to look again (``None``: when woken)."""
+        now = time.time()
+        done: list[int] = []
+        try:
+            due = self.outbox.due(now)
+            for item in due:
+                if self._stopping.is_set():
+                    break
+                if item.attempts and now - item.created > self.max_age_s:
+                    done.append(item.id)
+                    self.dropped += 1
+                    self.failure(f"gave up an event after {item.attempts} attempts (too old)")
+                    continue
+                try:
+                    status = self.post(item)
+                except (OSError, ValueError) as exc:
+                    error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
+                    status = 0
+                else:
+                    error = f"HTTP {status}"
+                if 200 <= status < 300:
+                    done.append(item.id)
+                    self.success(1)
+                    continue
+                self.failed += 1
+                if 400 <= status < 500 and status not in (408, 425, 429):
+                    done.append(item.id)  # the receiver refuses this event: retrying is futile
+                    self.dropped += 1
+                    self.failure(f"{error}: the receiver refused event {item.key}; dropped")
+                    continue
+                self.failure(f"{error} (attempt {item.attempts + 1}; retrying)")
+                self.outbox.retry(item, time.time() + self._delay(item.attempts), error[:300])
+                break  # the receiver is down: the others wait for the back-off too
+            self.outbox.done(done)
+            self._pending, nxt = self.outbox.summary()
+        except StoreError as exc:
+            self.failure(f"outbox: {exc}")
+            return time.time() + 1.0
+        return nxt
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            nxt = self._round()
+            now = time.time()
+            wait = IDLE_POLL_S if nxt is None else min(max(nxt - now, 0.0), IDLE_POLL_S)
+            if nxt is not None and nxt <= now:
+                continue
+            with self._cond:
+                if not self._wake:
+                    self._cond.wait(wait)
+                self._wake = False
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop at once: what is not delivered stays in the outbox for the next start."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
