@@ -98,7 +98,7 @@ def play(args: argparse.Namespace) -> None:
              else np.clip(np.round(noise_f), -32768, 32767).astype(np.int16))
     del noise_f
     in_band = 2 * NOISE_STD**2 * 9e6 / rate  # noise power in 9 MHz
-    block = int(BLOCK_S * rate)
+    block = int((BLOCK_S / 10 if cf32 else BLOCK_S) * rate)  # ZMQ: 2 MB messages
     total = int(args.seconds * rate)
     if cf32:
         import zmq
@@ -247,6 +247,11 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
         "bursts_sent": len(sent), "decodable": len(ok), "decodable_decoded": len(decoded_ok),
         "decoded_total": len(decoded_all), "false_decodes": len(false),
         "missed_decodable_snr_db": missed_low[:20],
+        # (decoded offset, payload head, where it was sent or None, its SNR)
+        "false_detail": [(got[p].extra["sample_offset"], p[:5].hex(),
+                          by_payload[p].start if p in by_payload else None,
+                          round(by_payload[p].snr_db, 1) if p in by_payload else None)
+                         for p in false][:10],
         "dropped_samples": d["dropped_samples"], "blocks_dropped": d["blocks_dropped"],
         "max_rss_mb": round(ru1.ru_maxrss / 1024),
         "rss_mb_quartiles": [rss_mb[min(len(rss_mb) - 1, len(rss_mb) * q // 4)]

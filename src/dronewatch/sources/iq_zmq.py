@@ -22,7 +22,13 @@ import numpy as np
 from dronewatch.sources.iq_live import POLL_S, IQChunk, IQStreamSource
 from dronewatch.sources.live import LiveOptions, LiveSource, SourceFatal
 
-RCVHWM = 4096  # messages ZMQ buffers for us
+#: Messages ZMQ may hold for us while the reader is busy. ZMQ buffers whole messages in its
+#: own thread: a high mark with large messages is unbounded memory in practice (measured:
+#: 2 GB with 20 MB messages behind a loaded machine). GNU Radio's sink sends messages of a
+#: flowgraph buffer (tens of kB to a few MB): 64 of them is a few ms to 1 s at 50 MS/s. What
+#: ZMQ drops beyond it is unseen (PUB/SUB has no sequence numbers); the source's own drops
+#: are counted.
+RCVHWM = 64
 
 
 class ZmqIQSource(IQStreamSource):
@@ -62,12 +68,13 @@ class ZmqIQSource(IQStreamSource):
             while not stop.is_set():
                 if not poller.poll(int(POLL_S * 1000)):
                     continue
-                data = sock.recv(copy=True)
+                msg = sock.recv(copy=False)
                 self.messages += 1
+                data: Any = msg.buffer  # no copy of the samples
                 if self._rest:
-                    data = self._rest + data
+                    data = self._rest + bytes(data)
                 whole = len(data) // 8 * 8
-                self._rest = data[whole:]
+                self._rest = bytes(data[whole:])
                 if whole:
                     yield IQChunk(np.frombuffer(data, dtype=np.complex64, count=whole // 8))
         finally:
