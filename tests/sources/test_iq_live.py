@@ -135,10 +135,17 @@ class _Scripted(IQStreamSource):
         self._chunks = chunks
 
     def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
+        piece = 100_000  # as a device delivers: small chunks, never more than the queue
         for chunk in self._chunks:
-            while self._wq_samples > 0:  # paced like a real-time source: nothing dropped
-                time.sleep(0.01)
-            yield chunk
+            x = chunk.samples
+            for i in range(0, max(len(x), 1), piece):
+                while self._wq_samples > self._wq_max // 2:  # real-time-like: no drops
+                    time.sleep(0.01)
+                if i == 0:
+                    yield IQChunk(x[:piece], chunk.dropped_before, chunk.gap,
+                                  chunk.center_freq_hz, chunk.overflow, chunk.skipped_before)
+                else:
+                    yield IQChunk(x[i : i + piece])
 
 
 def _burst_period(seed: int) -> np.ndarray:
