@@ -285,3 +285,17 @@ def test_bursts_across_segment_boundaries_decoded_once() -> None:
     got = [(f.extra["sample_offset"], f.payload) for f in frames if f.extra]
     assert [p for _, p in got] == [p for _, p in want]  # each once, in order
     assert all(abs(o - w) <= 3 for (o, _), (w, _) in zip(got, want, strict=True))
+
+
+def test_serve_and_sensor_options_name_a_stream() -> None:
+    # serve/sensor: --sdr iq:- --sdr-format ci16 --sdr-rate 20e6 --sdr-channels 2414.5
+    from dronewatch.cli.live import Receivers
+
+    r = Receivers(sdr=("iq:-", "driver=uhd", "zmq:tcp://127.0.0.1:5555"), sdr_rate=20e6,
+                  sdr_format="ci16", sdr_channels=[2414.5e6])
+    assert r.specs() == ["iq:-", "soapy:driver=uhd", "zmq:tcp://127.0.0.1:5555"]
+    source = open_live("iq:-", LiveOptions(extra=r.extra()))
+    assert isinstance(source, IQStreamSource)
+    assert source.sample_rate == 20e6 and source.center_freq_hz == 2414.5e6
+    zmq_source = open_live("zmq:tcp://127.0.0.1:5555", LiveOptions(extra=r.extra()))
+    assert isinstance(zmq_source, IQStreamSource) and zmq_source.sample_rate == 20e6

@@ -59,6 +59,7 @@ class Receivers:
     sdr_gain: float | None = None
     sdr_channels: list[float] | None = None
     sdr_dwell: float | None = None
+    sdr_format: str | None = None
 
     def specs(self, sources: Sequence[str] = ()) -> list[str]:
         """Live-source specs of the receivers (``--source`` specs after them)."""
@@ -75,7 +76,8 @@ class Receivers:
         if self.dwell is not None:
             extra["dwell_s"] = self.dwell
         for key, value in (("sdr_rate_hz", self.sdr_rate), ("sdr_gain_db", self.sdr_gain),
-                           ("sdr_channels", self.sdr_channels), ("sdr_dwell_s", self.sdr_dwell)):
+                           ("sdr_channels", self.sdr_channels), ("sdr_dwell_s", self.sdr_dwell),
+                           ("sdr_format", self.sdr_format)):
             if value is not None:
                 extra[key] = value
         return extra
@@ -131,8 +133,10 @@ def receiver_options(fn: F) -> F:
             multiple=True,
             metavar="SPEC",
             help="Receive DJI DroneID from an SDR: soapy:driver=uhd (USRP), soapy:driver=hackrf, "
-            "soapy: (the first found), or antsdr:HOST:PORT (an AntSDR/WarDragon DroneID feed); "
-            "repeatable. SoapySDR needs python3-soapysdr and the device's module.",
+            "soapy: (the first found), antsdr:HOST:PORT (an AntSDR/WarDragon DroneID feed), "
+            "iq:- / iq:FIFO / iq:tcp://HOST:PORT (raw IQ, with --sdr-format) or "
+            "zmq:tcp://HOST:PORT (GNU Radio ZMQ PUB); repeatable. SoapySDR needs "
+            "python3-soapysdr and the device's module.",
         ),
         click.option("--sdr-rate", type=float, metavar="S/S",
                      help="SDR sample rate (default 50e6; a HackRF does 20e6: one channel)."),
@@ -152,6 +156,13 @@ def receiver_options(fn: F) -> F:
             metavar="SECONDS",
             help="Time on each SDR tuning (default 0.7 s, more than the 640 ms DroneID burst "
             "period; tunings where bursts were heard get 3x).",
+        ),
+        click.option(
+            "--sdr-format",
+            type=click.Choice(["ci16", "cf32", "cu8", "ci8", "cf64"]),
+            default=None,
+            help="Sample format of an --sdr iq:-/iq:FIFO/iq:tcp://HOST:PORT stream (with "
+            "--sdr-rate; one --sdr-channels value is its centre).",
         ),
     ]
     wrapped: Any = command

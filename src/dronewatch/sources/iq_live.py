@@ -431,6 +431,22 @@ def spectrum_warnings(x: npt.NDArray[np.complex64], integer: bool = True) -> lis
 # -- raw IQ on stdin, a FIFO or TCP --------------------------------------------------------------
 
 
+def stream_rate(extra: Any) -> float | None:
+    """A stream's sample rate: ``--sample-rate`` (decode) or ``--sdr-rate`` (serve, sensor)."""
+    rate = extra.get("sample_rate_hz") or extra.get("sdr_rate_hz")
+    return None if rate is None else float(rate)
+
+
+def stream_centre(extra: Any) -> float | None:
+    """A stream's centre: ``--center-freq``, or the one ``--sdr-channels`` value given."""
+    centre = extra.get("center_freq_hz")
+    if centre is None:
+        channels: list[float] = list(extra.get("sdr_channels") or [])
+        if len(channels) == 1:
+            centre = channels[0]
+    return None if centre is None else float(centre)
+
+
 class _Decoder:
     """Bytes -> complex64, keeping a partial sample for the next read."""
 
@@ -464,12 +480,14 @@ class RawIQSource(IQStreamSource):
         from dronewatch.sources.iq import raw_format
 
         extra = options.extra
-        fmt_name = extra.get("iq_format")
-        rate = extra.get("sample_rate_hz")
+        fmt_name = extra.get("iq_format") or extra.get("sdr_format")
+        rate = stream_rate(extra)
         if not fmt_name:
-            raise ValueError(f"IQ stream {target!r}: needs --iq-format (ci16, cf32, cu8, ci8...)")
+            raise ValueError(f"IQ stream {target!r}: needs --iq-format (ci16, cf32, cu8, ci8...)"
+                             " (serve/sensor: --sdr-format)")
         if rate is None:
-            raise ValueError(f"IQ stream {target!r}: needs --sample-rate")
+            raise ValueError(f"IQ stream {target!r}: needs --sample-rate (serve/sensor: "
+                             "--sdr-rate)")
         try:
             self.fmt = raw_format(str(fmt_name))
         except Unsupported as exc:
@@ -484,7 +502,7 @@ class RawIQSource(IQStreamSource):
             raise ValueError("IQ stream: expected iq:-, iq:PATH or iq:tcp://HOST:PORT")
         else:
             name = "stdin" if target == "-" else target
-        super().__init__(name, options, float(rate), extra.get("center_freq_hz"))
+        super().__init__(name, options, float(rate), stream_centre(extra))
         self.integer_samples = self.fmt.component.kind in "iu"
         self.target = target
         self.bytes_read = 0

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from dronewatch.sources.iq_live import POLL_S, IQChunk, IQStreamSource
+from dronewatch.sources.iq_live import (
+    POLL_S,
+    IQChunk,
+    IQStreamSource,
+    stream_centre,
+    stream_rate,
+)
 from dronewatch.sources.live import LiveOptions, LiveSource, SourceFatal
 
 #: Messages ZMQ may hold for us while the reader is busy. ZMQ buffers whole messages in its
@@ -37,11 +43,11 @@ class ZmqIQSource(IQStreamSource):
     def __init__(self, target: str, options: LiveOptions) -> None:
         if not target.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError(f"ZMQ IQ stream {target!r}: expected zmq:tcp://HOST:PORT")
-        rate = options.extra.get("sample_rate_hz")
+        rate = stream_rate(options.extra)
         if rate is None:
-            raise ValueError(f"ZMQ IQ stream {target!r}: needs --sample-rate")
-        super().__init__(f"zmq:{target}", options, float(rate),
-                         options.extra.get("center_freq_hz"))
+            raise ValueError(f"ZMQ IQ stream {target!r}: needs --sample-rate (serve/sensor: "
+                             "--sdr-rate)")
+        super().__init__(f"zmq:{target}", options, rate, stream_centre(options.extra))
         self.url = target
         self.messages = 0
         self._rest = b""
