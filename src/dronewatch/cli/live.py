@@ -20,28 +20,25 @@ from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _channels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    from dronewatch.sources.nl80211 import parse_channels
+def _parsed(module: str, name: str) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """A click callback parsing the value with ``module.name`` (imported when used); its
+    ``ValueError`` becomes a usage error."""
 
-    try:
-        return parse_channels(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        import importlib
+
+        try:
+            return getattr(importlib.import_module(module), name)(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return callback
 
 
-def _sdr_channels(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> list[float] | None:
-    if value is None:
-        return None
-    from dronewatch.sources.channel_plan import parse_channels
-
-    try:
-        return parse_channels(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+_channels = _parsed("dronewatch.sources.nl80211", "parse_channels")
+_sdr_channels = _parsed("dronewatch.sources.channel_plan", "parse_channels")
 
 
 @dataclass(slots=True, frozen=True)

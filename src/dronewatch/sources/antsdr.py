@@ -10,7 +10,6 @@ is damage: the connection is dropped and made again (counted), as when the devic
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Any
@@ -19,10 +18,9 @@ from dronewatch.errors import DecodeError
 from dronewatch.model import Frame, Transport
 from dronewatch.protocols.antsdr import DEFAULT_PORT, TYPE_REPORT, decode, split_frames
 from dronewatch.sources.live import LiveOptions, LiveSource, SourceError
+from dronewatch.sources.stream import connect_tcp, socket_reads
 
 READ_BYTES = 1 << 14
-POLL_S = 0.25
-CONNECT_TIMEOUT_S = 5.0
 
 
 class AntsdrSource(LiveSource):
@@ -41,21 +39,11 @@ class AntsdrSource(LiveSource):
                 "bytes": self.bytes_read}
 
     def run(self, stop: threading.Event) -> None:
-        try:
-            sock = socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT_S)
-        except OSError as exc:
-            raise SourceError(f"cannot connect to {self.name}: {exc.strerror or exc}") from exc
+        sock = connect_tcp(self.host, self.port, self.name)
         self.connections += 1
         buf = bytearray()
         try:
-            sock.settimeout(POLL_S)
-            while not stop.is_set():
-                try:
-                    data = sock.recv(READ_BYTES)
-                except TimeoutError:
-                    continue
-                if not data:
-                    raise SourceError(f"{self.name} closed the connection; connecting again")
+            for data in socket_reads(sock, stop, READ_BYTES):
                 self.bytes_read += len(data)
                 buf += data
                 try:
@@ -67,6 +55,8 @@ class AntsdrSource(LiveSource):
                 out = [f for f in (self._frame(t, p) for t, p in frames) if f is not None]
                 if out:
                     self.emit(out)
+            if not stop.is_set():
+                raise SourceError(f"{self.name} closed the connection; connecting again")
         finally:
             sock.close()
 

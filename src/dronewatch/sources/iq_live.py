@@ -37,10 +37,6 @@ import contextlib
 import fcntl
 import os
 import queue
-import select
-import socket
-import stat
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -56,7 +52,6 @@ from dronewatch.sources.live import (
     LiveSource,
     SourceEnded,
     SourceError,
-    SourceFatal,
 )
 
 QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
@@ -68,7 +63,6 @@ READ_BYTES = 1 << 22
 F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
 POLL_S = 0.25
-CONNECT_TIMEOUT_S = 5.0
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
 
 
@@ -518,34 +512,14 @@ class RawIQSource(IQStreamSource):
             yield from self._file_chunks(stop)
 
     def _file_chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
-        own = self.target != "-"
-        if own:
-            try:
-                mode = os.stat(self.target).st_mode
-            except FileNotFoundError:
-                raise SourceFatal(f"{self.target}: no such file or FIFO") from None
-            if stat.S_ISDIR(mode):
-                raise SourceFatal(f"{self.target}: is a directory, not an IQ stream")
-            try:
-                fd = os.open(self.target, os.O_RDONLY | os.O_NONBLOCK)
-            except PermissionError:
-                raise SourceFatal(f"{self.target}: permission denied") from None
-        else:
-            fd = sys.stdin.fileno()
+        from dronewatch.sources.stream import fd_reads, open_input
+
+        fd, own = open_input(self.target, "an IQ stream")
         with contextlib.suppress(OSError):  # a larger pipe buffer: fewer, larger reads
             fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
         dec = _Decoder(self.fmt)
         try:
-            while not stop.is_set():
-                ready, _, _ = select.select([fd], [], [], POLL_S)
-                if not ready:
-                    continue
-                try:
-                    data = os.read(fd, READ_BYTES)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    return
+            for data in fd_reads(fd, stop, READ_BYTES):
                 self.bytes_read += len(data)
                 yield IQChunk(dec.feed(data))
         finally:
@@ -553,27 +527,21 @@ class RawIQSource(IQStreamSource):
                 os.close(fd)
 
     def _tcp_chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
+        from dronewatch.sources.stream import connect_tcp, socket_reads
+
         assert self.tcp is not None
-        try:
-            sock = socket.create_connection(self.tcp, timeout=CONNECT_TIMEOUT_S)
-        except OSError as exc:
-            raise SourceError(f"cannot connect to {self.name}: {exc.strerror or exc}") from exc
+        sock = connect_tcp(*self.tcp, self.name)
         self.connections += 1
         dec = _Decoder(self.fmt)
         first = True
         try:
-            sock.settimeout(POLL_S)
-            while not stop.is_set():
-                try:
-                    data = sock.recv(READ_BYTES)
-                except TimeoutError:
-                    continue
-                if not data:
-                    raise SourceError(f"{self.name} closed the stream; connecting again")
+            for data in socket_reads(sock, stop, READ_BYTES):
                 self.bytes_read += len(data)
                 # a new connection: samples between the two are lost (how many is unknown)
                 yield IQChunk(dec.feed(data), gap=first and self.connections > 1)
                 first = False
+            if not stop.is_set():
+                raise SourceError(f"{self.name} closed the stream; connecting again")
         finally:
             sock.close()
 
