@@ -371,8 +371,10 @@ def warm_up() -> None:
     from dronewatch.phy.ocusync.transmitter import transmit
 
     burst = transmit(bytes(range(1, 174)), sample_rate=FS)
-    x = np.zeros(len(burst) + 30000, np.complex64)
-    x[15000 : 15000 + len(burst)] = burst
-    x += np.complex64(1e-3)
+    rng = np.random.default_rng(0)
+    n = len(burst) + 30000
+    # Noise at 20 dB below the burst: one candidate (digital silence would make many).
+    x = ((rng.standard_normal(n) + 1j * rng.standard_normal(n)) * 0.07).astype(np.complex64)
+    x[15000 : 15000 + len(burst)] += burst
     receive(x, FS, config=ReceiverConfig(combine_depth=0))
     _WARM = True
