@@ -87,6 +87,9 @@ class ServerSection(_Section):
     tls_cert: File | None = None
     tls_key: File | None = None
     tiles: str | None = None
+    tiles_attribution: str | None = None
+    basemap: File | None = None  # PMTiles or MBTiles: the offline basemap
+    basemap_attribution: str | None = None
     retention_days: float | None = Field(None, gt=0)
 
     @field_validator("db")
@@ -314,6 +317,9 @@ FLAGS: dict[str, tuple[str, str]] = {
     "tls_cert": ("server", "tls_cert"),
     "tls_key": ("server", "tls_key"),
     "tile_url": ("server", "tiles"),
+    "tile_attribution": ("server", "tiles_attribution"),
+    "basemap": ("server", "basemap"),
+    "basemap_attribution": ("server", "basemap_attribution"),
     "retention_days": ("server", "retention_days"),
     "log_level": ("log", "level"),
     "log_json": ("log", "json_lines"),
