@@ -184,7 +184,17 @@ def run(
 
 
 def clean_mqtt(prefix: str) -> int:
-    """Clear every retained message the bench left under ``prefix``."""
+    """Clear every retained message the bench left under ``prefix`` (until none is left)."""
+    total = 0
+    for _ in range(5):
+        n = _clean_mqtt_once(prefix)
+        total += n
+        if not n:
+            break
+    return total
+
+
+def _clean_mqtt_once(prefix: str) -> int:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -195,8 +205,12 @@ def clean_mqtt(prefix: str) -> int:
     c.subscribe(f"{prefix}/#")
     c.loop_start()
     time.sleep(2.0)
-    for t in topics:
-        c.publish(t, b"", retain=True, qos=1).wait_for_publish(5)
+    c.unsubscribe(f"{prefix}/#")
+    last = None
+    for t in sorted(topics):
+        last = c.publish(t, b"", retain=True, qos=1)
+    if last is not None:
+        last.wait_for_publish(30)
     c.disconnect()
     c.loop_stop()
     return len(topics)
