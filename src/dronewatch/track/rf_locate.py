@@ -302,9 +302,20 @@ class RfLocator:
             cx = cy = 0.0
         else:
             cx, cy = float(np.mean(self.sx)), float(np.mean(self.sy))
-        steps = np.arange(-cfg.search_m, cfg.search_m + 1e-9, cfg.grid_step_m)
-        mx, my = np.meshgrid(steps + cx, steps + cy)
-        gx, gy = mx.ravel(), my.ravel()
+        model = "broadcast-offset" if offset_model else "static"
+        prev = st.estimate
+        warm = prev.fit if prev is not None and prev.model == model else None
+        if warm is None:  # the whole search area at grid_step_m
+            steps = np.arange(-cfg.search_m, cfg.search_m + 1e-9, cfg.grid_step_m)
+            mx, my = np.meshgrid(steps + cx, steps + cy)
+            gx, gy = mx.ravel(), my.ravel()
+        else:  # coarse over the whole area, fine around the previous fix
+            coarse = np.arange(-cfg.search_m, cfg.search_m + 1e-9, 3 * cfg.grid_step_m)
+            fine = np.arange(-6, 7) * cfg.grid_step_m
+            mx, my = np.meshgrid(coarse + cx, coarse + cy)
+            fx, fy = np.meshgrid(fine + warm[0], fine + warm[1])
+            gx = np.concatenate([mx.ravel(), fx.ravel()])
+            gy = np.concatenate([my.ravel(), fy.ravel()])
         w2 = w * w
         p0, wp2 = cfg.power_prior_dbm, 1.0 / cfg.power_prior_db ** 2
         y = rssi[None, :] + k * logd(gx, gy)  # = P + residual
@@ -338,10 +349,8 @@ class RfLocator:
         # refined from the grid's best point, and from the previous fix and (offset model)
         # the broadcast itself: the likelihood may have a second, far valley
         starts = [x0]
-        prev = st.estimate
-        if prev is not None and prev.model == ("broadcast-offset" if offset_model else "static") \
-                and prev.fit is not None:
-            starts.append(np.array(prev.fit))
+        if warm is not None:
+            starts.append(np.array(warm))
         if offset_model:
             starts.append(np.array([0.0, 0.0, x0[2]]))
         res = None
