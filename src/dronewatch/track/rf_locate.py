@@ -164,12 +164,35 @@ class RfLocator:
         else:
             self.lat0 = self.lon0 = 0.0
         self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
-        self.sx = np.array([(s.lon - self.lon0) * self.kx for s in sites])
-        self.sy = np.array([(s.lat - self.lat0) * M_PER_DEG for s in sites])
-        self.sz = np.array([s.alt_m for s in sites])
+        self.sx = np.array([(s.lon - self.lon0) * self.kx for s in sites], dtype=np.float64)
+        self.sy = np.array([(s.lat - self.lat0) * M_PER_DEG for s in sites], dtype=np.float64)
+        self.sz = np.array([s.alt_m for s in sites], dtype=np.float64)
         self._tracks: dict[str, _Samples] = {}
 
     # --- input ------------------------------------------------------------------------
+
+    def set_site(self, sensor_id: str, site: SensorSite) -> bool:
+        """Add a sensor, or move one (a sensor whose position became known or changed while
+        running); ``False`` when nothing changed or the site is not valid."""
+        if not (math.isfinite(site.lat) and math.isfinite(site.lon) and math.isfinite(site.alt_m)
+                and -90.0 <= site.lat <= 90.0 and -180.0 <= site.lon <= 180.0):
+            return False
+        if not self.sensor_ids:  # the first site: the local frame's origin
+            self.lat0, self.lon0 = site.lat, site.lon
+            self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
+        e, n = self.en(site.lat, site.lon)
+        idx = self._index.get(sensor_id)
+        if idx is None:
+            self._index[sensor_id] = len(self.sensor_ids)
+            self.sensor_ids = (*self.sensor_ids, sensor_id)
+            self.sx = np.append(self.sx, e)
+            self.sy = np.append(self.sy, n)
+            self.sz = np.append(self.sz, site.alt_m)
+            return True
+        if (self.sx[idx], self.sy[idx], self.sz[idx]) == (e, n, site.alt_m):
+            return False
+        self.sx[idx], self.sy[idx], self.sz[idx] = e, n, site.alt_m
+        return True
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
