@@ -81,7 +81,7 @@ class RfConfig:
     # 0-30 dBm. Without it the fit may explain a flat RSSI pattern with a far, loud transmitter
     power_prior_dbm: float = -22.0
     power_prior_db: float = 8.0
-    power_max_dbm: float = -5.0  # 35 dBm EIRP: no legal drone transmitter is louder
+    power_max_dbm: float = -10.0  # 30 dBm EIRP: no legal 2.4 GHz drone transmitter is louder
     power_min_dbm: float = -70.0
     search_m: float = 3000.0  # how far the fit looks (offset, or around the sensors)
     grid_step_m: float = 100.0
