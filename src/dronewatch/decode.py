@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from dronewatch.errors import DecodeError, Partial
-from dronewatch.model import Decoded, Frame
+from dronewatch.model import Decoded, Frame, Message
 from dronewatch.protocols import decoder_for, decoders
 from dronewatch.stats import DecodeStats
 
@@ -52,12 +52,15 @@ def is_retransmission(last: _LastSeq, frame: Frame, memory: int = RETRY_MEMORY) 
     return repeat
 
 
-def decode_frames(
+def decode_frame_messages(
     frames: Iterable[Frame], stats: DecodeStats | None = None, *, strict: bool = False
-) -> Iterator[Decoded]:
-    """Decode every frame; a frame that fails is counted in ``stats.skipped`` by reason.
+) -> Iterator[tuple[Frame, list[Message]]]:
+    """Decode every frame: each frame that gives messages, with them (in order, never an
+    empty list); a frame that fails is counted in ``stats.skipped`` by reason.
 
-    With ``strict`` the first failure raises instead.
+    With ``strict`` the first failure raises instead. Consumers that handle a frame's
+    messages together (``dronewatch decode``) take this; :func:`decode_frames` gives one
+    :class:`Decoded` per message.
     """
     stats = stats if stats is not None else DecodeStats()
     # The hot loop of every decode (see bench/decode_throughput.py): one dict lookup per
@@ -87,11 +90,21 @@ def decode_frames(
             n_messages += len(messages)
             stats.frames_read = n_frames
             stats.messages_decoded = n_messages
-            for message in messages:
-                yield Decoded(frame, message)
+            if messages:
+                yield frame, messages
     finally:
         stats.frames_read = n_frames
         stats.messages_decoded = n_messages
+
+
+def decode_frames(
+    frames: Iterable[Frame], stats: DecodeStats | None = None, *, strict: bool = False
+) -> Iterator[Decoded]:
+    """Decode every frame, one :class:`Decoded` per message; a frame that fails is counted in
+    ``stats.skipped`` by reason. With ``strict`` the first failure raises instead."""
+    for frame, messages in decode_frame_messages(frames, stats, strict=strict):
+        for message in messages:
+            yield Decoded(frame, message)
 
 
 def _count_partial(messages: object, frame: Frame, stats: DecodeStats, strict: bool) -> None:

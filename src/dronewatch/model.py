@@ -250,6 +250,36 @@ class JsonLineEncoder:
         self._bodies[id(m)] = (m, body)
         return self._head + body
 
+    def lines(self, f: Frame, messages: list[Message]) -> bytes:
+        """The lines of a frame's messages: what :meth:`line` gives for each, joined (the
+        frame's keys are encoded once, with no :class:`Decoded` built per message)."""
+        if f.extra:
+            return b"".join([self.line(Decoded(f, m)) for m in messages])
+        self._frame = f
+        head = self._head = self._encode(_FrameHead(
+            f.time, f.transport, f.frame_kind, f.source, f.rssi_dbm, f.channel,
+            f.frequency_hz, f.sensor_id,
+        ))[:-1] + b","
+        bodies = self._bodies
+        builders = _BODY_BUILDERS
+        parts: list[bytes] = []
+        for m in messages:
+            entry = bodies.get(id(m))
+            if entry is not None and entry[0] is m:
+                parts.append(entry[1])
+                continue
+            build = builders.get(type(m), _NO_BUILDER)
+            if build is _NO_BUILDER:
+                build = builders[type(m)] = _body_builder(type(m))
+            if build is None:  # lines of their own (see line)
+                return b"".join([self.line(Decoded(f, m)) for m in messages])
+            body = self._encode(build(m))[1:] + b"\n"
+            if len(bodies) >= self.BODIES_MAX:
+                bodies.clear()
+            bodies[id(m)] = (m, body)
+            parts.append(body)
+        return head + head.join(parts)
+
 
 def _body_builder(cls: type[Message]) -> BodyBuilder | None:
     """The builder of a message's own part of its JSON line (``type`` and its fields), as a
@@ -273,22 +303,25 @@ def _body_builder(cls: type[Message]) -> BodyBuilder | None:
                               {m: to_jsonable(m) for m in enums[0]}))
         else:
             converted.append((names.index(name), None, {}))
-    astuple = msgspec.structs.astuple
-    plain = _PLAIN
-    jsonable = to_jsonable
-
-    def build(m: Message) -> Any:
-        values: Any = astuple(m)
-        if converted:
-            values = list(values)
-            for i, enum_cls, texts in converted:
-                v = values[i]
-                if type(v) is enum_cls:
-                    values[i] = texts[v]
-                elif type(v) not in plain:
-                    values[i] = jsonable(v)
-        return record(m.type, *values)
-
+    # One generated function per class: the fields unpacked once, each converted field's
+    # expression inline (this runs for every new message on the --json path).
+    ns: dict[str, Any] = {"_astuple": msgspec.structs.astuple, "_record": record,
+                          "_plain": _PLAIN, "_jsonable": to_jsonable, "_type": cls.type}
+    args = [f"v{i}" for i in range(len(names))]
+    for i, enum_cls, texts in converted:
+        v = f"v{i}"
+        if enum_cls is None:
+            args[i] = f"({v} if type({v}) in _plain else _jsonable({v}))"
+        else:
+            ns[f"_e{i}"], ns[f"_t{i}"] = enum_cls, texts
+            args[i] = (f"(_t{i}[{v}] if type({v}) is _e{i} else "
+                       f"{v} if type({v}) in _plain else _jsonable({v}))")
+    unpack = "".join(f"v{i}, " for i in range(len(names)))
+    src = (f"def build(m):\n    {unpack}= _astuple(m)\n"
+           f"    return _record(_type, {', '.join(args)})\n") if names else (
+        "def build(m):\n    return _record(_type)\n")
+    exec(src, ns)
+    build: BodyBuilder = ns["build"]
     return build
 
 

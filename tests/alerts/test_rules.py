@@ -73,6 +73,10 @@ def test_zone_entry_alerts_once_with_approach_before() -> None:
     assert entry.zone == "EGLL runway 27L" and entry.uas_id == "MFG1A0123456789"
     assert entry.time == pytest.approx(T0 + 150, abs=1.01)  # 1500 m at 10 m/s
     assert entry.operator_lat is not None and entry.lat is not None
+    # The approach ends when the drone is in: its last words say so, not "entered zone".
+    over = [a for a in alerts if a.rule == "zone_approach" and a.status is AlertStatus.CLOSED]
+    assert over[0].message == ("Drone MFG1A0123456789 approach to zone 'EGLL runway 27L' over: "
+                               "it is inside (see the zone entry alert)")
     approach = next(a for a in alerts if a.rule == "zone_approach")
     assert approach.time == pytest.approx(T0 + 120, abs=1.01)  # 30 s horizon
     assert approach.details["time_to_entry_s"] == pytest.approx(30, abs=1.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -157,6 +158,16 @@ def test_json_lines_are_the_dicts_encoded(data_dir: Path) -> None:
         for _ in range(2):
             got = b"".join(lines.line(d) for d in decoded)  # type: ignore[arg-type]
             assert got == encoder.encode_lines(dicts)
+        # A frame's messages at once (the CLI's path): the same bytes.
+        frames: list[tuple[Any, list[Any]]] = []
+        for d in decoded:
+            if frames and frames[-1][0] is d.frame:  # type: ignore[attr-defined]
+                frames[-1][1].append(d.message)  # type: ignore[attr-defined]
+            else:
+                frames.append((d.frame, [d.message]))  # type: ignore[attr-defined]
+        for _ in range(2):
+            got = b"".join(lines.lines(f, messages) for f, messages in frames)
+            assert got == encoder.encode_lines(dicts)
 
 
 def test_table_batches_give_the_rows_of_reading_in_order(data_dir: Path) -> None:
@@ -171,3 +182,14 @@ def test_table_batches_give_the_rows_of_reading_in_order(data_dir: Path) -> None
         for d in decoded:
             batched.add(d)  # type: ignore[arg-type]
         assert batched.drones() == in_order.drones()
+        by_frame = DroneTable()  # a frame's messages at once (the CLI's path)
+        by_frame.BATCH = 7
+        frames: list[tuple[Any, list[Any]]] = []
+        for d in decoded:
+            if frames and frames[-1][0] is d.frame:  # type: ignore[attr-defined]
+                frames[-1][1].append(d.message)  # type: ignore[attr-defined]
+            else:
+                frames.append((d.frame, [d.message]))  # type: ignore[attr-defined]
+        for f, messages in frames:
+            by_frame.add_frame(f, messages)
+        assert by_frame.drones() == in_order.drones()

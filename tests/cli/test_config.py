@@ -33,6 +33,9 @@ json = true
 
 [sources]
 position = [48.72, 2.37, 90]
+wifi = ["wlan1"]
+channels = [6, 149]
+hop = false
 
 [alerts]
 airports = true
@@ -163,6 +166,8 @@ def test_serve_takes_the_file_and_flags_win(
     assert settings.db == f"postgresql://dw:{DB_PASSWORD}@db/dronewatch"
     assert TOKEN in settings.tokens and settings.generated_token is None
     assert settings.position == (48.72, 2.37, 90.0)
+    assert settings.live == ["wifi:wlan1"]
+    assert settings.live_extra["channels"] == [6, 149] and settings.live_extra["hop"] is False
     a = settings.alerts
     assert a.altitude_limit_m == 70  # the command line wins
     assert a.airports and a.airport_countries == ("FR",) and a.airport_kind == "major"
@@ -283,3 +288,15 @@ def test_json_logs_keep_tokens_out(capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert TOKEN not in line
     assert json.loads(line)["message"] == '127.0.0.1:5 - "GET /?token=*** HTTP/1.1" 200'
+
+
+def test_sink_files_are_checked_and_relative_to_the_file(conf_dir: Path) -> None:
+    path = conf_dir / "sinks.toml"
+    path.write_text(
+        '[sinks]\nwebhook = ["http://127.0.0.1:9/hook"]\nwebhook_secret_file = "hook"\n'
+    )
+    with pytest.raises(ConfigError, match=r"line 3: sinks.webhook_secret_file: no such file: "):
+        load_config(path)
+    (conf_dir / "hook").write_text("s3cret\n")
+    config = load_config(path)
+    assert config.sinks["webhook_secret_file"] == str(conf_dir / "hook")

@@ -33,6 +33,7 @@ PROTECTED = [
     "/api/whitelist",
     "/api/sensors",
     "/api/history",
+    "/api/time-range",
     "/api/export.geojson",
     "/api/export.kml",
     "/api/export.csv",
@@ -178,10 +179,22 @@ def test_sensors_config_stats(replayed: TestClient) -> None:
     # Frames, not the 105 messages in them.
     assert [s["sensor_id"] for s in sensors] == ["local"] and sensors[0]["frames"] == 21
     cfg = replayed.get("/api/config", headers=VIEWER).json()
-    assert set(cfg) == {"tile_url", "center", "zoom", "version"}
+    assert set(cfg) == {"tile_url", "tile_attribution", "basemap", "center", "zoom", "version"}
+    assert cfg["basemap"] is None and cfg["tile_attribution"] is None
     stats = replayed.get("/api/stats", headers=VIEWER).json()
     assert stats["messages"] == 105 and stats["tables"]["observations"] == 105
     assert stats["decode"]["frames_read"] == 21
+
+
+def test_time_range_is_the_datas(replayed: TestClient) -> None:
+    """The span of the stored data on its own clock (the capture's), not the wall clock."""
+    r = replayed.get("/api/time-range", headers=VIEWER).json()
+    times = [loc[0] for loc in ORACLE["locations"]]
+    assert r["first"] <= min(times) + 1e-6 and r["first"] >= min(times) - 60
+    assert r["last"] >= max(times) - 1e-6 and r["last"] <= max(times) + 60
+    assert r["server_time"] > r["last"] + 86400  # the capture is old: the clocks differ
+    assert r["feeding"] is False  # the replay has ended
+    assert replayed.get("/api/time-range").status_code == 401
 
 
 def test_history_and_exports(replayed: TestClient) -> None:

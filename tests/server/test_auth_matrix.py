@@ -43,11 +43,12 @@ ROUTES: list[tuple[str, str, Role]] = [
     ("PUT", "/api/whitelist", Role.ADMIN),
     ("GET", "/api/sensors", Role.VIEWER),
     ("GET", "/api/history", Role.VIEWER),
+    ("GET", "/api/time-range", Role.VIEWER),
     ("GET", "/api/export.geojson", Role.VIEWER),
     ("GET", "/api/export.kml", Role.VIEWER),
     ("GET", "/api/export.csv", Role.VIEWER),
 ]
-OPEN = {("GET", "/health")}  # open by design: no personal data
+OPEN = {("GET", "/health"), ("GET", "/basemap/{z}/{x}/{y}")}  # open by design: no personal data
 BODIES: dict[str, Any] = {
     "/api/alerts/{alert_id}/comments": {"text": "hello"},
     "/api/alerts/{alert_id}/ack": {},

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from tests.server.conftest import VIEWER
+from tests.server.conftest import CAPTURE, VIEWER, make_settings
 from tests.server.test_live import feed_capture
+from tests.server.test_live_sources import BrokenSource, CaptureSource
+from tests.sinks.receivers import UdpReceiver, wait_for
 
-from dronewatch.sinks.base import SinkSet
+from dronewatch.server.app import create_app
+from dronewatch.sinks.settings import SinkSettings
+from dronewatch.sources import CaptureOptions, open_capture
+from dronewatch.sources.live import LiveSet
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -59,18 +67,49 @@ def test_metrics_count_the_pipeline(live: TestClient) -> None:
     assert ("dronewatch_ws_dropped_total", ()) in got
 
 
-def test_metrics_read_sink_stats(live: TestClient) -> None:
-    class Stats:
-        name = "webhook:http://x/hook"
-        queue_depth, queue_max, queued, delivered, failed, dropped = 3, 100, 10, 6, 2, 1
+def test_metrics_count_a_real_sink(tmp_path: Path) -> None:
+    rx = UdpReceiver()
+    target = f"udp://127.0.0.1:{rx.port}"
+    app = create_app(make_settings(tmp_path, sinks=SinkSettings(syslog=[target])))
+    try:
+        with TestClient(app) as client:
+            feed_capture(client)  # raises alerts: each goes to the syslog receiver
+            wait_for(lambda: len(rx.datagrams) >= 1, what="a syslog datagram")
+            sink = app.state.ctx.sinks.stats()[0]
+            wait_for(
+                lambda: app.state.ctx.sinks.stats()[0].delivered >= len(rx.datagrams),
+                what="the sink's count",
+            )
+            got = samples(client.get("/metrics", headers=VIEWER).text)
+    finally:
+        app.state.ctx.store.close()
+        rx.close()
+    key = (("kind", sink.kind), ("sink", sink.name))
+    assert got[("dronewatch_sink_delivered_total", key)] >= len(rx.datagrams) >= 1
+    assert got[("dronewatch_sink_alive", key)] == 1
+    assert got[("dronewatch_sink_queue_max", key)] > 0
+    assert got[("dronewatch_sink_dropped_total", key)] == 0
 
-    class Sinks(SinkSet):
-        def stats(self) -> list[Stats]:  # type: ignore[override]
-            return [Stats()]
 
-    live.app.state.ctx.sinks = Sinks()  # type: ignore[attr-defined]
-    got = samples(live.get("/metrics", headers=VIEWER).text)
-    key = (("sink", "webhook:http://x/hook"),)
-    assert got[("dronewatch_sink_queue_depth", key)] == 3
-    assert got[("dronewatch_sink_failed_total", key)] == 2
-    assert got[("dronewatch_sink_dropped_total", key)] == 1
+def test_metrics_per_live_source_and_sensor(tmp_path: Path) -> None:
+    recorded = list(open_capture(CAPTURE, CaptureOptions(sensor_id="mast")))
+    shift = time.time() - recorded[0].time
+    frames = [msgspec.structs.replace(f, time=f.time + shift) for f in recorded]
+    app = create_app(make_settings(tmp_path))
+    ctx = app.state.ctx
+    source = CaptureSource(frames, 5, lambda: 0)
+    ctx.live = LiveSet([source, BrokenSource("wifi:wlan9")])
+    with TestClient(app) as client:
+        assert source.all_acked.wait(30.0)
+        got = samples(client.get("/metrics", headers=VIEWER).text)
+    ok = (("kind", "test-capture"), ("source", "test:capture"))
+    broken = (("kind", "test-broken"), ("source", "wifi:wlan9"))
+    assert got[("dronewatch_source_frames_total", ok)] == len(frames)
+    assert got[("dronewatch_source_up", ok)] == 1 and got[("dronewatch_source_up", broken)] == 0
+    assert ("dronewatch_source_frames_per_second", ok) in got
+    mast = sum(
+        v
+        for (name, labels), v in got.items()
+        if name == "dronewatch_sensor_frames_total" and dict(labels)["sensor"] == "mast"
+    )
+    assert mast == len(frames)

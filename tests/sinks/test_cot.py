@@ -236,3 +236,38 @@ def test_tls_with_client_certificate(tmp_path: Path) -> None:
     uids = {e.get("uid") for e in events(rx.text())}
     assert {"dronewatch-T9", "dronewatch-T9-pilot", "dronewatch-T9-home"} <= uids
     assert good.stats().connected and good.stats().delivered == 1
+
+
+def test_multicast_group_to_pytak() -> None:
+    """The SA multicast group (239.2.3.1), sent from the loopback interface
+    (``?interface=``), received by pytak's own multicast client."""
+    import pytak
+
+    port = free_port(2)
+
+    async def receive(timeout: float) -> bytes:
+        reader, _ = await pytak.create_udp_client(
+            urlparse(f"udp+ro://239.2.3.1:{port}"), multicast_local_addrs="127.0.0.1"
+        )
+        try:
+            data, _ = await asyncio.wait_for(reader.recv(), timeout)
+        finally:
+            reader.close()
+        return bytes(data)
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(receive(20.0))
+    loop.run_until_complete(asyncio.sleep(0.1))  # joined before the sink sends
+    sink = CotSink(f"udp://239.2.3.1:{port}?interface=127.0.0.1")
+    sink.start()
+    try:
+        sink.offer([("track", track("M1", operator_lat=None, home_lat=None))])
+        data = loop.run_until_complete(task)
+    finally:
+        sink.stop()
+        loop.close()
+    (ev,) = events(data)
+    assert ev.get("uid") == "dronewatch-M1" and ev.get("type") == DRONE_TYPE
+    assert sink.name == f"cot udp://239.2.3.1:{port}?interface=127.0.0.1"
+    with pytest.raises(SinkError, match="for multicast groups"):
+        CotSink("udp://127.0.0.1:6969?interface=127.0.0.1")

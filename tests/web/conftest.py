@@ -57,10 +57,7 @@ DEMO_SPEED = 4.0
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real server on the demo scenario with the settings of ``dronewatch demo``, in this
     process (uvicorn in a thread), with a viewer and an admin token."""
-    import uvicorn
-
     from dronewatch.cli.serve import DEMO_SCENARIO
-    from dronewatch.server.app import create_app
     from dronewatch.server.demo import scenario_center
     from dronewatch.server.settings import Principal, Role, Settings
     from dronewatch.sim import load_scenario
@@ -79,6 +76,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         speed=DEMO_SPEED,
         retention_days=None,
     )
+    with serve(settings) as (url, _app):
+        yield LiveServer(url=url, settings=settings)
+
+
+@contextlib.contextmanager
+def serve(settings: Any) -> Iterator[tuple[str, Any]]:
+    """The app of ``settings`` served by uvicorn in a thread on a free loopback port:
+    (base URL, app)."""
+    import uvicorn
+
+    from dronewatch.server.app import create_app
+
     app = create_app(settings)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -91,7 +100,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             raise RuntimeError("the dronewatch server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings)
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(timeout=15)

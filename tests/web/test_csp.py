@@ -33,7 +33,7 @@ def test_map_works_under_csp(live_server: LiveServer, probe: PageProbe) -> None:
     # Through the parts that build DOM and styles at run time: a drone's detail panel, the
     # alert list, the zones layer.
     page.wait_for_selector("#conn.conn-live")  # the live stream (a WebSocket) is connected
-    page.locator(".drone-icon").first.click()
+    page.locator("#drone-list li[data-track-id]").first.click()
     page.wait_for_selector("#detail:not([hidden])")
     page.wait_for_selector("#alert-list li.alert", timeout=BUSY_MACHINE_MS)
     assert violations(page) == [], violations(page)

@@ -27,6 +27,14 @@ def metres(a: list[float], b: list[float]) -> float:
     return 6371000.0 * math.hypot(dlat, dlon)
 
 
+# True once some drone is more than about 2 m from where it was in ``arg`` ({id: [lat, lon]}).
+MOVED_JS = """(before) => {
+  const now = window.dronewatch.positions();
+  return Object.keys(before).some((id) => now[id] &&
+    Math.hypot(now[id][0] - before[id][0], (now[id][1] - before[id][1]) * 0.66) * 111e3 > 2);
+}"""
+
+
 def open_map(probe: PageProbe, server: LiveServer, token: str, min_drones: int = 2) -> Any:
     page = probe.page
     page.goto(f"{server.url}/?token={token}")
@@ -67,8 +75,9 @@ def test_login_box_on_401(live_server: LiveServer, probe: PageProbe, screenshot:
     assert page.inner_text("#role").lower() == "viewer"
 
     # A stored token that stops working brings the box back, saying why.
-    page.evaluate("() => sessionStorage.setItem('dronewatch.token', 'revoked')")
-    page.reload()
+    # (through the address bar: a token put in sessionStorage under the running page could be
+    # refused by one of its periodic requests first, which signs out and forgets it)
+    page.goto(f"{live_server.url}/?token=revoked-token-0123456789")
     page.wait_for_selector("#login:not([hidden])")
     assert "401" in page.inner_text("#login-msg")
     assert page.evaluate("() => sessionStorage.getItem('dronewatch.token')") is None
@@ -86,7 +95,7 @@ def test_replay_moves_drones_back_in_time(
     # Drag the slider to the start of history: replay mode, drones where they were.
     page.fill("#time-slider", "0")
     page.wait_for_function("() => { const r = window.dronewatch.replay(); return r && !r.loading; }")
-    page.fill("#time-slider", "150")
+    page.fill("#time-slider", "1500")
     page.wait_for_selector("#conn.conn-replay")
     replay = page.evaluate("() => window.dronewatch.replay()")
     assert replay["tracks"] >= 1
@@ -134,18 +143,25 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
 
     # Drones move: marker positions change between two samples.
     first = positions(page)
-    time.sleep(2.5)
+    page.wait_for_function(MOVED_JS, arg=first, timeout=30000)
     second = positions(page)
     moved = [tid for tid in first if tid in second and metres(first[tid], second[tid]) > 2.0]
     assert moved, f"no drone moved: {first} -> {second}"
+    # Every drone is drawn on the canvas, where its position says, with a status.
+    page.wait_for_function("(n) => Object.keys(window.dronewatch.drawn()).length >= n", arg=len(second))
+    drawn = page.evaluate("() => window.dronewatch.drawn()")
     for tid in second:
-        el = page.locator(f'.drone-icon[data-track-id="{tid}"]')
-        assert el.count() == 1
-        assert el.get_attribute("data-status") in {"normal", "alerting", "spoof", "stale"}
+        assert tid in drawn, f"{tid} not drawn: {sorted(drawn)}"
+        assert drawn[tid]["status"] in {"normal", "alerting", "spoof", "stale"}
+        assert metres([drawn[tid]["lat"], drawn[tid]["lon"]], second[tid]) < 500.0
 
     # Protected zones from /api/zones are drawn with their names.
     zone_names = page.locator(".leaflet-tooltip.zone-label").all_inner_texts()
     assert zone_names, "no zone drawn"
+    # The scenario's sensors stand on the map, with their state.
+    page.wait_for_selector('.sensor-icon[data-sensor-id="orly-tower"]')
+    assert "orly-tower" in page.locator('.sensor-icon[data-sensor-id="orly-tower"]').get_attribute(
+        "title")
 
     # A zone alert arrives in the panel; an admin can acknowledge it.
     # (the demo's intruder first approaches, then enters the aerodrome protection zone).
@@ -166,10 +182,19 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     muted.click()
     assert track_id
     ack = row.locator(".ack-btn")
-    if ack.count():
+    if ack.count():  # (the episode may have been acknowledged by an earlier test)
         alert_id = row.get_attribute("data-alert-id")
         ack.click()
-        page.locator(f'#alert-list li[data-alert-id="{alert_id}"] .acked-label').wait_for()
+        form = page.locator(f'#alert-list li[data-alert-id="{alert_id}"] .ack-form')
+        form.locator(".ack-comment").fill("tower informed")
+        form.locator(".ack-confirm").click()
+        done = page.locator(f'#alert-list li[data-alert-id="{alert_id}"]')
+        done.locator(".acked-label").wait_for()
+        assert "tower informed" in done.inner_text()
+        stored = page.evaluate(
+            "async (id) => (await (await fetch(`/api/alerts/${id}`, { headers: { Authorization: "
+            "`Bearer ${sessionStorage.getItem('dronewatch.token')}` } })).json())", alert_id)
+        assert stored["acknowledged"] and stored["comments"][-1]["text"] == "tower informed"
 
     # Clicking an alert opens that drone's details.
     page.locator(f'#alert-list li[data-track-id="{track_id}"]').first.click()
@@ -185,18 +210,56 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     page.wait_for_selector("#conn.conn-live", timeout=10000)
     assert page.evaluate("() => window.dronewatch.zoneCount()") >= 1
 
-    # A drone marker opens its details too, also from the keyboard (focus it, press Enter).
-    other = next(iter(positions(page)))
-    marker = page.locator(f'.drone-icon[data-track-id="{other}"]')
-    marker.focus()
-    marker.press("Enter")
+    # Zoomed out, nearby drones are one cluster with their count; a click on it zooms in.
+    page.evaluate("(id) => { window.dronewatch.map.setView(window.dronewatch.positions()[id], 8, "
+                  "{ animate: false }); }", track_id)
+    page.wait_for_function(
+        "() => Object.values(window.dronewatch.drawn()).some((d) => d.cluster >= 2)")
+    spot = next(d for d in page.evaluate("() => Object.values(window.dronewatch.drawn())")
+                if d["cluster"] >= 2)
+    page.mouse.click(spot["pageX"], spot["pageY"])
+    page.wait_for_function("() => window.dronewatch.map.getZoom() > 8")
+
+    # A click on a drone drawn on the map opens its details.
+    page.click("#detail-close")
+    page.evaluate("(id) => { window.dronewatch.map.setView(window.dronewatch.positions()[id], 15, "
+                  "{ animate: false }); }", track_id)
+    page.wait_for_function(
+        "(id) => { const d = window.dronewatch.drawn()[id]; return d && !d.cluster; }", arg=track_id)
+    spot = page.evaluate("(id) => window.dronewatch.drawn()[id]", track_id)
+    page.mouse.click(spot["pageX"], spot["pageY"])
+    page.wait_for_function("(id) => window.dronewatch.status().selected === id", arg=track_id)
+    page.wait_for_selector("#detail:not([hidden])")
+
+    # The keyboard reaches every drone through one list (one tab stop, arrows, Enter), not
+    # through a tab stop per marker.
+    assert page.locator("#map .leaflet-marker-pane [tabindex='0']").count() == 0
+    others = [tid for tid in positions(page) if tid != track_id]
+    page.focus("#drone-list")
+    for _ in range(len(positions(page))):
+        active = page.evaluate(
+            "() => document.querySelector('#drone-list li.active')?.dataset.trackId")
+        if active in others:
+            break
+        page.keyboard.press("ArrowDown")
+    other = page.evaluate("() => document.querySelector('#drone-list li.active').dataset.trackId")
+    assert other in others
+    page.keyboard.press("Enter")
     page.wait_for_function(
         f"() => document.querySelector('#detail-body').innerText.includes({other!r})")
 
-    # Filters: searching for one drone leaves only that one on the map.
+    # Filters: searching for one drone leaves only that one on the map; Enter selects it and
+    # centres the map on it.
+    page.click("#detail-close")
+    page.evaluate("() => { window.dronewatch.map.setView([0, 0], 5, { animate: false }); }")
     page.fill("#filter-q", other)
     page.wait_for_function(f"() => {{ const p = window.dronewatch.positions(); "
                            f"return Object.keys(p).length === 1 && {other!r} in p; }}")
+    page.press("#filter-q", "Enter")
+    page.wait_for_function("(id) => window.dronewatch.status().selected === id", arg=other)
+    page.wait_for_function(
+        "(id) => { const m = window.dronewatch.map; const p = window.dronewatch.positions()[id];"
+        " return m.getZoom() >= 15 && m.getBounds().contains(p); }", arg=other)
     page.fill("#filter-q", "")
     page.wait_for_function("() => Object.keys(window.dronewatch.positions()).length >= 2")
     page.click("#detail-close")

@@ -506,7 +506,8 @@ class AlertEngine:
         for key in [k for k in per.episodes if k[0] == R.ZONE_APPROACH and k[1] not in predicted]:
             if key[1] in inside_ids:  # it got there: the entry alert takes over
                 self._clear(per, track, key, now,
-                            lambda ep: f"Drone {identity(track)} entered zone '{ep.zone_name}'",
+                            lambda ep: f"Drone {identity(track)} approach to zone "
+                            f"'{ep.zone_name}' over: it is inside (see the zone entry alert)",
                             out, 0.0)
             else:
                 self._clear(per, track, key, now,

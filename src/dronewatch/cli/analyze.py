@@ -176,7 +176,7 @@ def _pos(lat: float | None, lon: float | None) -> str:
               help="GeoJSON zones file (repeatable).")
 @click.option("--whitelist", "whitelist_file",
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Authorised IDs, one per line (# comments); others raise unknown_drone.")
+              help="Authorised IDs, one per line (# comments); others raise unknown_drone (see --unknown-drone).")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
               help="Sensor ID recorded with every frame.")
 @alert_options

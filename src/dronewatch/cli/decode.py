@@ -15,8 +15,9 @@ import time as _time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import click
 
@@ -26,12 +27,14 @@ from dronewatch.cli.live import (
     receiver_options,
     sigterm_as_interrupt,
 )
-from dronewatch.decode import decode_frames, warm_up
+from dronewatch.decode import decode_frame_messages, warm_up
 from dronewatch.errors import DecodeError
-from dronewatch.model import Decoded, JsonLineEncoder, Observation
+from dronewatch.model import Decoded, Frame, JsonLineEncoder, Message, Observation
 from dronewatch.sources import CaptureOptions, open_capture
 from dronewatch.sources.live import LiveOptions, LiveSet, SourceState
 from dronewatch.stats import DecodeStats
+
+_T = TypeVar("_T")
 
 IQ_FORMATS = ("cf32", "cf64", "ci16", "ci8")
 
@@ -140,30 +143,34 @@ class DroneTable:
 
     def __init__(self) -> None:
         self.rows: dict[str, DroneRow] = {}
-        self._pending: list[Decoded] = []
+        self._pending: list[tuple[Frame, list[Message]]] = []
+        self._count = 0
 
     def add(self, decoded: Decoded) -> None:
-        self._pending.append(decoded)
-        if len(self._pending) >= self.BATCH:
+        self.add_frame(decoded.frame, [decoded.message])
+
+    def add_frame(self, frame: Frame, messages: list[Message]) -> None:
+        """Add the messages of one frame."""
+        self._pending.append((frame, messages))
+        self._count += len(messages)
+        if self._count >= self.BATCH:
             self.flush()
 
     def flush(self) -> None:
         """Apply the messages added since the last flush."""
-        from dronewatch.track.observe import OBSERVED_TYPES
-
-        pending, self._pending = self._pending, []
-        by_key: dict[str, list[Decoded]] = {}
-        for d in pending:
-            source = d.frame.source
+        pending, self._pending, self._count = self._pending, [], 0
+        by_key: dict[str, list[tuple[Frame, list[Message]]]] = {}
+        for item in pending:
+            source = item[0].source
             if not source:  # the key comes from the message: read the batch in order
-                for each in pending:
-                    self._add_one(each)
+                for f, messages in pending:
+                    for m in messages:
+                        self._add_one(Decoded(f, m))
                 return
-            if d.message.type in OBSERVED_TYPES:
-                group = by_key.get(source)
-                if group is None:
-                    group = by_key[source] = []
-                group.append(d)
+            group = by_key.get(source)
+            if group is None:
+                group = by_key[source] = []
+            group.append(item)
         for source, group in by_key.items():
             self._add_group(source.lower(), group)
 
@@ -177,41 +184,60 @@ class DroneTable:
             row = self.rows[key] = DroneRow(key)
         row.update(obs)
 
-    def _add_group(self, key: str, group: list[Decoded]) -> None:
-        """The messages of one transmitter (one ``key``), in order."""
-        by_type: dict[str, list[Decoded]] = {}
-        for d in group:
-            same = by_type.get(d.message.type)
-            if same is None:
-                same = by_type[d.message.type] = []
-            same.append(d)
+    def _add_group(self, key: str, group: list[tuple[Frame, list[Message]]]) -> None:
+        """The frames of one transmitter (one ``key``), in order, with their messages."""
+        from dronewatch.track.observe import OBSERVED_TYPES
+
+        classes: set[type[Message]] = set()
+        update = classes.update
+        for item in group:
+            update(map(type, item[1]))
+        names = {c.type for c in classes}
+        present = names & OBSERVED_TYPES
+        if not present:
+            return
+        if names <= OBSERVED_TYPES:  # the common case: every message counts
+            frames = group
+            count = sum(map(len, map(itemgetter(1), group)))
+        else:  # only the frames and messages of observed types
+            frames = [item for item in group if any(m.type in present for m in item[1])]
+            count = sum(1 for _, messages in frames for m in messages if m.type in present)
         claimed: set[str] = set()
-        for name in by_type:
+        for name in present:
             fields = _TYPE_FIELDS.get(name)
             if fields is None or fields & claimed:  # types overlap: in order
-                for d in group:
-                    self._add_one(d)
+                for f, messages in frames:
+                    for m in messages:
+                        if m.type in OBSERVED_TYPES:
+                            self._add_one(Decoded(f, m))
                 return
             claimed |= fields
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = DroneRow(key)
-        row.messages += len(group)
-        row.transports.update({d.frame.transport.value for d in group})
+        row.messages += count
+        row.transports.update(t.value for t in {f.transport for f, _ in frames})
         row.sources.add(key)
-        row.last_seen = max(row.last_seen, max(d.frame.time for d in group))
-        for name, same in by_type.items():
-            wanted = set(_TYPE_FIELDS[name])
-            for d in reversed(same):  # newest first: the first value found per field wins
-                if not wanted:
-                    break
-                obs = _observe(d)
+        row.last_seen = max(row.last_seen, max(f.time for f, _ in frames))
+        # Newest first, per type: the first value found per field wins (the types set
+        # disjoint fields, so they can be read together).
+        wanted = {name: set(_TYPE_FIELDS[name]) for name in present if _TYPE_FIELDS[name]}
+        for f, messages in reversed(frames):
+            if not wanted:
+                break
+            for m in reversed(messages):
+                left = wanted.get(m.type)
+                if left is None:
+                    continue
+                obs = _observe(Decoded(f, m))
                 if obs is None:
                     continue
                 for field_name, value in _row_values(obs).items():
-                    if field_name in wanted:
+                    if field_name in left:
                         setattr(row, field_name, value)
-                        wanted.discard(field_name)
+                        left.discard(field_name)
+                if not left:
+                    del wanted[m.type]
 
     def drones(self) -> list[DroneRow]:
         """One row per drone: transmitters that sent the same ID are merged, newest first."""
@@ -274,13 +300,13 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _progress_messages(
-    decoded: Iterator[Decoded], stats: DecodeStats, label: str, enabled: bool
-) -> Iterator[Decoded]:
-    """Pass ``decoded`` through, showing a live counter on stderr for long runs."""
-    if not enabled:
-        yield from decoded
-        return
+def _progress(items: Iterator[_T], stats: DecodeStats, label: str, enabled: bool) -> Iterator[_T]:
+    """``items`` (a capture's frames with their messages), showing a live counter on stderr
+    for long runs when ``enabled``."""
+    return _shown_progress(items, stats, label) if enabled else items
+
+
+def _shown_progress(items: Iterator[_T], stats: DecodeStats, label: str) -> Iterator[_T]:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -294,16 +320,16 @@ def _progress_messages(
     shown = False
     n = 0
     try:
-        for d in decoded:
+        for item in items:
             n += 1
-            if n & 0x3FF == 0:
+            if n & 0xFF == 0:
                 if not shown and _time.monotonic() - start > 0.5:
                     progress.start()
                     shown = True
                 if shown:
                     progress.update(task, description=(
                         f"{label}: {stats.packets_read} packets, {stats.messages_decoded} messages"))
-            yield d
+            yield item
     finally:
         if shown:
             progress.stop()
@@ -326,16 +352,17 @@ def _note_first_compile(files: tuple[Path, ...]) -> None:
 class _JsonLines:
     """JSON Lines to a text stream, written in chunks (the --json hot path)."""
 
-    CHUNK = 1024
+    CHUNK = 256  # frames
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
         self._binary: IO[bytes] | None = getattr(out, "buffer", None)
-        self._line = JsonLineEncoder().line
+        self._lines = JsonLineEncoder().lines
         self._pending: list[bytes] = []
 
-    def add(self, decoded: Decoded) -> None:
-        self._pending.append(self._line(decoded))
+    def add_frame(self, frame: Frame, messages: list[Message]) -> None:
+        """The lines of one frame's messages."""
+        self._pending.append(self._lines(frame, messages))
         if len(self._pending) >= self.CHUNK:
             self.flush()
 
@@ -425,13 +452,11 @@ def command(
     for path in files:
         try:
             frames = open_capture(path, options, stats)
-            decoded = decode_frames(frames, stats, strict=strict)
+            decoded = decode_frame_messages(frames, stats, strict=strict)
+            add = table.add_frame if lines is None else lines.add_frame
             try:
-                for d in _progress_messages(decoded, stats, path.name, progress):
-                    if lines is not None:
-                        lines.add(d)
-                    else:
-                        table.add(d)
+                for frame, messages in _progress(decoded, stats, path.name, progress):
+                    add(frame, messages)
             finally:
                 if lines is not None:
                     lines.flush()
@@ -482,11 +507,11 @@ def _decode_live(
                 if live.done:
                     break
                 continue
-            for d in decode_frames(batch.frames, stats, strict=strict):
+            for frame, messages in decode_frame_messages(batch.frames, stats, strict=strict):
                 if lines is not None:
-                    lines.add(d)
+                    lines.add_frame(frame, messages)
                 else:
-                    table.add(d)
+                    table.add_frame(frame, messages)
             if lines is not None:
                 lines.flush()
                 sys.stdout.flush()

@@ -221,6 +221,31 @@ def _run(
     uvicorn.Server(config).run()  # type: ignore[no-untyped-call]
 
 
+_TILES = click.option(
+    "--tiles",
+    "tile_url",
+    default=None,
+    metavar="URL",
+    help="Online map tile URL template for the browser (default: none, works offline; the "
+    "browser then fetches tiles from that server).",
+)
+_BASEMAP = click.option(
+    "--basemap",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Offline basemap: a PMTiles or MBTiles file (vector or raster tiles of your region) "
+    "that the server serves itself; without it, or if it cannot be read, the map shows its "
+    "bundled Natural Earth layer.",
+)
+_BASEMAP_ATTRIBUTION = click.option(
+    "--basemap-attribution",
+    default=None,
+    metavar="TEXT",
+    help="Credit shown for the basemap (default: the file's own attribution).",
+)
+
+
 @click.command()
 @click.option(
     "--config",
@@ -386,13 +411,16 @@ def _run(
     default=None,
     help="Delete data older than this many days (default: keep everything).",
 )
+@_TILES
 @click.option(
-    "--tiles",
-    "tile_url",
+    "--tiles-attribution",
+    "tile_attribution",
     default=None,
-    metavar="URL",
-    help="Map tile URL template for the browser (default: none, works offline).",
+    metavar="TEXT",
+    help="Credit of the --tiles server, shown on the map (its terms usually require it).",
 )
+@_BASEMAP
+@_BASEMAP_ATTRIBUTION
 @alert_options
 @log_options
 def serve(
@@ -424,6 +452,9 @@ def serve(
     whitelist_file: Path | None,
     retention_days: float | None,
     tile_url: str | None,
+    tile_attribution: str | None,
+    basemap: Path | None,
+    basemap_attribution: str | None,
     alert_options: AlertOptions,
     log_level: str,
     log_json: bool,
@@ -490,6 +521,9 @@ def serve(
             whitelist_file=whitelist_file,
             retention_days=retention_days,
             tile_url=tile_url,
+            tile_attribution=tile_attribution,
+            basemap=basemap,
+            basemap_attribution=basemap_attribution,
             alerts=alert_options,
             **from_config,
         )
@@ -520,9 +554,20 @@ def serve(
     show_default=True,
     help="Built-in scenario name or scenario file.",
 )
+@_TILES
+@_BASEMAP
+@_BASEMAP_ATTRIBUTION
 @sink_options
 def demo(
-    host: str, port: int, db: str | None, no_browser: bool, scenario: str, sinks: SinkSettings
+    host: str,
+    port: int,
+    db: str | None,
+    no_browser: bool,
+    scenario: str,
+    tile_url: str | None,
+    basemap: Path | None,
+    basemap_attribution: str | None,
+    sinks: SinkSettings,
 ) -> None:
     """Start the server on a built-in simulated scenario and print its URL."""
     from dronewatch.server.demo import scenario_center
@@ -547,6 +592,9 @@ def demo(
             center=center,
             zoom=12,
             retention_days=None,
+            tile_url=tile_url,
+            basemap=basemap,
+            basemap_attribution=basemap_attribution,
             sinks=sinks,
         )
     except ValueError as exc:

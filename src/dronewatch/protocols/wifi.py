@@ -308,6 +308,10 @@ def frames_from_80211(
     if not data[start + 4] & 1:  # individually addressed: acknowledged, so maybe retried
         seq = (data[start + 22] | data[start + 23] << 8) >> 4
         retry = bool(fc1 & FC1_RETRY)
+    if len(found) == 1 and type(found) is list:  # the common case: one drone payload
+        transport, counter, payload = found[0]
+        return [Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id,
+                      counter, None, kind, seq, retry)]
     frames = [
         Frame(payload, time, transport, source, rssi, channel, frequency_hz, sensor_id, counter,
               None, kind, seq, retry)

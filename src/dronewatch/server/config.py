@@ -87,6 +87,9 @@ class ServerSection(_Section):
     tls_cert: File | None = None
     tls_key: File | None = None
     tiles: str | None = None
+    tiles_attribution: str | None = None
+    basemap: File | None = None  # PMTiles or MBTiles: the offline basemap
+    basemap_attribution: str | None = None
     retention_days: float | None = Field(None, gt=0)
 
     @field_validator("db")
@@ -110,7 +113,7 @@ class SourcesSection(_Section):
     live: list[str] = []  # tcp://, stream:, wifi:, bluetooth:, mqtt:// specs (--source)
     wifi: list[str] = []
     bluetooth: list[str] = []
-    channels: str | None = None  # "6,1,11,149"
+    channels: list[int] | str | None = None  # [6, 1, 11, 149] or "6,1,11,149"
     dwell: float | None = Field(None, ge=0.05, le=60)
     hop: bool = True
     monitor: bool = False
@@ -136,6 +139,15 @@ class SourcesSection(_Section):
         from dronewatch.sources.position import parse_position
 
         parse_position(",".join(str(x) for x in v))  # ValueError says what is wrong
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[int] | str | None) -> list[int] | str | None:
+        if v is not None:
+            from dronewatch.sources.nl80211 import parse_channels
+
+            parse_channels(v if isinstance(v, str) else ",".join(map(str, v)))
         return v
 
     @field_validator("mqtt")
@@ -305,6 +317,9 @@ FLAGS: dict[str, tuple[str, str]] = {
     "tls_cert": ("server", "tls_cert"),
     "tls_key": ("server", "tls_key"),
     "tile_url": ("server", "tiles"),
+    "tile_attribution": ("server", "tiles_attribution"),
+    "basemap": ("server", "basemap"),
+    "basemap_attribution": ("server", "basemap_attribution"),
     "retention_days": ("server", "retention_days"),
     "log_level": ("log", "level"),
     "log_json": ("log", "json_lines"),
@@ -343,6 +358,7 @@ _TO_FLAG: dict[str, Any] = {
     "no_hop": lambda hop: not hop,
     "position": lambda p: ",".join(str(x) for x in p) if p else None,
     "airport_radius": str,
+    "channels": lambda c: c if c is None or isinstance(c, str) else ",".join(map(str, c)),
 }
 
 
@@ -475,7 +491,8 @@ def load_config(path: Path) -> Config:
     finally:
         _BASE.reset(token)
     if config.sinks:
-        _check_sinks(config.sinks, path, lines)
+        sinks = _check_sinks(config.sinks, path, lines)
+        config = config.model_copy(update={"sinks": sinks})
     return config
 
 
@@ -492,9 +509,10 @@ def sink_settings(config: Config) -> Any:
 
 def _check_sinks(
     section: dict[str, Any], path: Path, lines: dict[tuple[str | int, ...], int]
-) -> None:
+) -> dict[str, Any]:
     """``[sinks]`` against the sinks' ``SinkSettings``: known keys, valid values, secrets in
-    files only."""
+    files only, every file there (relative to the configuration file). The section with
+    those files' paths made absolute."""
 
     def fail(key: tuple[str | int, ...], msg: str) -> ConfigError:
         n = _where(("sinks", *key), lines)
@@ -509,18 +527,25 @@ def _check_sinks(
 
     from dronewatch.sinks.settings import SinkSettings
 
-    known = {f.name for f in dataclasses.fields(SinkSettings)}
-    for key in section:
-        if key not in known:
-            raise fail((key,), "unknown key")
+    fields = {f.name: str(f.type) for f in dataclasses.fields(SinkSettings)}
+    out = dict(section)
     token = _BASE.set(path.resolve().parent)
     try:
-        TypeAdapter(SinkSettings).validate_python(section)
+        for key, value in section.items():
+            if key not in fields:
+                raise fail((key,), "unknown key")
+            if "Path" in fields[key] and isinstance(value, str):  # a file: it must be there
+                try:
+                    out[key] = str(_existing_file(Path(value)))
+                except ValueError as exc:
+                    raise fail((key,), str(exc)) from None
+        TypeAdapter(SinkSettings).validate_python(out)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise fail(tuple(err["loc"]), err["msg"]) from None
     finally:
         _BASE.reset(token)
+    return out
 
 
 # -- printing --------------------------------------------------------------------------------

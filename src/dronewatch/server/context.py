@@ -15,6 +15,7 @@ from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
 from dronewatch.model import SensorSite
+from dronewatch.server.basemap import load as load_basemap
 from dronewatch.server.bus import EventBus, event
 from dronewatch.server.sensors import Sensors, position_of
 from dronewatch.server.service import (
@@ -147,6 +148,7 @@ class AppContext:
         self.started = time.time()
         self.store = Store.open(settings.db)
         self.bus = EventBus(settings.ws_queue_size)
+        self.basemap, self.basemap_error = load_basemap(settings.basemap, settings.basemap_attribution)
         self.counters = Counters()
         self.rules = self._rules_config(settings)
         known = list(self.rules.sensor_positions.values())
@@ -233,6 +235,15 @@ class AppContext:
             )
         return rules
 
+    def basemap_info(self) -> dict[str, Any] | None:
+        """The offline basemap for the page: its tiles' URL, type, zooms and attribution, or
+        ``{"error": reason}`` when the configured file cannot be used."""
+        if self.basemap is not None:
+            return self.basemap.describe()
+        if self.basemap_error is not None:
+            return {"error": self.basemap_error}
+        return None
+
     def whitelist(self) -> Whitelist:
         return Whitelist(self.store.get_whitelist())
 
@@ -264,6 +275,11 @@ class AppContext:
         self.sensors.start()
         if self.sensors.has_local:
             self.sensors.local_status()  # its position goes to the store now
+        if s.scenario is not None:  # the simulated sensors stand where the scenario puts them
+            from dronewatch.server.demo import scenario_sensors
+
+            for sensor_id, lat, lon in scenario_sensors(s.scenario):
+                self.store.put_sensor_position(sensor_id, lat, lon, None, time.time())
         self.store.end_live_tracks()
         whitelist = self.whitelist()
         # RF localisation uses the sensors whose positions are known now (stored, --position,

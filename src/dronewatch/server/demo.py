@@ -42,3 +42,19 @@ def scenario_center(name: str) -> tuple[float, float]:
 
     lat, lon, _alt = resolve_origin(load_scenario(name))
     return lat, lon
+
+
+def scenario_sensors(name: str) -> list[tuple[str, float, float]]:
+    """The scenario's sensors as (sensor id, lat, lon): where the map draws them."""
+    from dronewatch.sim import load_scenario
+    from dronewatch.sim.engine import resolve_origin
+    from dronewatch.sim.flight import LocalFrame
+
+    scenario = load_scenario(name)
+    lat0, lon0, _ground = resolve_origin(scenario)
+    frame = LocalFrame.at(lat0, lon0)
+    out = []
+    for s in scenario.sensors:
+        east, north = frame.place(s)
+        out.append((s.id, lat0 + north / frame.m_per_deg_lat, lon0 + east / frame.m_per_deg_lon))
+    return out

@@ -5,17 +5,16 @@ anyway (``/health`` and ``/api/stats`` show the same numbers). Every metric is p
 ``dronewatch_``; rates (frames/s per sensor and transport, per live source) are
 ``rate(...)`` of the ``_total`` counters in PromQL.
 
-Sinks (TAK, webhooks, syslog, MQTT out...) are read through ``ctx.sinks.stats()`` when the
-context has sinks: one record per sink with ``name``, ``queue_depth``, ``queue_max``,
-``queued``, ``delivered``, ``failed``, ``dropped`` (missing attributes read as 0).
+Sinks (TAK, webhooks, syslog, MQTT out, notifications): ``ctx.sinks.stats()``, labelled by
+sink name and kind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -168,14 +167,20 @@ class ServerCollector(Collector):
         up = GaugeMetricFamily(
             "dronewatch_source_up", "1 while a live source works.", labels=labels
         )
+        rate = GaugeMetricFamily(
+            "dronewatch_source_frames_per_second",
+            "Frames a live source received per second, lately (its own rate window).",
+            labels=labels,
+        )
         for h in health:
             key = [h.name, h.kind]
             frames.add_metric(key, h.frames)
+            rate.add_metric(key, h.frames_per_s)
             drops.add_metric(key, h.drops)
             errors.add_metric(key, h.errors)
             queued.add_metric(key, h.queued)
             up.add_metric(key, float(h.ok))
-        yield from (frames, drops, errors, queued, up)
+        yield from (frames, rate, drops, errors, queued, up)
 
     def _sensors(self) -> Iterator[Metric]:
         live = self.ctx.live
@@ -204,35 +209,33 @@ class ServerCollector(Collector):
         yield from (received, refused, missing)
 
     def _sinks(self) -> Iterator[Metric]:
-        stats: Iterable[Any] = ()
-        sinks = getattr(self.ctx, "sinks", None)  # the sinks' hook (see the module doc)
-        if sinks is not None and hasattr(sinks, "stats"):
-            stats = sinks.stats()
-        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
-            "queue_depth": GaugeMetricFamily(
-                "dronewatch_sink_queue_depth", "Events waiting for a sink.", labels=["sink"]
-            ),
-            "queue_max": GaugeMetricFamily(
-                "dronewatch_sink_queue_max", "Most events a sink's queue holds.", labels=["sink"]
-            ),
-            "queued": CounterMetricFamily(
-                "dronewatch_sink_queued", "Events accepted by a sink.", labels=["sink"]
-            ),
-            "delivered": CounterMetricFamily(
-                "dronewatch_sink_delivered", "Events a sink delivered.", labels=["sink"]
-            ),
-            "failed": CounterMetricFamily(
-                "dronewatch_sink_failed", "Failed delivery attempts of a sink.", labels=["sink"]
-            ),
-            "dropped": CounterMetricFamily(
-                "dronewatch_sink_dropped",
-                "Events a sink dropped (queue full...).",
-                labels=["sink"],
-            ),
+        labels = ["sink", "kind"]
+        gauges = {
+            "queue_depth": "Events waiting for a sink (webhooks: rows in the outbox).",
+            "queue_max": "Most events a sink's queue holds.",
+            "connected": "1 while a sink's last send worked.",
+            "alive": "1 while a sink's worker thread runs.",
         }
-        for st in stats:
+        counters = {
+            "queued": "Events accepted by a sink.",
+            "delivered": "Events a sink delivered.",
+            "failed": "Failed send attempts of a sink (webhooks retry them).",
+            "dropped": "Events a sink dropped (queue full, given up at shutdown).",
+            "skipped": "Events a sink left out on purpose (rate limited, no position).",
+        }
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
+            **{
+                k: GaugeMetricFamily(f"dronewatch_sink_{k}", doc, labels=labels)
+                for k, doc in gauges.items()
+            },
+            **{
+                k: CounterMetricFamily(f"dronewatch_sink_{k}", doc, labels=labels)
+                for k, doc in counters.items()
+            },
+        }
+        for st in self.ctx.sinks.stats():
             for attr, family in families.items():
-                family.add_metric([str(st.name)], float(getattr(st, attr, 0) or 0))
+                family.add_metric([st.name, st.kind], float(getattr(st, attr)))
         yield from families.values()
 
 

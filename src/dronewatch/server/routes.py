@@ -105,6 +105,20 @@ def prometheus_metrics(request: Request, _: Viewer) -> Response:
 # ---- identity and config -----------------------------------------------------------------
 
 
+@router.get("/basemap/{z}/{x}/{y}", tags=["open"])
+def basemap_tile(request: Request, z: int, x: int, y: int) -> Response:
+    """A tile of the offline basemap (``serve --basemap FILE``), as stored in the file (open:
+    a map of the area, no personal data; the browser loads tiles without a token)."""
+    bm = ctx_of(request).basemap
+    data = bm.tile(z, x, y) if bm is not None else None
+    if bm is None or data is None:
+        return Response(status_code=204 if bm is not None else 404)
+    headers = {"Cache-Control": "public, max-age=3600"}
+    if bm.gzipped and data[:2] == b"\x1f\x8b":
+        headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type=bm.media_type, headers=headers)
+
+
 @router.get("/api/me", tags=["auth"])
 def me(who: Viewer) -> dict[str, str]:
     return {"role": who.role.label, "name": who.name}
@@ -115,6 +129,8 @@ def config(request: Request, _: Viewer) -> dict[str, Any]:
     s = ctx_of(request).settings
     return {
         "tile_url": s.tile_url,
+        "tile_attribution": s.tile_attribution,
+        "basemap": ctx_of(request).basemap_info(),
         "center": list(s.center),
         "zoom": s.zoom,
         "version": __version__,
@@ -460,6 +476,24 @@ def sensors(request: Request, _: Viewer) -> list[dict[str, Any]]:
 
 FromQ = Annotated[float | None, Query(alias="from", ge=0, le=1e11)]
 ToQ = Annotated[float | None, Query(alias="to", ge=0, le=1e11)]
+
+
+@router.get("/api/time-range", tags=["history"])
+def time_range(request: Request, _: Viewer) -> dict[str, Any]:
+    """The stored data's time span on the data clock: ``first`` and ``last`` (epoch s, null
+    while nothing is stored) and this server's wall clock ``server_time``. A page follows
+    the data clock with it (after a replay has ended, the data stops at ``last``).
+    ``feeding``: whether a source still brings data (live receivers, MQTT, a scenario or a
+    replay still playing); false once a replay has ended or without a pipeline."""
+    ctx = ctx_of(request)
+    span = ctx.store.time_range()
+    service = ctx.service
+    return {
+        "first": span[0] if span else None,
+        "last": span[1] if span else None,
+        "server_time": time.time(),
+        "feeding": service is not None and not service.sources_done.is_set(),
+    }
 
 
 @router.get("/api/history", tags=["history"])

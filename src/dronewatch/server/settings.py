@@ -151,6 +151,9 @@ class Settings:
     ws_queue_size: int = 1000
     track_rate_hz: float = 2.0  # live track updates per track at most
     tile_url: str | None = None
+    tile_attribution: str | None = None  # credit of the --tiles server, shown on the map
+    basemap: Path | None = None  # a PMTiles or MBTiles file served as the offline basemap
+    basemap_attribution: str | None = None  # overrides the file's own attribution
     center: tuple[float, float] = (0.0, 0.0)
     zoom: int = 3
     run_pipeline: bool = True

@@ -151,8 +151,8 @@ class Sink:
         with self._cond:
             left = len(self._queue)
             self._queue.clear()
-        if left:
             self.dropped += left
+        if left:
             log.warning("%s: %d events not sent at shutdown", self.name, left)
         if self._thread is None or not self._thread.is_alive():
             self._close_quietly()
@@ -204,8 +204,9 @@ class Sink:
         text = exc if isinstance(exc, str) else f"{exc.__class__.__name__}: {exc}"
         if self.connected or self.last_error != text:
             log.error("%s: %s", self.name, text)
-        self.failed += n
-        self.dropped += n
+        with self._cond:  # offer() counts drops too, from the writer thread
+            self.failed += n
+            self.dropped += n
         self.connected = False
         self.last_error = text[:300]
         self.last_error_at = time.monotonic()

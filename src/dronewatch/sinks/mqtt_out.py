@@ -26,12 +26,13 @@ months do not pile up every drone ever seen.
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import threading
 import time
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
 
 from dronewatch import __version__
 from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
@@ -43,8 +44,11 @@ MAX_QUEUED = 2000  # messages paho holds while the broker is away
 CONNECT_WAIT_S = 5.0
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+_encode = msgspec.json.Encoder(enc_hook=str).encode  # non-finite floats become null
+
+
+def _json(value: Any) -> bytes:
+    return _encode(value)
 
 
 def _safe(text: str) -> str:
@@ -102,6 +106,7 @@ class MqttOutSink(Sink):
         self._refused: str | None = None
         self._announced: set[str] = set()  # tracks whose discovery configs are out
         self._last: dict[str, tuple[float, str]] = {}
+        self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
 
     # -- topics ----------------------------------------------------------------------------
 
@@ -181,7 +186,9 @@ class MqttOutSink(Sink):
         self._client = client
         return client
 
-    def _publish(self, topic: str, payload: str, *, retain: bool = False, qos: int = 1) -> None:
+    def _publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1
+    ) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != 0:
             raise OSError(f"MQTT publish to {topic} failed: {info.rc}")
@@ -227,7 +234,11 @@ class MqttOutSink(Sink):
             ("pilot", "operator_lat", "operator_lon"),
             ("home", "home_lat", "home_lon"),
         ):
-            if rec.get(lat) is not None and rec.get(lon) is not None and not ended:
+            place = (rec.get(lat), rec.get(lon), rec.get("operator_id"))
+            if place[0] is None or place[1] is None or ended:
+                continue
+            if self._places.get((tid, part)) != place:  # only when it moved
+                self._places[(tid, part)] = place
                 doc = {
                     "latitude": rec[lat],
                     "longitude": rec[lon],
@@ -237,6 +248,8 @@ class MqttOutSink(Sink):
                 }
                 self._publish(self.track_topic(tid, part), _json(doc), retain=True)
         if ended:  # forget it: clear what the broker retains for it
+            self._places.pop((tid, "pilot"), None)
+            self._places.pop((tid, "home"), None)
             for part in ("state", "pilot", "home"):
                 self._publish(self.track_topic(tid, part), "", retain=True)
             if tid in self._announced:

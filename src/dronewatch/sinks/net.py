@@ -8,16 +8,18 @@ back-off). Multicast UDP destinations (224.0.0.0/4) get a TTL.
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from dronewatch.sinks.base import SinkError
 
 SEND_TIMEOUT_S = 5.0
 MULTICAST_TTL = 8
+TLS_SETTLE_S = 0.3  # after a TLS handshake: time for the server to refuse our certificate
 
 
 @dataclass(slots=True, frozen=True)
@@ -25,10 +27,12 @@ class Endpoint:
     scheme: str  # udp, tcp, tls
     host: str
     port: int
+    interface: str | None = None  # multicast: the local address to send from (?interface=)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        via = f"?interface={self.interface}" if self.interface else ""
+        return f"{self.scheme}://{host}:{self.port}{via}"
 
     @property
     def multicast(self) -> bool:
@@ -52,7 +56,16 @@ def parse_endpoint(url: str, what: str, default_port: dict[str, int]) -> Endpoin
         raise SinkError(f"{what} {url!r}: bad port ({exc})") from exc
     if not parts.hostname:
         raise SinkError(f"{what} {url!r}: no host")
-    return Endpoint(scheme, parts.hostname, port)
+    interface = parse_qs(parts.query).get("interface", [None])[0]
+    ep = Endpoint(scheme, parts.hostname, port, interface)
+    if interface is not None:
+        try:
+            ipaddress.IPv4Address(interface)
+        except ValueError:
+            raise SinkError(f"{what} {url!r}: interface= takes a local IPv4 address") from None
+        if not ep.multicast:
+            raise SinkError(f"{what} {url!r}: interface= is for multicast groups")
+    return ep
 
 
 def tls_context(
@@ -103,6 +116,10 @@ class Link:
                     else (socket.IPV6_MULTICAST_HOPS)
                 )
                 sock.setsockopt(level, opt, MULTICAST_TTL)
+                if ep.interface is not None:
+                    sock.setsockopt(
+                        socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ep.interface)
+                    )
             self._addr = (str(info[4][0]), int(info[4][1]))
             sock.settimeout(self.timeout_s)
             return sock
@@ -111,12 +128,35 @@ class Link:
             assert self.tls is not None
             try:
                 sock = self.tls.wrap_socket(sock, server_hostname=ep.host)
-                _check_accepted(sock)
             except BaseException:
                 sock.close()
                 raise
         sock.settimeout(self.timeout_s)
+        if ep.scheme == "tls":
+            # TLS 1.3: a server that refuses our certificate says so after the handshake.
+            try:
+                self._drain(sock, TLS_SETTLE_S)
+            except BaseException:
+                sock.close()
+                raise
         return sock
+
+    def _drain(self, sock: socket.socket, wait_s: float = 0.0) -> None:
+        """Read and discard what the receiver sent (a TAK server streams other clients'
+        events to us; TLS 1.3 servers send session tickets); ``ConnectionError`` if it closed
+        the connection, ``ssl.SSLError`` if it refused us."""
+        sock.settimeout(0.0)
+        try:
+            while select.select([sock], [], [], wait_s)[0]:
+                wait_s = 0.0
+                try:
+                    data = sock.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    return
+                if not data:
+                    raise ConnectionError("the receiver closed the connection")
+        finally:
+            sock.settimeout(self.timeout_s)
 
     def send(self, messages: list[bytes]) -> None:
         """Send every message; ``OSError`` (the link is then closed) if the network fails."""
@@ -125,6 +165,7 @@ class Link:
         sock = self._sock
         try:
             if self.stream:
+                self._drain(sock)
                 sock.sendall(b"".join(messages))
             else:
                 assert self._addr is not None
@@ -140,21 +181,3 @@ class Link:
                 self._sock.close()
             finally:
                 self._sock = None
-
-
-#: How long a new TLS link is listened to for a refusal before anything is sent on it.
-TLS_REFUSAL_WAIT_S = 0.5
-
-
-def _check_accepted(sock: socket.socket) -> None:
-    """With TLS 1.3 a server refuses a client certificate only after the client has finished
-    its side of the handshake: listen briefly, so that a refusal fails the connection (and
-    is counted) instead of the first events being sent into it and counted as delivered.
-    The receivers dronewatch sends to (TAK servers, syslog) do not speak first."""
-    sock.settimeout(TLS_REFUSAL_WAIT_S)
-    try:
-        data = sock.recv(1)
-    except (TimeoutError, ssl.SSLWantReadError):
-        return  # silence: accepted
-    if not data:
-        raise ConnectionError("the server closed the TLS connection (client certificate refused?)")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Sink, SinkError, SinkSet
 
@@ -149,6 +150,17 @@ def sink_options(fn: F) -> F:
         values = {name: kwargs.pop(name) for name in _FIELDS}
         for name in ("cot", "webhook", "syslog", "mqtt_out", "notify"):
             values[name] = list(values[name])
+        ctx = click.get_current_context(silent=True)
+        if (
+            ctx is not None
+            and values["webhook_secret"]
+            and ctx.get_parameter_source("webhook_secret") is ParameterSource.COMMANDLINE
+        ):
+            click.echo(
+                "warning: --webhook-secret on the command line is visible to every local user "
+                "(ps); use --webhook-secret-file or DRONEWATCH_WEBHOOK_SECRET",
+                err=True,
+            )
         if kwargs.pop("mqtt_out_no_discovery", False):
             values["mqtt_out_discovery"] = None
         return fn(*args, sinks=SinkSettings(**values), **kwargs)

@@ -196,8 +196,7 @@ class WebhookSink(Sink):
                 self.outbox.retry(item, time.time() + self._delay(item.attempts), error[:300])
                 break  # the receiver is down: the others wait for the back-off too
             self.outbox.done(done)
-            self._pending = self.outbox.pending()
-            nxt = self.outbox.next_due()
+            self._pending, nxt = self.outbox.summary()
         except StoreError as exc:
             self.failure(f"outbox: {exc}")
             return time.time() + 1.0

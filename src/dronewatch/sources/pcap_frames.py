@@ -108,20 +108,58 @@ def parse_packets(
 
     table = parsers()
     earliest, latest = time_bounds()
-    default_sensor = options.sensor_id
-    for time, linktype, data in packets:
-        stats.packets_read += 1
-        parse = table.get(linktype)
-        if parse is not None:
-            sensor = default_sensor
-            if tap is not None and tap.current is not None and tap.current.sensor_id:
-                sensor = tap.current.sensor_id
-            frames = _parse(parse, linktype, data, time, options, stats, sensor)
+    sensor_id = options.sensor_id
+    # The hot loop of reading a capture: the packet count is kept in a local and written back
+    # before each frame goes out; _parse's work is inlined for packets that parse cleanly.
+    n = stats.packets_read
+    try:
+        for time, linktype, data in packets:
+            n += 1
+            parse = table.get(linktype)
+            if parse is None:
+                continue
+            sensor = sensor_id
+            if tap is not None and (cur := tap.current) is not None and cur.sensor_id:
+                sensor = cur.sensor_id  # a packet on a sensor's interface is that sensor's
+            try:
+                frames = parse(data, time, sensor)
+            except NotMine:
+                continue
+            except DecodeError as exc:
+                stats.packets_read = n
+                _count_error(exc, linktype, options, stats)
+                continue
+            if type(frames) is not list:  # a Partial: its errors are counted
+                stats.packets_read = n
+                _count_errors(frames, linktype, options, stats)
             if frames:
+                stats.packets_read = n
                 if earliest <= time <= latest:
                     yield from frames
                 else:
                     _bad_time(time, options, stats)
+    finally:
+        stats.packets_read = n
+
+
+def _count_error(
+    error: DecodeError, linktype: int, options: CaptureOptions, stats: DecodeStats
+) -> None:
+    """Count (or, strict, raise) the error of a broken packet."""
+    from dronewatch.protocols.link import family_of
+
+    if options.strict:
+        raise error
+    stats.skip(f"{family_of(linktype)}: {error.reason}")
+
+
+def _count_errors(
+    frames: list[Frame], linktype: int, options: CaptureOptions, stats: DecodeStats
+) -> None:
+    """Count (or, strict, raise) the errors of a :class:`Partial` packet."""
+    if isinstance(frames, Partial):  # good frames, then a broken part: count it
+        for error in frames.errors:
+            _count_error(error, linktype, options, stats)
 
 
 def _parse(
@@ -131,25 +169,16 @@ def _parse(
     time: float,
     options: CaptureOptions,
     stats: DecodeStats,
-    sensor_id: str | None = None,
 ) -> list[Frame]:
     """The frames of one packet; none for a packet that is not ours or is broken (counted)."""
-    from dronewatch.protocols.link import family_of
-
     try:
-        frames = parse(data, time, options.sensor_id if sensor_id is None else sensor_id)
+        frames = parse(data, time, options.sensor_id)
     except NotMine:
         return []
     except DecodeError as exc:
-        if options.strict:
-            raise
-        stats.skip(f"{family_of(linktype)}: {exc.reason}")
+        _count_error(exc, linktype, options, stats)
         return []
-    if isinstance(frames, Partial):  # good frames, then a broken part: count it
-        for error in frames.errors:
-            if options.strict:
-                raise error
-            stats.skip(f"{family_of(linktype)}: {error.reason}")
+    _count_errors(frames, linktype, options, stats)
     return frames
 
 

@@ -63,25 +63,21 @@ class Outbox:
         except Exception as exc:
             raise store_error(exc, "database read failed") from exc
 
-    def next_due(self) -> float | None:
-        """When the earliest row is due (``None``: the outbox is empty)."""
+    def summary(self) -> tuple[int, float | None]:
+        """(rows owed, when the earliest is due: ``None`` if none)."""
         o = m.outbox
-        stmt = sa.select(sa.func.min(o.c.next_attempt)).where(o.c.target == self.target)
+        stmt = sa.select(sa.func.count(), sa.func.min(o.c.next_attempt)).where(
+            o.c.target == self.target
+        )
         try:
             with self.store.engine.connect() as conn:
-                value = conn.execute(stmt).scalar()
+                count, first = conn.execute(stmt).one()
         except Exception as exc:
             raise store_error(exc, "database read failed") from exc
-        return float(value) if value is not None else None
+        return int(count or 0), (float(first) if first is not None else None)
 
     def pending(self) -> int:
-        o = m.outbox
-        stmt = sa.select(sa.func.count()).select_from(o).where(o.c.target == self.target)
-        try:
-            with self.store.engine.connect() as conn:
-                return int(conn.execute(stmt).scalar() or 0)
-        except Exception as exc:
-            raise store_error(exc, "database read failed") from exc
+        return self.summary()[0]
 
     def done(self, ids: list[int]) -> None:
         """The receiver took these rows: forget them."""

@@ -653,6 +653,15 @@ class Store:
         d["positions"] = [list(r) for r in reversed(pts)]
         return d
 
+    def time_range(self) -> tuple[float, float] | None:
+        """(first, last): the data's time span (first and last seen of any track), or None."""
+        t = m.tracks.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sa.func.min(t.first_seen), sa.func.max(t.last_seen))).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return float(row[0]), float(row[1])
+
     def newest_time(self) -> float | None:
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(sa.func.max(m.tracks.c.last_seen))).scalar()

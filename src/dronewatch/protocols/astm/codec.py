@@ -177,7 +177,6 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     count = payload[2]
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
-    messages: list[Message] = []
     errors: list[DecodeError] = []
     if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
         complete = (n - PACK_HEADER_SIZE) // MESSAGE_SIZE
@@ -185,9 +184,12 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
             f"message pack announces {count} messages but ends after {complete} and "
             f"{(n - PACK_HEADER_SIZE) % MESSAGE_SIZE} bytes", reason="astm-truncated"))
         count = complete
-    get = _cache.get
-    for key in _PACK_SPLIT[count](payload):
-        msg = get(key)
+    keys = _PACK_SPLIT[count](payload)
+    known = list(map(_cache.get, keys))  # the messages seen before, None for the others
+    if None not in known:
+        return known, errors  # type: ignore[return-value]  # (no None in it)
+    messages: list[Message] = []
+    for key, msg in zip(keys, known, strict=True):
         if msg is None:
             try:
                 msg = _decode_new(key)

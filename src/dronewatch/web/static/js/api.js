@@ -85,11 +85,12 @@ export const api = {
   zones: () => request("GET", "/api/zones"),
   sensors: () => request("GET", "/api/sensors"),
   drones: (params = {}) => request("GET", `/api/drones?${new URLSearchParams(params)}`),
-  drone: (id) => request("GET", `/api/drones/${encodeURIComponent(id)}?limit=1`),
+  drone: (id, limit = 1) => request("GET", `/api/drones/${encodeURIComponent(id)}?limit=${limit}`),
   droneAlerts: (id) => request("GET", `/api/drones/${encodeURIComponent(id)}/alerts`),
   alerts: (params = {}) => request("GET", `/api/alerts?${new URLSearchParams(params)}`),
   ack: (id, comment = null) =>
     request("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, { comment }),
+  timeRange: () => request("GET", "/api/time-range"),
   history: (from, to) =>
     request("GET", `/api/history?${new URLSearchParams({ from: String(from), to: String(to) })}`),
 };

@@ -3,13 +3,15 @@
 
 import { AlertStore, colours } from "./alerts.js";
 import { api, adoptUrlToken, auth, download, LiveStream, onUnauthorized, request } from "./api.js";
-import { addBasemap, addTiles } from "./basemap.js";
+import { addBasemap, addOfflineBasemap, addTiles } from "./basemap.js";
 import { renderDetail } from "./detail.js";
+import { DroneList } from "./dronelist.js";
 import { DroneRenderer } from "./drones.js";
 import { sound, unlockAudioOnGesture } from "./sound.js";
 import {
   bearingDeg, distanceM, esc, fmtDateTime, fmtNum, fmtTime, lastIndexAtOrBefore, offsetM,
 } from "./util.js";
+import { ZoneDraw } from "./zonedraw.js";
 import { ZoneLayer } from "./zones.js";
 
 const STALE_S = 30; // no update for this long: drawn as stale (unless the server says so first)
@@ -17,7 +19,8 @@ const FORGET_S = 1800; // tracks silent this long leave the live map
 const ENDED_KEEP_S = 300; // ended tracks stay (grey) this long
 const TRAIL_S = 600; // live trail length
 const TRAIL_MAX = 600;
-const REPLAY_MAX_S = 6 * 3600; // how far back the replay slider reaches
+const SEED_TRAILS_MAX = 150; // more drones than this: trails only from the stream and on selection
+const REPLAY_WINDOW_S = 3600; // history loaded around the replay time (and exported)
 const REPLAY_TRAIL_S = 300;
 const REPLAY_GAP_S = 60; // in replay, a drone not heard for this long is not shown
 
@@ -33,7 +36,8 @@ const state = {
   selectedAlerts: [],
   skew: null, // server clock - our clock (the demo may run on simulated time)
   conn: "connecting",
-  replay: null, // {from, to, t, playing, speed, tracks, loading}
+  replay: null, // {from, to (loaded window), t, playing, tracks, loading}
+  range: null, // {first, last}: the stored data's time span (data clock)
   speed: 1,
   fittedOnce: false,
 };
@@ -98,23 +102,40 @@ const syncZoomClass = () => map.getContainer().classList.toggle("zoom-far", map.
 map.on("zoomend", syncZoomClass);
 syncZoomClass();
 
-const zones = new ZoneLayer(map);
+const zones = new ZoneLayer(map, {
+  onDelete: async (id, name) => {
+    if (!window.confirm(`Delete zone "${name}"?`)) return;
+    await request("DELETE", `/api/zones/${encodeURIComponent(id)}`);
+    map.closePopup();
+    await loadZones();
+  },
+});
 const airportZones = new ZoneLayer(map, { labels: false });
 const sensorsLayer = L.layerGroup().addTo(map);
 const renderer = new DroneRenderer(map, { onSelect: (id) => select(id, { pan: false }) });
+const droneList = new DroneList({
+  listEl: $("drone-list"), countEl: $("drone-list-count"), moreEl: $("drone-list-more"),
+  onSelect: (id) => select(id, { pan: true }),
+});
 layerControl.addOverlay(zones.group, "Protected zones");
 layerControl.addOverlay(airportZones.group, "Airport zones (server)");
 layerControl.addOverlay(renderer.trails, "Trails");
 layerControl.addOverlay(renderer.pilots, "Pilots and home points");
 layerControl.addOverlay(sensorsLayer, "Sensors");
 
+const zoneDraw = new ZoneDraw(map, {
+  onSaved: () => loadZones().catch(() => {}),
+  onModeChange: (drawing) => { renderer.interactive = !drawing; },
+});
+
 const alerts = new AlertStore({
   listEl: $("alert-list"),
   emptyEl: $("alerts-empty"),
   countEl: $("alert-count"),
   openOnlyEl: $("alerts-open-only"),
+  filterEls: { severity: $("alert-sev"), rule: $("alert-rule"), zone: $("alert-zone") },
   onFocusTrack: (trackId, a) => select(trackId, { pan: true, fallback: a }),
-  onChange: () => scheduleRender(),
+  onChange: () => scheduleRender(false),
 });
 
 // ---------------------------------------------------------------- live state
@@ -138,7 +159,9 @@ function mergeTrail(old, t) {
 function upsertTrack(t) {
   if (!t || !t.track_id) return;
   const old = state.tracks.get(t.track_id);
-  const merged = { ...old, ...t, _rx: Date.now() / 1000 };
+  // A snapshot fetched while the stream ran may be older than what the stream brought.
+  const older = old && old.last_seen != null && t.last_seen != null && t.last_seen < old.last_seen;
+  const merged = older ? { ...t, ...old } : { ...old, ...t, _rx: Date.now() / 1000 };
   merged._trail = mergeTrail(old?._trail, t);
   state.tracks.set(t.track_id, merged);
   noteServerTime(t.last_seen);
@@ -149,7 +172,7 @@ function upsertTrack(t) {
       sel.append(new Option(tr, tr));
     }
   }
-  scheduleRender();
+  scheduleRender(false);
 }
 
 function liveStatus(t, active) {
@@ -198,6 +221,15 @@ function splitTrail(points) {
   return parts;
 }
 
+/** The trail's polyline parts, recomputed only when the trail changed. */
+function trailParts(t) {
+  if (t._partsOf !== t._trail) {
+    t._parts = splitTrail(t._trail || []);
+    t._partsOf = t._trail;
+  }
+  return t._parts;
+}
+
 function droneLabel(t) {
   return t.serial || t.uas_id || t.track_id;
 }
@@ -224,7 +256,7 @@ function liveViews() {
     views.push({
       id, lat: t.lat, lon: t.lon, heading: t.direction, status,
       label: droneLabel(t), sublabel: sublabel(t.alt, t.speed),
-      trail: splitTrail(t._trail),
+      trail: trailParts(t),
       pilot: t.operator_lat != null ? [t.operator_lat, t.operator_lon] : null,
       home: t.home_lat != null ? [t.home_lat, t.home_lon] : null,
       selected: id === state.selected,
@@ -261,6 +293,7 @@ function replayViews() {
   const r = state.replay;
   const t = r.t;
   const views = [];
+  const alertsOf = alerts.byTrack();
   for (const tr of r.tracks) {
     const pos = interpAt(tr.points, t);
     if (!pos) continue;
@@ -269,7 +302,7 @@ function replayViews() {
     if (tr.uas_id != null) info.uas_id = tr.uas_id;
     if (tr.serial != null) info.serial = tr.serial;
     let status = "normal";
-    const its = alerts.forTrack(tr.track_id).filter((a) =>
+    const its = (alertsOf.get(tr.track_id) || []).filter((a) =>
       colours({ ...a, status: "open" }) && (a.first_time ?? a.time) <= t &&
       (a.status !== "closed" || a.time >= t));
     if (its.some((a) => /spoof/i.test(a.rule || ""))) status = "spoof";
@@ -294,37 +327,92 @@ function replayViews() {
   return views;
 }
 
-async function enterReplay() {
-  if (state.replay) return state.replay;
-  const to = nowRef();
-  let first = to - 600;
-  for (const t of state.tracks.values()) if (t.first_seen != null) first = Math.min(first, t.first_seen);
-  const from = Math.max(to - REPLAY_MAX_S, first - 5);
-  const r = { from, to, t: to, playing: false, speed: state.speed, tracks: [], loading: true };
-  state.replay = r;
-  document.body.classList.add("replaying");
-  $("live-btn").classList.remove("active");
-  $("live-btn").setAttribute("aria-pressed", "false");
-  map.getContainer().classList.add("no-anim");
-  setConn(state.conn);
+// Time travel follows the data clock: the slider and the picker span the stored data
+// (/api/time-range) and, while live, up to the data's "now"; history is loaded as a window of
+// REPLAY_WINDOW_S around the replay time, moved as the time moves.
+const SLIDER_MAX = 10000;
+
+async function loadRange() {
   try {
-    const hist = await api.history(from, to);
-    if (state.replay !== r) return r;
-    r.tracks = (hist.tracks || []).map((tr) => ({
-      ...tr,
-      points: (tr.points || []).slice().sort((a, b) => a[0] - b[0]),
-      operator: (tr.operator || []).slice().sort((a, b) => a[0] - b[0]),
-    }));
-    // Let the slider span the stored data, not empty time before it.
-    let minT = Infinity;
-    for (const tr of r.tracks) if (tr.points.length) minT = Math.min(minT, tr.points[0][0]);
-    if (Number.isFinite(minT) && minT - 2 > r.from && minT < r.to - 10) r.from = minT - 2;
+    const r = await api.timeRange();
+    const wasFeeding = state.range?.feeding;
+    state.range = r && r.first != null && r.last != null
+      ? { first: r.first, last: r.last, feeding: r.feeding !== false } : null;
+    // The sources have ended while we watched (a replay has played to its end): show the
+    // data at its last time rather than an emptying "live" map.
+    if (wasFeeding && state.range && !state.range.feeding && !state.replay) {
+      enterReplay(state.range.last).catch(() => {});
+    }
   } catch (err) {
-    console.warn("replay: history not loaded", err);
+    if (err.status === 401) throw err;
   }
-  r.loading = false;
-  setReplayTime(sliderTime());
+  syncTimeControls();
+  return state.range;
+}
+
+/** [first, end] of the time the controls reach (data time). */
+function timeSpan() {
+  const live = state.tracks.size ? nowRef() : -Infinity;
+  const last = Math.max(state.range?.last ?? -Infinity, live);
+  const end = Number.isFinite(last) ? last : nowRef();
+  let first = state.range?.first ?? end - 600;
+  for (const t of state.tracks.values()) if (t.first_seen != null) first = Math.min(first, t.first_seen);
+  return [Math.min(first, end - 10), end];
+}
+
+async function enterReplay(at = null) {
+  let r = state.replay;
+  if (!r) {
+    r = { from: 0, to: -1, t: at ?? timeSpan()[1], playing: false, tracks: [], loading: true, seq: 0 };
+    state.replay = r;
+    document.body.classList.add("replaying");
+    $("live-btn").classList.remove("active");
+    $("live-btn").setAttribute("aria-pressed", "false");
+    map.getContainer().classList.add("no-anim");
+    setConn(state.conn);
+  }
+  if (at != null) r.t = at;
+  if (r.seq === 0) await loadRange(); // the stored span, fresh
+  if (state.replay !== r) return r;
+  await ensureWindow(r, r.t);
+  if (state.replay === r) setReplayTime(r.t);
   return r;
+}
+
+/** Load the history window around ``t`` unless the loaded one covers it (with a margin). */
+async function ensureWindow(r, t) {
+  const [first, end] = timeSpan();
+  // Covered; while playing, load the next window two minutes before the end of this one.
+  if (r.from <= t && t <= r.to && (!r.playing || t <= r.to - 120 || r.to >= end)) return;
+  if (r.pendingFor != null && Math.abs(r.pendingFor - t) < REPLAY_WINDOW_S / 4) return r.pending;
+  let from = Math.max(first - 1, t - REPLAY_WINDOW_S / 2);
+  const to = Math.min(end + 1, from + REPLAY_WINDOW_S);
+  from = Math.max(first - 1, Math.min(from, to - REPLAY_WINDOW_S));
+  const seq = ++r.seq;
+  r.pendingFor = t;
+  r.pending = (async () => {
+    try {
+      const hist = await api.history(from, to);
+      if (state.replay !== r || seq !== r.seq) return;
+      r.tracks = (hist.tracks || []).map((tr) => ({
+        ...tr,
+        points: (tr.points || []).slice().sort((x, y) => x[0] - y[0]),
+        operator: (tr.operator || []).slice().sort((x, y) => x[0] - y[0]),
+      }));
+      r.from = from;
+      r.to = to;
+    } catch (err) {
+      console.warn("replay: history not loaded", err);
+    } finally {
+      if (seq === r.seq) {
+        r.loading = false;
+        r.pendingFor = null;
+      }
+    }
+    scheduleRender();
+    syncTimeControls();
+  })();
+  return r.pending;
 }
 
 function exitReplay() {
@@ -338,23 +426,56 @@ function exitReplay() {
   $("live-btn").setAttribute("aria-pressed", "true");
   $("play-btn").textContent = "▶";
   $("play-btn").setAttribute("aria-label", "Play replay");
-  $("time-slider").value = "1000";
   map.getContainer().classList.remove("no-anim");
   setConn(state.conn);
+  syncTimeControls();
   scheduleRender();
 }
 
 function sliderTime() {
+  const [first, end] = timeSpan();
+  const v = Number($("time-slider").value) / SLIDER_MAX;
+  return first + (end - first) * v;
+}
+
+const pad2 = (n) => String(n).padStart(2, "0");
+/** Epoch s -> the value of a datetime-local input, in UTC. */
+function pickerValue(t) {
+  const d = new Date(Math.round(t) * 1000);
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
+/** Slider position, picker bounds and value, export window and header clock. */
+function syncTimeControls() {
+  const [first, end] = timeSpan();
   const r = state.replay;
-  const v = Number($("time-slider").value) / 1000;
-  return r.from + (r.to - r.from) * v;
+  const slider = $("time-slider");
+  if (!r) slider.value = String(SLIDER_MAX);
+  else slider.value = String(Math.round(((r.t - first) / Math.max(end - first, 1)) * SLIDER_MAX));
+  const pick = $("time-pick");
+  pick.min = pickerValue(first);
+  pick.max = pickerValue(end + 1);
+  if (document.activeElement !== pick) pick.value = pickerValue(r ? r.t : end);
+  const [from, to] = exportWindow();
+  $("export").title = `Download the tracks of ${fmtDateTime(from)} to ${fmtDateTime(to)}`;
+  $("clock").textContent = fmtTime(r ? r.t : nowRef());
+}
+
+/** The export: the chosen length (1 min to 24 h) up to the time shown (data time). */
+function exportWindow() {
+  const len = Number($("export-span").value) || 3600;
+  const t = state.replay ? state.replay.t : timeSpan()[1];
+  return [t - len, t];
 }
 
 function setReplayTime(t) {
   const r = state.replay;
   if (!r) return;
-  r.t = Math.min(r.to, Math.max(r.from, t));
-  $("time-slider").value = String(Math.round(((r.t - r.from) / (r.to - r.from)) * 1000));
+  const [first, end] = timeSpan();
+  r.t = Math.min(end, Math.max(first, t));
+  ensureWindow(r, r.t);
+  syncTimeControls();
   alerts.cutoff = r.t;
   alerts.render();
   scheduleRender();
@@ -375,24 +496,45 @@ function setPlaying(on) {
     last = now;
     if (r.loading) return;
     setReplayTime(r.t + dt * state.speed);
-    if (r.t >= r.to) setPlaying(false);
+    if (r.t >= timeSpan()[1]) setPlaying(false);
   }, 200);
 }
 
 // ---------------------------------------------------------------- rendering
-let renderPending = false;
-function scheduleRender() {
-  if (renderPending) return;
-  renderPending = true;
-  requestAnimationFrame(() => {
-    renderPending = false;
+// Data (hundreds of track updates a second in a busy sky) redraws at most DATA_RENDER_MS;
+// the operator's own actions (select, filter, replay) redraw on the next frame.
+const DATA_RENDER_MS = 200;
+let renderTimer = null;
+let renderFrame = null;
+let lastRenderAt = 0;
+function scheduleRender(urgent = true) {
+  if (renderFrame) return; // a frame is queued already
+  if (urgent) {
+    clearTimeout(renderTimer);
+    renderTimer = null;
+    queueRenderFrame();
+    return;
+  }
+  if (renderTimer) return;
+  const wait = Math.max(0, DATA_RENDER_MS - (performance.now() - lastRenderAt));
+  renderTimer = setTimeout(() => { renderTimer = null; queueRenderFrame(); }, wait);
+}
+
+function queueRenderFrame() {
+  if (renderFrame) return;
+  renderFrame = requestAnimationFrame(() => {
+    renderFrame = null;
+    lastRenderAt = performance.now();
     render();
   });
 }
 
+let lastViews = [];
 function render() {
   const views = state.replay ? (state.replay.loading ? [] : replayViews()) : liveViews();
+  lastViews = views;
   renderer.render(views);
+  droneList.render(views);
   const total = state.replay ? state.replay.tracks.length : state.tracks.size;
   $("drone-count").textContent = views.length === total
     ? `${views.length} drone${views.length === 1 ? "" : "s"}`
@@ -448,7 +590,7 @@ function renderSelected(views) {
     state.replay ? state.replay.t : nowRef(), { replayTime: state.replay ? state.replay.t : null });
 }
 
-async function select(id, { pan = false, fallback = null } = {}) {
+async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
   state.selected = id;
   state.selectedFull = null;
   state.selectedAlerts = [];
@@ -457,19 +599,25 @@ async function select(id, { pan = false, fallback = null } = {}) {
   scheduleRender();
   const live = state.tracks.get(id);
   if (pan) {
-    const pos = renderer.positions()[id];
-    if (pos) map.panTo(pos);
-    else if (live?.lat != null) map.panTo([live.lat, live.lon]);
-    else if (fallback?.lat != null) map.panTo([fallback.lat, fallback.lon]);
+    const pos = renderer.positions()[id] ||
+      (live?.lat != null ? [live.lat, live.lon] : fallback?.lat != null ? [fallback.lat, fallback.lon] : null);
+    if (pos) map.setView(pos, Math.max(map.getZoom(), zoom ? 15 : 0));
   }
   try {
     const [full, its] = await Promise.all([
-      api.drone(id).catch(() => null), api.droneAlerts(id).catch(() => []),
+      api.drone(id, TRAIL_MAX).catch(() => null), api.droneAlerts(id).catch(() => []),
     ]);
     if (state.selected !== id) return;
     if (full) {
       const { positions, trail, ...rest } = full;
       state.selectedFull = rest;
+      // Trails are not loaded for every drone at start-up: the selected one gets its own.
+      const t = state.tracks.get(id);
+      if (t && Array.isArray(positions) && positions.length) {
+        const firstLocal = t._trail?.length ? t._trail[0][0] : Infinity;
+        const cut = (t.last_seen ?? 0) - TRAIL_S;
+        t._trail = positions.filter((p) => p[0] < firstLocal && p[0] >= cut).concat(t._trail || []).slice(-TRAIL_MAX);
+      }
     }
     state.selectedAlerts = Array.isArray(its) ? its : [];
     detailRenderedFor = null;
@@ -527,7 +675,9 @@ async function loadSnapshot() {
   } catch (err) {
     if (err.status === 401) throw err;
   }
-  await seedTrails();
+  // Trails of the last minutes, once the map is up and only while the sky is not busy
+  // (a selected drone loads its own trail).
+  if (state.tracks.size <= SEED_TRAILS_MAX) setTimeout(() => seedTrails().catch(() => {}), 0);
 }
 
 /** Longer trails at start-up than the summaries carry: the last TRAIL_S of history. */
@@ -579,13 +729,20 @@ function loadAirportZones() {
 }
 map.on("moveend", () => { if (state.started && !loginShown) loadAirportZones(); });
 
+let sensorsKey = "";
 async function loadSensors() {
+  let list;
   try {
-    const list = await api.sensors();
-    sensorsLayer.clearLayers();
-    for (const s of list || []) {
-      if (s.lat == null || s.lon == null) continue;
-      // Range rings: a sense of distance on the plain offline background.
+    list = (await api.sensors()) || [];
+  } catch { return; /* optional */ }
+  const placed = list.filter((x) => x.lat != null && x.lon != null);
+  const key = JSON.stringify(placed.map((x) => [x.sensor_id, x.lat, x.lon, x.online, x.frames_per_s]));
+  if (key === sensorsKey) return;
+  sensorsKey = key;
+  sensorsLayer.clearLayers();
+  for (const s of placed) {
+    // Range rings: a sense of distance on the plain offline background (few sensors only).
+    if (placed.length <= 5) {
       for (const km of [1, 2, 5, 10]) {
         L.circle([s.lat, s.lon], {
           radius: km * 1000, color: "#6b8196", weight: 1, opacity: 0.45, dashArray: "2 6",
@@ -596,17 +753,22 @@ async function loadSensors() {
           interactive: false, keyboard: false,
         }).addTo(sensorsLayer);
       }
-      L.marker([s.lat, s.lon], {
-        icon: L.divIcon({
-          className: "sensor-icon",
-          html: '<svg viewBox="0 0 16 16" aria-hidden="true"><rect x="2" y="2" width="12" height="12" rx="2" fill="#0b1218" stroke="#e2e8f0" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="#e2e8f0"/></svg>',
-          iconSize: [16, 16], iconAnchor: [8, 8],
-        }),
-        title: `Sensor ${s.sensor_id}`, keyboard: false,
-      }).bindTooltip(`Sensor ${esc(s.sensor_id)}<br>last seen ${esc(fmtDateTime(s.last_seen))}`)
-        .addTo(sensorsLayer);
     }
-  } catch { /* optional */ }
+    const st = s.online === true ? "online" : s.online === false ? "offline" : "unknown";
+    const stText = { online: "online", offline: "OFFLINE", unknown: "no status" }[st];
+    const rate = s.frames_per_s != null ? ` · ${fmtNum(s.frames_per_s, 1, "frames/s")}` : "";
+    L.marker([s.lat, s.lon], {
+      icon: L.divIcon({
+        className: `sensor-icon sensor-${st}`,
+        html: '<svg viewBox="0 0 16 16" aria-hidden="true"><rect x="2" y="2" width="12" height="12" rx="2" fill="#0b1218" stroke="currentColor" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="currentColor"/></svg>',
+        iconSize: [16, 16], iconAnchor: [8, 8],
+      }),
+      title: `Sensor ${s.sensor_id}: ${stText}`, keyboard: false,
+    }).bindTooltip(`Sensor ${esc(s.sensor_id)} · ${esc(stText)}${esc(rate)}<br>` +
+      `${esc(fmtNum(s.frames, 0))} frames · last ${esc(fmtDateTime(s.last_seen))}`)
+      .addTo(sensorsLayer);
+    sensorsLayer.getLayers().at(-1).getElement()?.setAttribute("data-sensor-id", s.sensor_id);
+  }
 }
 
 async function start() {
@@ -614,6 +776,8 @@ async function start() {
   state.role = me?.role ?? "viewer";
   $("role").textContent = state.role;
   alerts.canAck = state.role === "operator" || state.role === "admin";
+  zones.canEdit = state.role === "admin"; // the server checks the role too
+  if (zones.canEdit) zoneDraw.enable();
   hideLogin();
   if (!state.started) {
     state.started = true;
@@ -624,8 +788,10 @@ async function start() {
       state.fittedOnce = true;
     }
     addTiles(map, config, layerControl, basemap);
+    offlineBasemap = addOfflineBasemap(map, config, layerControl);
     setInterval(tick, 1000);
     setInterval(() => { if (state.conn === "live") loadZones().catch(() => {}); }, 60000);
+    setInterval(() => { if (state.conn === "live" && !loginShown) loadSensors(); }, 15000);
     // Acknowledgements by other operators are not streamed: refresh the alert list now and then.
     setInterval(async () => {
       if (state.conn !== "live" || loginShown) return;
@@ -637,17 +803,27 @@ async function start() {
     map.fitBounds(zones.bounds().pad(0.2));
     state.fittedOnce = true;
   }
-  await loadSnapshot();
-  loadSensors();
-  loadAirportZones();
+  // The live stream first; the snapshot fills in what it has not sent yet, trails later.
   stream.stop();
   stream.start();
+  await loadSnapshot();
+  await loadRange();
+  // Nothing comes in but data is stored (say a replay that has ended): show the data at its
+  // last time.
+  if (state.range && !state.range.feeding && !state.replay) {
+    await enterReplay(state.range.last);
+  }
+  loadSensors();
+  loadAirportZones();
   alerts.render();
 }
 
+let ticks = 0;
 function tick() {
-  $("clock").textContent = fmtTime(Date.now() / 1000);
-  scheduleRender();
+  syncTimeControls();
+  scheduleRender(false);
+  // The stored span grows with live data: refresh it now and then.
+  if (++ticks % 15 === 0 && state.conn === "live" && !loginShown) loadRange().catch(() => {});
 }
 
 // ---------------------------------------------------------------- login
@@ -693,8 +869,28 @@ $("login-form").addEventListener("submit", async (ev) => {
 $("logout").addEventListener("click", () => showLogin("Signed out."));
 
 // ---------------------------------------------------------------- controls
-$("filters").addEventListener("submit", (ev) => ev.preventDefault());
-$("filter-q").addEventListener("input", (ev) => { FILTER.q = ev.target.value.trim().toLowerCase(); scheduleRender(); });
+$("filters").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  searchSelect();
+});
+
+/** Enter in the search box: select the best match and centre the map on it. */
+function searchSelect() {
+  const q = FILTER.q;
+  if (!q) return;
+  const views = state.replay ? (state.replay.loading ? [] : replayViews()) : liveViews();
+  if (!views.length) return;
+  const exact = views.find((v) => {
+    const t = state.tracks.get(v.id) || {};
+    return [v.id, t.uas_id, t.serial, t.operator_id].some((x) => x && String(x).toLowerCase() === q);
+  });
+  select((exact || views[0]).id, { pan: true, zoom: true });
+}
+$("filter-q").addEventListener("input", (ev) => {
+  FILTER.q = ev.target.value.trim().toLowerCase();
+  alerts.setQuery(FILTER.q); // the search filters the alert list too
+  scheduleRender();
+});
 $("filter-transport").addEventListener("change", (ev) => { FILTER.transport = ev.target.value; scheduleRender(); });
 $("filter-alerting").addEventListener("change", (ev) => { FILTER.alerting = ev.target.checked; scheduleRender(); });
 $("filter-stale").addEventListener("change", (ev) => { FILTER.hideStale = ev.target.checked; scheduleRender(); });
@@ -714,16 +910,30 @@ unlockAudioOnGesture();
 
 $("time-slider").addEventListener("input", async () => {
   const v = Number($("time-slider").value);
-  if (!state.replay && v >= 1000) return;
-  const r = await enterReplay();
-  if (!r.loading) setReplayTime(sliderTime());
+  if (!state.replay && v >= SLIDER_MAX) return;
+  await enterReplay(sliderTime());
 });
 $("live-btn").addEventListener("click", exitReplay);
+// Phones: the filters fold away and the alerts are a bottom sheet.
+const phone = window.matchMedia("(max-width: 700px)");
+if (phone.matches) $("drones-panel").open = false;
+$("filters-toggle").addEventListener("click", () => {
+  const open = document.body.classList.toggle("filters-open");
+  $("filters-toggle").setAttribute("aria-expanded", String(open));
+});
+$("sheet-toggle").addEventListener("click", () => {
+  if (!phone.matches) return;
+  const open = document.body.classList.toggle("sheet-open");
+  $("sheet-toggle").setAttribute("aria-expanded", String(open));
+});
+$("time-pick").addEventListener("change", async (ev) => {
+  const t = Date.parse(`${ev.target.value}Z`) / 1000; // the picker is in UTC
+  if (Number.isFinite(t)) await enterReplay(t);
+});
 $("play-btn").addEventListener("click", async () => {
   if (!state.replay) {
     const r = await enterReplay();
-    $("time-slider").value = "0";
-    if (!r.loading) setReplayTime(r.from);
+    setReplayTime(r.from);
     setPlaying(true);
     return;
   }
@@ -741,13 +951,12 @@ for (const btn of document.querySelectorAll(".speed")) {
   });
 }
 
+$("export-span").addEventListener("change", syncTimeControls);
 $("export").addEventListener("change", async (ev) => {
   const fmt = ev.target.value;
   ev.target.value = "";
   if (!fmt) return;
-  const r = state.replay;
-  const to = r ? r.to : nowRef();
-  const from = r ? r.from : to - 3600;
+  const [from, to] = exportWindow();
   const stamp = fmtDateTime(to).replace(/[-: ]/g, "").replace("Z", "Z");
   try {
     await download(`/api/export.${fmt}?${new URLSearchParams({ from: String(from), to: String(to) })}`,
@@ -760,21 +969,35 @@ $("export").addEventListener("change", async (ev) => {
 // Test and debugging hook (read-only views of the state).
 window.dronewatch = {
   positions: () => renderer.positions(),
+  drawn: () => renderer.drawn(),
+  draws: () => renderer.drawCount,
+  drawMs: () => renderer.lastDrawMs,
+  status: () => ({
+    live: state.conn === "live" && !state.replay, conn: state.conn, replay: Boolean(state.replay),
+    drones: Object.keys(renderer.positions()).length, selected: state.selected,
+    detail: $("detail").hidden ? null : $("detail-title").textContent,
+  }),
+  select: (id) => select(id, { pan: true }),
   tracks: () => [...state.tracks.values()],
   replay: () => state.replay && { from: state.replay.from, to: state.replay.to, t: state.replay.t,
     loading: state.replay.loading, tracks: state.replay.tracks.length },
-  setReplayTime: async (t) => { await enterReplay(); setReplayTime(t); },
+  setReplayTime: async (t) => { await enterReplay(t); },
+  range: () => state.range && { ...state.range, span: timeSpan() },
+  exportWindow: () => exportWindow(),
   dropStream: () => stream.ws?.close(4000, "test: simulated network drop"),
   zoneCount: () => zones.count,
+  basemap: () => offlineBasemap && (offlineBasemap.error ? { error: offlineBasemap.error }
+    : { stats: offlineBasemap.stats ?? null, attribution: offlineBasemap.options.attribution }),
   beeps: () => sound.beeps,
   map,
 };
 
+let offlineBasemap = null;
 // ---------------------------------------------------------------- boot
 adoptUrlToken();
 const basemap = addBasemap(map, layerControl);
 setConn("connecting");
-$("clock").textContent = fmtTime(Date.now() / 1000);
+syncTimeControls();
 start().catch((err) => {
   if (err.status === 401) return; // the login box is up
   setConn("offline");

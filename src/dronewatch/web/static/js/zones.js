@@ -43,10 +43,12 @@ function popupHtml(f) {
 }
 
 export class ZoneLayer {
-  constructor(map, { labels = true } = {}) {
+  constructor(map, { labels = true, onDelete = null } = {}) {
     this.group = L.featureGroup().addTo(map);
     this.count = 0;
     this.labels = labels;
+    this.onDelete = onDelete; // (zoneId, name) => Promise: admins may delete a zone
+    this.canEdit = false;
   }
 
   set(fc) {
@@ -69,10 +71,35 @@ export class ZoneLayer {
       layer.bindTooltip(esc(zoneName(f)), {
         permanent: this.labels, direction: "center", className: "zone-label",
       });
-      layer.bindPopup(popupHtml(f));
+      layer.bindPopup(() => this.popup(f));
       layer.addTo(this.group);
     }
     this.count = features.length;
+  }
+
+  popup(f) {
+    const div = document.createElement("div");
+    div.innerHTML = popupHtml(f); // escaped by popupHtml
+    if (this.canEdit && this.onDelete && f.id != null && String(f.properties?.kind || "") !== "airport") {
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "text-btn zone-delete";
+      btn.textContent = "Delete zone";
+      const msg = document.createElement("p");
+      msg.className = "zone-draw-msg";
+      msg.setAttribute("role", "alert");
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        try {
+          await this.onDelete(String(f.id), zoneName(f));
+        } catch (err) {
+          btn.disabled = false;
+          msg.textContent = `Not deleted (${err.status || "network"}): ${err.message}`;
+        }
+      });
+      div.append(document.createElement("br"), btn, msg);
+    }
+    return div;
   }
 
   bounds() {

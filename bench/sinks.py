@@ -1,0 +1,300 @@
+"""Sinks benchmark: what CoT, webhooks, syslog and MQTT out deliver with 1,000 live drones,
+and what they cost the pipeline.
+
+    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20]
+        [--no-mqtt] [--runs 1]
+
+Frames come from the scenario simulator (N Remote ID drones around a zone, as in
+bench/server_ingest.py). The receivers run in a separate process: a UDP socket for CoT
+(``--cot udp://``), a threaded HTTP server checking each webhook's signature, a UDP socket for
+syslog; MQTT out goes to the Mosquitto broker on 127.0.0.1:1883 (under a bench prefix, cleaned
+up afterwards).
+
+Two measurements, each with all sinks off and on:
+
+* paced: the frames at their recorded pace (``speed 1``, real time, a live server's load):
+  CPU time of the pipeline thread, of the writer thread and of the whole process per
+  observation (``time.thread_time`` / ``pthread_getcpuclockid``, ``time.process_time``), so
+  the figure means something on a busy machine; and what was delivered: alerts/s POSTed
+  (signature checked), CoT events/s received, syslog messages, MQTT messages, drops;
+* unpaced: the frames as fast as possible: observations/s of the pipeline.
+
+The load average is printed with the figures: on a shared machine wall-clock figures move
+with it, CPU-time ones much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+SECRET = b"bench-webhook-secret"
+
+
+# -- receivers (a child process) --------------------------------------------------------------
+
+
+def receivers(ports: Any, counts: Any, ready: Any, stop: Any) -> None:
+    """UDP (CoT), UDP (syslog) and HTTP (webhook) receivers counting what they get."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from dronewatch.sinks.webhook import SIGNATURE_HEADER, verify
+
+    def udp(index: int, count: int) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        ports[index] = s.getsockname()[1]
+        while not stop.is_set():
+            try:
+                data = s.recv(65536)
+            except TimeoutError:
+                continue
+            with counts.get_lock():
+                counts[count] += 1
+                counts[count + 1] += len(data)
+
+    class Hook(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            ok = verify(SECRET, body, self.headers.get(SIGNATURE_HEADER))
+            with counts.get_lock():
+                counts[4 if ok else 5] += 1
+            self.send_response(204 if ok else 401)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.daemon_threads = True
+    ports[2] = server.server_address[1]
+    threads = [
+        threading.Thread(target=udp, args=(0, 0), daemon=True),  # CoT: counts[0], bytes [1]
+        threading.Thread(target=udp, args=(1, 2), daemon=True),  # syslog: counts[2], [3]
+        threading.Thread(target=server.serve_forever, daemon=True),  # hooks: [4] ok, [5] bad
+    ]
+    for t in threads:
+        t.start()
+    while not all(ports[:3]):
+        time.sleep(0.01)
+    ready.set()
+    stop.wait()
+    server.shutdown()
+
+
+# -- one run ----------------------------------------------------------------------------------
+
+
+def thread_cpu(thread: Any) -> float:
+    if thread is None or thread.ident is None or not thread.is_alive():
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+def run(
+    frames: list[Any],
+    sinks_on: bool,
+    speed: float,
+    ports: list[int],
+    mqtt_prefix: str | None,
+    only: str | None = None,
+) -> dict[str, Any]:
+    from dronewatch.alerts.pipeline import TrackingPipeline
+    from dronewatch.alerts.zones import ZoneSet, parse_features
+    from dronewatch.server.bus import EventBus
+    from dronewatch.server.service import Counters, PipelineService, Processor, Writer
+    from dronewatch.sinks.base import SinkSet
+    from dronewatch.sinks.settings import SinkSettings, open_sinks
+    from dronewatch.store import Store
+    from server_ingest import ZONE
+
+    tmp = tempfile.mkdtemp(prefix="dw-bench-sinks-")
+    store = Store.open(os.path.join(tmp, "dw.db"))
+    settings = SinkSettings(
+        cot=[f"udp://127.0.0.1:{ports[0]}"],
+        syslog=[f"udp://127.0.0.1:{ports[1]}"],
+        webhook=[f"http://127.0.0.1:{ports[2]}/hook"],
+        webhook_secret=SECRET.decode(),
+        mqtt_out=[f"mqtt://127.0.0.1:1883/{mqtt_prefix}"] if mqtt_prefix else [],
+        mqtt_out_discovery=f"{mqtt_prefix}/ha" if mqtt_prefix else None,
+    )
+    if only is not None:  # one kind of sink alone: what it costs
+        for name in ("cot", "syslog", "webhook", "mqtt_out"):
+            if name != only:
+                setattr(settings, name, [])
+        if only != "webhook":
+            settings.webhook_secret = None
+    sinks = open_sinks(settings, store) if sinks_on else SinkSet()
+    sinks.start()
+    counters = Counters()
+    proc = Processor(TrackingPipeline(zones=ZoneSet(parse_features(ZONE))), counters=counters)
+    writer = Writer(store, counters)
+    writer.start()
+    service = PipelineService(proc, writer, EventBus(), [], speed=speed, sinks=sinks)
+    cpu0, pipe0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+    service.run_frames(frames)  # in this thread: its CPU time is the pipeline's
+    pipe_cpu = time.thread_time() - pipe0
+    writer.flush(600)
+    wall = time.perf_counter() - wall0
+    writer_cpu = thread_cpu(writer._thread)
+    # Let the sinks deliver what is queued (at most 60 s), then read their counters.
+    end = time.monotonic() + 60
+    while time.monotonic() < end and any(s.queue_depth for s in sinks.stats()):
+        time.sleep(0.05)
+    drained = time.perf_counter() - wall0
+    sink_cpu = {s.kind: thread_cpu(s._thread) for s in sinks.sinks}
+    total_cpu = time.process_time() - cpu0
+    stats = {s.kind: s for s in sinks.stats()}
+    sinks.stop()
+    writer.stop()
+    store.close()
+    obs = max(counters.observations, 1)
+    return {
+        "observations": counters.observations,
+        "alerts": counters.alerts,
+        "wall_s": wall,
+        "drained_s": drained,
+        "obs_per_s": counters.observations / wall,
+        "pipeline_us_per_obs": pipe_cpu / obs * 1e6,
+        "writer_us_per_obs": writer_cpu / obs * 1e6,
+        "process_us_per_obs": total_cpu / obs * 1e6,
+        "sink_cpu_s": sink_cpu,
+        "stats": stats,
+    }
+
+
+def clean_mqtt(prefix: str) -> int:
+    """Clear every retained message the bench left under ``prefix``."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    topics: set[str] = set()
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dw-bench-clean-{uuid.uuid4().hex[:6]}")
+    c.on_message = lambda _c, _u, m: topics.add(m.topic) if m.retain and m.payload else None
+    c.connect("127.0.0.1", 1883)
+    c.subscribe(f"{prefix}/#")
+    c.loop_start()
+    time.sleep(2.0)
+    for t in topics:
+        c.publish(t, b"", retain=True, qos=1).wait_for_publish(5)
+    c.disconnect()
+    c.loop_stop()
+    return len(topics)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--drones", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=20.0, help="scenario length (paced run)")
+    ap.add_argument("--no-mqtt", action="store_true", help="leave MQTT out of the sinks")
+    ap.add_argument("--runs", type=int, default=1, help="repeat each measurement")
+    ap.add_argument(
+        "--only", choices=["cot", "webhook", "syslog", "mqtt_out"], help="one kind of sink"
+    )
+    ap.add_argument("--mode", choices=["paced", "unpaced", "both"], default="both")
+    args = ap.parse_args()
+
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    from server_ingest import make_frames
+
+    ports = mp.Array("i", 3)
+    counts = mp.Array("q", 6)
+    ready, stop = mp.Event(), mp.Event()
+    child = mp.Process(target=receivers, args=(ports, counts, ready, stop), daemon=True)
+    child.start()
+    assert ready.wait(30), "receivers did not start"
+    port_list = list(ports[:3])
+    prefix = None if args.no_mqtt else f"dronewatch-bench/{uuid.uuid4().hex[:10]}"
+    print(f"load average before: {os.getloadavg()}  (2 cores shared: see the CPU-time figures)")
+
+    def delivered() -> list[int]:
+        with counts.get_lock():
+            return list(counts[:6])
+
+    results: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for _ in range(args.runs):
+            modes = [("paced", 1.0), ("unpaced", 0.0)]
+            for mode, speed in [m for m in modes if args.mode in (m[0], "both")]:
+                for on in (False, True):
+                    frames = make_frames(args.drones, args.seconds, time.time() + 1.0)
+                    before = delivered()
+                    r = run(frames, on, speed, port_list, prefix if on else None, args.only)
+                    after = delivered()
+                    r["received"] = [a - b for a, b in zip(after, before, strict=True)]
+                    r["load"] = os.getloadavg()
+                    results.setdefault(f"{mode} sinks {'on' if on else 'off'}", []).append(r)
+                    show(f"{mode} sinks {'on' if on else 'off'}", r)
+    finally:
+        stop.set()
+        child.join(5)
+        if prefix:
+            print(f"cleared {clean_mqtt(prefix)} retained MQTT topics under {prefix}")
+    summary(results)
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    rec = r["received"]
+    print(f"\n== {name}  (load {r['load'][0]:.2f} {r['load'][1]:.2f} {r['load'][2]:.2f})")
+    print(
+        f"  observations {r['observations']}, alerts {r['alerts']}, wall {r['wall_s']:.2f} s "
+        f"({r['obs_per_s']:.0f} obs/s), all delivered after {r['drained_s']:.2f} s"
+    )
+    print(
+        f"  CPU per observation: pipeline thread {r['pipeline_us_per_obs']:.1f} us, writer "
+        f"thread {r['writer_us_per_obs']:.1f} us, whole process {r['process_us_per_obs']:.1f} us"
+    )
+    if r["stats"]:
+        secs = r["drained_s"]
+        print(
+            f"  received: CoT {rec[0]} events ({rec[0] / secs:.0f}/s, {rec[1] / 1e6:.1f} MB), "
+            f"webhook {rec[4]} alerts ({rec[4] / secs:.1f}/s; bad signatures {rec[5]}), "
+            f"syslog {rec[2]} messages"
+        )
+        cpu = ", ".join(f"{k} {v:.2f} s" for k, v in r["sink_cpu_s"].items())
+        print(f"  sink worker CPU: {cpu}")
+        for kind, st in r["stats"].items():
+            print(
+                f"  {kind:8s} queued {st.queued} delivered {st.delivered} skipped {st.skipped} "
+                f"dropped {st.dropped} failed {st.failed}"
+            )
+
+
+def summary(results: dict[str, list[dict[str, Any]]]) -> None:
+    def best(name: str, key: str, low: bool = True) -> float:
+        vals = [r[key] for r in results[name]]
+        return min(vals) if low else max(vals)
+
+    print("\n== summary (best of runs)")
+    for mode in ("paced", "unpaced"):
+        off, on = f"{mode} sinks off", f"{mode} sinks on"
+        if off not in results:
+            continue
+        for key in ("pipeline_us_per_obs", "process_us_per_obs"):
+            a, b = best(off, key), best(on, key)
+            print(f"  {mode:8s} {key:22s} off {a:8.1f}  on {b:8.1f}  ({(b / a - 1) * 100:+.1f}%)")
+        a, b = best(off, "obs_per_s", False), best(on, "obs_per_s", False)
+        print(
+            f"  {mode:8s} {'obs_per_s':22s} off {a:8.0f}  on {b:8.0f}  ({(b / a - 1) * 100:+.1f}%)"
+        )
+    print(f"  load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
