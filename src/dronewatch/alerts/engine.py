@@ -125,7 +125,9 @@ class AlertEngine:
         self._zone_rules = bool(self.zones) and bool(
             en & {R.ZONE_ENTRY, R.ZONE_APPROACH, R.PILOT_IN_ZONE, R.DRONE_LOST}
         )
-        self.rulebook: list[Rule] = active_rules(self.config.disabled, self.config.rule_settings)
+        # registered rules run unless disabled; those named in ALL_RULES also obey ``enabled``
+        off = self.config.disabled | (frozenset(R.ALL_RULES) - en)
+        self.rulebook: list[Rule] = active_rules(off, self.config.rule_settings)
         self._spoof_registered = frozenset(r.name for r in self.rulebook if r.spoof)
 
     # --- episodes ---------------------------------------------------------------------
@@ -689,24 +691,6 @@ class AlertEngine:
                     + ("at the same time" if dt < 0.05 else f"within {dt:.1f} s")
                     + ": cloned identity?",
                     out, details={"distance_m": round(d, 1), "dt_s": round(dt, 3)},
-                )
-        if (
-            R.SPOOF_PILOT_DISTANCE in en
-            and track.operator_lat is not None
-            and track.operator_lon is not None
-        ):
-            olat, olon = track.operator_lat, track.operator_lon
-            box = cfg.pilot_max_distance_m / (M_PER_DEG * 1.5)  # surely nearer inside this box
-            if abs(lat - olat) < box and abs(lon - olon) * math.cos(math.radians(lat)) < box:
-                d = 0.0
-            else:
-                d = fast_distance_m(lat, lon, olat, olon)
-            if d > cfg.pilot_max_distance_m:
-                self._raise(
-                    per, track, R.SPOOF_PILOT_DISTANCE, Severity.WARNING, now,
-                    lambda: f"Drone {identity(track)} is {format_distance(d)} from its pilot, "
-                    "beyond any consumer control link: position spoofing?",
-                    out, details={"pilot_distance_m": round(d, 1)},
                 )
         if R.SPOOF_RSSI in en and obs.rssi_dbm is not None and cfg.sensor_positions:
             sp_pos = cfg.sensor_positions.get(obs.sensor_id)
