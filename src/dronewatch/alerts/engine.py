@@ -86,13 +86,12 @@ class Episode:
 
 class _PerTrack:
     __slots__ = ("anchor", "clock_base", "episodes", "lost", "memory", "op_pos", "op_zones",
-                 "rssi_count", "suspect_since", "wl", "zcache")
+                 "suspect_since", "wl", "zcache")
 
     def __init__(self) -> None:
         self.episodes: dict[EpisodeKey, Episode] = {}
         self.op_pos: tuple[float, float] | None = None  # operator position last checked
         self.op_zones: tuple[Zone, ...] = ()
-        self.rssi_count = 0
         self.lost = False
         self.clock_base: dict[tuple[str, str], float] = {}  # (type, sensor) -> first skew
         # zones near the track: (lat, lon, radius_m, zones within radius_m of lat, lon)
@@ -127,7 +126,7 @@ class AlertEngine:
         )
         # registered rules run unless disabled; those named in ALL_RULES also obey ``enabled``
         off = self.config.disabled | (frozenset(R.ALL_RULES) - en)
-        self.rulebook: list[Rule] = active_rules(off, self.config.rule_settings)
+        self.rulebook: list[Rule] = active_rules(off, self.config.rule_settings, self.config)
         self._spoof_registered = frozenset(r.name for r in self.rulebook if r.spoof)
 
     # --- episodes ---------------------------------------------------------------------
@@ -692,27 +691,6 @@ class AlertEngine:
                     + ": cloned identity?",
                     out, details={"distance_m": round(d, 1), "dt_s": round(dt, 3)},
                 )
-        if R.SPOOF_RSSI in en and obs.rssi_dbm is not None and cfg.sensor_positions:
-            sp_pos = cfg.sensor_positions.get(obs.sensor_id)
-            if sp_pos is not None:
-                d = fast_distance_m(sp_pos[0], sp_pos[1], lat, lon)
-                limit = R.free_space_rssi_dbm(
-                    d, cfg.rssi_max_eirp_dbm, cfg.rssi_rx_gain_dbi, cfg.rssi_frequency_hz
-                )
-                excess = obs.rssi_dbm - limit
-                if excess > cfg.rssi_margin_db:
-                    per.rssi_count += 1
-                    if per.rssi_count >= cfg.rssi_min_count:
-                        sensor = obs.sensor_id
-                        self._raise(
-                            per, track, R.SPOOF_RSSI, Severity.WARNING, now,
-                            lambda: f"Drone {identity(track)}: signal at sensor {sensor} is "
-                            f"{excess:.0f} dB stronger than its claimed distance of "
-                            f"{format_distance(d)} allows: position spoofing?",
-                            out, details={"sensor": sensor, "excess_db": round(excess, 1)},
-                        )
-                else:
-                    per.rssi_count = 0
 
     # --- time passing -----------------------------------------------------------------
 

@@ -21,9 +21,6 @@ Rules (``Alert.rule``):
                       jumps by more than ``clock_tolerance_s`` within a track, or (when the
                       capture clock is trusted) exceeds ``clock_absolute_tolerance_s``
                       (replayed or fabricated messages)
-``spoof_rssi``        the signal at a sensor of known position is much stronger than the
-                      claimed distance allows (free-space path loss from ``rssi_max_eirp_dbm``
-                      plus ``rssi_margin_db``), ``rssi_min_count`` times in a row
 ====================  ========================================================================
 
 Rules of the registry, one module each in :mod:`dronewatch.alerts.rulebook` (see
@@ -33,6 +30,9 @@ or, for the names in ``ALL_RULES``, when left out of ``enabled``):
 ====================  ========================================================================
 ``spoof_pilot_distance``  drone farther than ``max_distance_m`` (15 km) from its pilot (no
                       consumer control link reaches that far)
+``spoof_rssi``        the signal at a sensor of known position is much stronger than the
+                      claimed distance allows (free-space path loss from ``max_eirp_dbm``
+                      plus ``margin_db``), ``min_count`` times in a row
 ``spoof_position_rf`` the RF position estimate from the RSSI at 3 or more sensors rejects the
                       broadcast positions (likelihood-ratio test over time); says how far off
                       the drone claims to be and where the transmitter likely is
@@ -107,11 +107,6 @@ class RulesConfig:
     # or GPS time); off by default since raw IQ files carry no time and sniffers without a
     # real-time clock stamp 1970
     clock_absolute_tolerance_s: float | None = None
-    rssi_max_eirp_dbm: float = 30.0  # 1 W: above any legal 2.4/5.8 GHz drone transmitter
-    rssi_rx_gain_dbi: float = 10.0  # generous sensor antenna gain
-    rssi_margin_db: float = 15.0
-    rssi_min_count: int = 5
-    rssi_frequency_hz: float = 2.44e9
     sensor_positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     spoof_hold_s: float = 60.0
     # rules of the registry (dronewatch.alerts.rulebook): all run unless named in disabled;
