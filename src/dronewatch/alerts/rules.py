@@ -17,10 +17,6 @@ Rules (``Alert.rule``):
                       or a reported speed over ``max_speed_ms``
 ``spoof_clone``       the same identity transmitted at about the same time from places
                       farther apart than flight allows (cloned identity)
-``spoof_clock``       the offset between the sender's own timestamps and the capture time
-                      jumps by more than ``clock_tolerance_s`` within a track, or (when the
-                      capture clock is trusted) exceeds ``clock_absolute_tolerance_s``
-                      (replayed or fabricated messages)
 ====================  ========================================================================
 
 Rules of the registry, one module each in :mod:`dronewatch.alerts.rulebook` (see
@@ -28,6 +24,10 @@ Rules of the registry, one module each in :mod:`dronewatch.alerts.rulebook` (see
 or, for the names in ``ALL_RULES``, when left out of ``enabled``):
 
 ====================  ========================================================================
+``spoof_clock``       the offset between the sender's own timestamps and the capture time
+                      jumps by more than ``tolerance_s`` within a track, or (when the
+                      capture clock is trusted) exceeds ``clock_absolute_tolerance_s``
+                      (replayed or fabricated messages)
 ``spoof_pilot_distance``  drone farther than ``max_distance_m`` (15 km) from its pilot (no
                       consumer control link reaches that far)
 ``spoof_rssi``        the signal at a sensor of known position is much stronger than the
@@ -102,7 +102,6 @@ class RulesConfig:
     jump_min_m: float = 300.0
     retrust_after_s: float = 10.0  # an unreachable new place is believed after this long
     clone_min_m: float = 1000.0
-    clock_tolerance_s: float = 30.0  # jump of the sender-vs-capture clock offset
     # an offset flagged on its own: only when the capture clock is trusted (sensors with NTP
     # or GPS time); off by default since raw IQ files carry no time and sniffers without a
     # real-time clock stamp 1970
