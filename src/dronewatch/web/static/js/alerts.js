@@ -13,7 +13,7 @@ const RULE_LABEL = {
   pilot_in_zone: "Pilot in zone", unknown_drone: "Unknown drone", drone_lost: "Drone lost",
   spoof_motion: "Spoof: impossible motion", spoof_clone: "Spoof: cloned ID",
   spoof_pilot_distance: "Spoof: pilot distance", spoof_clock: "Spoof: clock",
-  spoof_rssi: "Spoof: signal strength",
+  spoof_rssi: "Spoof: signal strength", spoof_position_rf: "Spoof: position (RF)",
 };
 /** What a closed episode of each rule means (not always "ended": an approach is over). */
 const CLOSED_LABEL = {
