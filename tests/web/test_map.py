@@ -91,7 +91,10 @@ def test_replay_moves_drones_back_in_time(
     live_server: LiveServer, probe: PageProbe, screenshot: Any
 ) -> None:
     page = open_map(probe, live_server, live_server.viewer_token)
-    time.sleep(3)  # let the drones fly a little so that there is history to go back to
+    # Let the drones fly a little so that there is history to go back to (they stand on the
+    # ground for the scenario's first seconds).
+    page.wait_for_function(MOVED_JS, arg=positions(page), timeout=30000)
+    page.wait_for_function(MOVED_JS, arg=positions(page), timeout=30000)
     live = positions(page)
 
     # Drag the slider to the start of history: replay mode, drones where they were.
