@@ -668,11 +668,19 @@ const stream = new LiveStream({
   onProbe() { api.me().catch(() => {}); }, // a 401 here opens the login box
 });
 
+/** The newest alerts and, however old, every open one (a flood of recent warnings must not
+ * push an older unacknowledged critical alert out of the server's page of results). */
+async function fetchAlerts() {
+  const [recent, open] = await Promise.all([api.alerts({ status: "all" }), api.alerts({ status: "open" })]);
+  const byId = new Map();
+  for (const a of [...(Array.isArray(open) ? open : []), ...(Array.isArray(recent) ? recent : [])]) {
+    byId.set(a.alert_id, a);
+  }
+  return [...byId.values()];
+}
+
 async function loadSnapshot() {
-  const [drones, alertList] = await Promise.all([
-    api.drones({ active: "true" }),
-    api.alerts({ status: "all" }),
-  ]);
+  const [drones, alertList] = await Promise.all([api.drones({ active: "true" }), fetchAlerts()]);
   for (const t of drones) noteServerTime(t.last_seen);
   for (const t of drones) upsertTrack(t);
   alerts.load(Array.isArray(alertList) ? alertList : []);
@@ -803,7 +811,7 @@ async function start() {
     // Acknowledgements by other operators are not streamed: refresh the alert list now and then.
     setInterval(async () => {
       if (state.conn !== "live" || loginShown) return;
-      try { alerts.load(await api.alerts({ status: "all" })); } catch { /* next time */ }
+      try { alerts.load(await fetchAlerts()); } catch { /* next time */ }
     }, 20000);
   }
   await loadZones();
