@@ -110,6 +110,10 @@ const zones = new ZoneLayer(map, {
     map.closePopup();
     await loadZones();
   },
+  onEdit: (f) => {
+    map.closePopup();
+    zoneDraw.start({ id: String(f.id), properties: f.properties || {} });
+  },
 });
 const airportZones = new ZoneLayer(map, { labels: false });
 const sensorsLayer = L.layerGroup().addTo(map);
