@@ -69,7 +69,8 @@ export class AlertStore {
       this.learn(a);
       newest = Math.max(newest, a.time);
     }
-    // Alerts streamed while the list was being fetched are not in it yet: keep them.
+    // Alerts streamed while the list was being fetched are not in it yet: keep them. (The
+    // list holds every open alert however old: see fetchAlerts in main.js.)
     for (const [id, a] of keep) {
       if (!this.byId.has(id) && a.time >= newest - 60) this.byId.set(id, a);
     }
