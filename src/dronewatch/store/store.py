@@ -120,6 +120,19 @@ def _require_postgres_driver(url: str) -> None:
         )
 
 
+def _bind_none_fast() -> None:
+    """Make the sqlite3 module bind ``None`` (SQL NULL) cheaply: unregistered, every ``None``
+    parameter goes through its adaptation protocol (a key tuple, a registry miss, two
+    attribute look-ups: ~0.25 us), which made the NULLs of a mostly empty ``observations``
+    row (28 columns) two thirds of its insert. A registered adapter is found at the first
+    step; this one (a C ``dict.get``) returns ``None``, bound as NULL exactly as before.
+    Process-wide (sqlite3 adapters are), and the same values for every connection."""
+    sqlite3.register_adapter(type(None), _NONE_TO_NULL)
+
+
+_NONE_TO_NULL: Callable[[Any], Any] = {}.get  # C-level: None -> None (-> NULL)
+
+
 def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -246,6 +259,7 @@ class Store:
                 json_serializer=dumps,
             )
             sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
+            _bind_none_fast()
         else:
             _require_postgres_driver(url)
             engine = sa.create_engine(
