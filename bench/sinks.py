@@ -156,7 +156,12 @@ def run(
     while time.monotonic() < end and any(s.queue_depth for s in sinks.stats()):
         time.sleep(0.05)
     drained = time.perf_counter() - wall0
+    import threading
+
     sink_cpu = {s.kind: thread_cpu(s._thread) for s in sinks.sinks}
+    threads_cpu = {
+        t.name: thread_cpu(t) for t in threading.enumerate() if t is not threading.main_thread()
+    }
     total_cpu = time.process_time() - cpu0
     stats = {s.kind: s for s in sinks.stats()}
     sinks.stop()
@@ -173,12 +178,23 @@ def run(
         "writer_us_per_obs": writer_cpu / obs * 1e6,
         "process_us_per_obs": total_cpu / obs * 1e6,
         "sink_cpu_s": sink_cpu,
+        "threads_cpu_s": threads_cpu,
         "stats": stats,
     }
 
 
 def clean_mqtt(prefix: str) -> int:
-    """Clear every retained message the bench left under ``prefix``."""
+    """Clear every retained message the bench left under ``prefix`` (until none is left)."""
+    total = 0
+    for _ in range(5):
+        n = _clean_mqtt_once(prefix)
+        total += n
+        if not n:
+            break
+    return total
+
+
+def _clean_mqtt_once(prefix: str) -> int:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -189,8 +205,12 @@ def clean_mqtt(prefix: str) -> int:
     c.subscribe(f"{prefix}/#")
     c.loop_start()
     time.sleep(2.0)
-    for t in topics:
-        c.publish(t, b"", retain=True, qos=1).wait_for_publish(5)
+    c.unsubscribe(f"{prefix}/#")
+    last = None
+    for t in sorted(topics):
+        last = c.publish(t, b"", retain=True, qos=1)
+    if last is not None:
+        last.wait_for_publish(30)
     c.disconnect()
     c.loop_stop()
     return len(topics)
@@ -269,6 +289,8 @@ def show(name: str, r: dict[str, Any]) -> None:
         )
         cpu = ", ".join(f"{k} {v:.2f} s" for k, v in r["sink_cpu_s"].items())
         print(f"  sink worker CPU: {cpu}")
+        other = ", ".join(f"{k} {v:.2f} s" for k, v in r["threads_cpu_s"].items() if v > 0.05)
+        print(f"  every thread over 0.05 s CPU: {other}")
         for kind, st in r["stats"].items():
             print(
                 f"  {kind:8s} queued {st.queued} delivered {st.delivered} skipped {st.skipped} "

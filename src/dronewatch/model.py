@@ -32,6 +32,7 @@ class Transport(enum.StrEnum):
     DJI_WIFI = "dji-wifi"
     DJI_OCUSYNC = "dji-ocusync"
     FR_BEACON = "fr-beacon"
+    ANTSDR_DRONEID = "antsdr-droneid"  # a DroneID report decoded by an AntSDR (its TCP feed)
 
 
 class FrameKind(enum.StrEnum):
@@ -50,6 +51,7 @@ class FrameKind(enum.StrEnum):
     ADVERT = "advert"  # Bluetooth LE legacy advertising PDU or legacy advertising report
     AUX_ADVERT = "aux_advert"  # Bluetooth LE extended advertising PDU (AUX_ADV_IND...) or report
     BURST = "burst"  # a DJI OcuSync burst received from IQ samples
+    REPORT = "report"  # a report of a receiver that decoded the PHY itself (AntSDR)
 
 
 class Frame(msgspec.Struct, frozen=True, gc=False):

@@ -87,7 +87,8 @@ frames = st.builds(
     Frame,
     payload=st.binary(min_size=1, max_size=150),
     time=st.floats(min_value=1e9, max_value=2e9, allow_nan=False),
-    transport=st.sampled_from([t for t in Transport if t is not Transport.DJI_OCUSYNC]),
+    transport=st.sampled_from([t for t in Transport if t not in (
+        Transport.DJI_OCUSYNC, Transport.ANTSDR_DRONEID)]),  # no link-layer packets
     source=st.binary(min_size=6, max_size=6).map(lambda b: b.hex(":")),
     rssi_dbm=st.none() | st.integers(-100, -1).map(float),
     counter=st.integers(0, 255),

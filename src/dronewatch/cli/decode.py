@@ -36,7 +36,7 @@ from dronewatch.stats import DecodeStats
 
 _T = TypeVar("_T")
 
-IQ_FORMATS = ("cf32", "cf64", "ci16", "ci8")
+IQ_FORMATS = ("cf32", "cf64", "ci16", "ci8", "cu8")
 
 
 @dataclass(slots=True)
@@ -111,6 +111,8 @@ _TYPE_FIELDS: dict[str, frozenset[str]] = {
     "self_id": frozenset(),
     "dji_telemetry": frozenset({"serial", "lat", "lon", "alt", "height", "speed",
                                 "operator_lat", "operator_lon"}),
+    "dji_antsdr": frozenset({"serial", "lat", "lon", "alt", "height", "speed",
+                             "operator_lat", "operator_lon"}),
     "dji_serial": frozenset({"serial"}),
     "dji_flight_info": frozenset({"serial"}),
     "fr_beacon": frozenset({"uas_id", "serial", "lat", "lon", "alt", "height", "speed"}),
@@ -384,13 +386,9 @@ def _quiet_exit() -> None:
     sys.exit(0)
 
 
-def _is_stream(arg: str, iq_format: str | None) -> bool:
-    """``-``, ``tcp://`` and FIFOs are read as capture streams (stdin is IQ with --iq-format)."""
-    if arg.startswith("tcp://"):
-        return True
-    if iq_format is not None:
-        return False
-    if arg == "-":
+def _is_stream(arg: str) -> bool:
+    """``-``, ``tcp://`` and FIFOs are streams (pcap, or IQ with --iq-format)."""
+    if arg.startswith("tcp://") or arg == "-":
         return True
     try:
         return stat.S_ISFIFO(os.stat(arg).st_mode)
@@ -404,9 +402,14 @@ def _is_stream(arg: str, iq_format: str | None) -> bool:
 @click.option("--strict", is_flag=True, help="Stop at the first undecodable packet or frame.")
 @click.option("--sensor", "sensor_id", default="local", show_default=True,
               help="Sensor ID recorded with every frame.")
-@click.option("--iq-format", type=click.Choice(IQ_FORMATS), help="Sample format of raw IQ files.")
-@click.option("--sample-rate", type=float, help="Sample rate of raw IQ files, Hz.")
-@click.option("--center-freq", type=float, help="Centre frequency of raw IQ files, Hz.")
+@click.option("--iq-format", type=click.Choice(IQ_FORMATS),
+              help="Sample format of raw IQ files and streams ('-', a FIFO, tcp://).")
+@click.option("--sample-rate", type=float, help="Sample rate of raw IQ files and streams, Hz.")
+@click.option("--center-freq", type=float,
+              help="Centre frequency of raw IQ files and streams, Hz.")
+@click.option("--iq-zmq", "iq_zmq", multiple=True, metavar="URL",
+              help="Receive complex64 IQ from a GNU Radio ZMQ PUB sink, e.g. "
+              "tcp://127.0.0.1:5555 (needs --sample-rate; pip install 'dronewatch[sdr]').")
 @click.option("--source", "live_specs", multiple=True, metavar="KIND:TARGET",
               help="Also receive from this live source (repeatable), e.g. stream:-, "
               "tcp://HOST:PORT, wifi:IFACE.")
@@ -420,6 +423,7 @@ def command(
     sample_rate: float | None,
     center_freq: float | None,
     live_specs: tuple[str, ...],
+    iq_zmq: tuple[str, ...],
     receivers: Receivers,
 ) -> None:
     """Decode captures (pcap, pcapng, SigMF, raw IQ) and live input into drone messages.
@@ -430,18 +434,28 @@ def command(
     as it arrives. The table (one row per drone, latest state) is printed at the end (end of
     input or Ctrl-C). A summary line goes to stderr.
     """
-    streams = [a for a in inputs if _is_stream(a, iq_format)]
+    streams = [a for a in inputs if _is_stream(a)]
     files = tuple(Path(a) for a in inputs if a not in streams)
     specs = receivers.specs(live_specs)
-    specs[:0] = [a if a.startswith("tcp://") else f"stream:{a}" for a in streams]
+    if iq_format is not None:  # raw IQ streams
+        specs[:0] = [f"iq:{a}" for a in streams]
+    else:
+        specs[:0] = [a if a.startswith("tcp://") else f"stream:{a}" for a in streams]
+    specs += [f"zmq:{url}" for url in iq_zmq]
+    extra = receivers.extra()
+    if iq_format is not None:
+        extra["iq_format"] = iq_format
+    if sample_rate is not None:
+        extra["sample_rate_hz"] = sample_rate
+    if center_freq is not None:
+        extra["center_freq_hz"] = center_freq
     if not files and not specs:
         raise click.UsageError("nothing to decode: give captures, '-', --wifi or --bluetooth")
     options = CaptureOptions(
         sensor_id=sensor_id, strict=strict, iq_format=iq_format,
         sample_rate_hz=sample_rate, center_freq_hz=center_freq,
     )
-    live = open_sources(specs, LiveOptions(
-        sensor_id=sensor_id, extra=receivers.extra()))
+    live = open_sources(specs, LiveOptions(sensor_id=sensor_id, extra=extra))
     stats = DecodeStats()
     table = DroneTable()
     out = sys.stdout
@@ -537,5 +551,12 @@ def _decode_live(
         if health.drops:
             click.echo(f"{source.name}: {health.drops} frames dropped (decoding fell behind)",
                        err=True)
+        info = health.detail
+        if "dropped_samples" in info:  # an IQ stream: what was received and lost, always
+            click.echo(
+                f"{source.name}: {info['seconds']:.2f} s of IQ, {info['bursts']} bursts decoded, "
+                f"{info['crc_failed']} failed CRC, {info['dropped_samples']} samples dropped "
+                f"({info['blocks_dropped']} blocks behind, {info['overflows']} overflows, "
+                f"{info['gaps']} gaps), {info['samples_zeroed']} samples zeroed (NaN/Inf)", err=True)
         failed |= health.state == SourceState.FAILED
     return failed

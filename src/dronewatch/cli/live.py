@@ -20,15 +20,25 @@ from dronewatch.sources.live import LiveOptions, LiveSet, LiveSource, open_live
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _channels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    from dronewatch.sources.nl80211 import parse_channels
+def _parsed(module: str, name: str) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """A click callback parsing the value with ``module.name`` (imported when used); its
+    ``ValueError`` becomes a usage error."""
 
-    try:
-        return parse_channels(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        import importlib
+
+        try:
+            return getattr(importlib.import_module(module), name)(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return callback
+
+
+_channels = _parsed("dronewatch.sources.nl80211", "parse_channels")
+_sdr_channels = _parsed("dronewatch.sources.channel_plan", "parse_channels")
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,11 +51,19 @@ class Receivers:
     dwell: float | None = None
     no_hop: bool = False
     monitor: bool = False
+    sdr: tuple[str, ...] = ()
+    sdr_rate: float | None = None
+    sdr_gain: float | None = None
+    sdr_channels: list[float] | None = None
+    sdr_dwell: float | None = None
+    sdr_format: str | None = None
 
     def specs(self, sources: Sequence[str] = ()) -> list[str]:
         """Live-source specs of the receivers (``--source`` specs after them)."""
         return [*(f"wifi:{i}" for i in self.wifi),
-                *(f"bluetooth:{b}" for b in self.bluetooth), *sources]
+                *(f"bluetooth:{b}" for b in self.bluetooth),
+                *(s if ":" in s and not s.startswith("driver=") else f"soapy:{s}"
+                  for s in self.sdr), *sources]
 
     def extra(self) -> dict[str, Any]:
         """What the Wi-Fi source reads from ``LiveOptions.extra``."""
@@ -54,6 +72,11 @@ class Receivers:
             extra["channels"] = self.channels
         if self.dwell is not None:
             extra["dwell_s"] = self.dwell
+        for key, value in (("sdr_rate_hz", self.sdr_rate), ("sdr_gain_db", self.sdr_gain),
+                           ("sdr_channels", self.sdr_channels), ("sdr_dwell_s", self.sdr_dwell),
+                           ("sdr_format", self.sdr_format)):
+            if value is not None:
+                extra[key] = value
         return extra
 
 
@@ -101,6 +124,42 @@ def receiver_options(fn: F) -> F:
             "--monitor",
             is_flag=True,
             help="Put the --wifi interfaces into monitor mode (and back on exit).",
+        ),
+        click.option(
+            "--sdr",
+            multiple=True,
+            metavar="SPEC",
+            help="Receive DJI DroneID from an SDR: soapy:driver=uhd (USRP), soapy:driver=hackrf, "
+            "soapy: (the first found), antsdr:HOST:PORT (an AntSDR/WarDragon DroneID feed), "
+            "iq:- / iq:FIFO / iq:tcp://HOST:PORT (raw IQ, with --sdr-format) or "
+            "zmq:tcp://HOST:PORT (GNU Radio ZMQ PUB); repeatable. SoapySDR needs "
+            "python3-soapysdr and the device's module.",
+        ),
+        click.option("--sdr-rate", type=float, metavar="S/S",
+                     help="SDR sample rate (default 50e6; a HackRF does 20e6: one channel)."),
+        click.option("--sdr-gain", type=float, metavar="DB",
+                     help="SDR gain in dB (default: the device's AGC)."),
+        click.option(
+            "--sdr-channels",
+            callback=_sdr_channels,
+            metavar="LIST",
+            help="DroneID channels to cover: 2.4, 5.8, all, or centres in MHz "
+            "(2414.5,2429.5); the fewest tunings that hold them are visited (default 2.4).",
+        ),
+        click.option(
+            "--sdr-dwell",
+            type=click.FloatRange(0.1, 60.0),
+            default=None,
+            metavar="SECONDS",
+            help="Time on each SDR tuning (default 0.7 s, more than the 640 ms DroneID burst "
+            "period; tunings where bursts were heard get 3x).",
+        ),
+        click.option(
+            "--sdr-format",
+            type=click.Choice(["ci16", "cf32", "cu8", "ci8", "cf64"]),
+            default=None,
+            help="Sample format of an --sdr iq:-/iq:FIFO/iq:tcp://HOST:PORT stream (with "
+            "--sdr-rate; one --sdr-channels value is its centre).",
         ),
     ]
     wrapped: Any = command

@@ -30,6 +30,7 @@ _DECODER_MODULES = (
     "dronewatch.protocols.dji_wifi",
     "dronewatch.protocols.fr_beacon",
     "dronewatch.protocols.dji_ocusync",
+    "dronewatch.protocols.antsdr",
 )
 _loaded = False
 

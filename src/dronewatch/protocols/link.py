@@ -87,6 +87,7 @@ DEFAULT_FRAME_KIND: dict[Transport, str] = {
     Transport.BLE_LEGACY: FrameKind.ADVERT.value,
     Transport.BLE_LONG_RANGE: FrameKind.AUX_ADVERT.value,
     Transport.DJI_OCUSYNC: FrameKind.BURST.value,
+    Transport.ANTSDR_DRONEID: FrameKind.REPORT.value,
 }
 
 _WIFI = frozenset((Transport.WIFI_BEACON, Transport.WIFI_NAN, Transport.DJI_WIFI, Transport.FR_BEACON))

@@ -15,6 +15,8 @@
 ``PREFIX/alerts``
     Every alert event as JSON (the API's Alert), QoS 1, not retained.
 
+Positions go at QoS 0 (the next follows within a second), the rest at QoS 1.
+
 Home Assistant discovery (``--mqtt-out-discovery``, default ``homeassistant``): for each
 drone three retained ``device_tracker`` configs, ``DISCOVERY/device_tracker/dronewatch_TRACK_
 {drone,pilot,home}/config``, one device per drone, located from the JSON attributes above.
@@ -229,7 +231,11 @@ class MqttOutSink(Sink):
             for topic, config in self.discovery_configs(rec).items():
                 self._publish(topic, _json(config), retain=True)
             self._announced.add(tid)
-        self._publish(self.track_topic(tid, "state"), _json(drone_state(rec)), retain=not ended)
+        # Positions at QoS 0: the next one follows within a second (no acknowledgement to
+        # wait for: half the broker round trips); configs, clears and alerts at QoS 1.
+        self._publish(
+            self.track_topic(tid, "state"), _json(drone_state(rec)), retain=not ended, qos=0
+        )
         for part, lat, lon in (
             ("pilot", "operator_lat", "operator_lon"),
             ("home", "home_lat", "home_lon"),
@@ -246,7 +252,7 @@ class MqttOutSink(Sink):
                     "operator_id": rec.get("operator_id"),
                     "track_id": tid,
                 }
-                self._publish(self.track_topic(tid, part), _json(doc), retain=True)
+                self._publish(self.track_topic(tid, part), _json(doc), retain=True, qos=0)
         if ended:  # forget it: clear what the broker retains for it
             self._places.pop((tid, "pilot"), None)
             self._places.pop((tid, "home"), None)

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,9 @@ from dronewatch.errors import Corrupt, DecodeError, Unsupported
 from dronewatch.model import Frame, FrameKind, Transport
 from dronewatch.sources import CaptureOptions
 from dronewatch.stats import DecodeStats
+
+if TYPE_CHECKING:
+    from dronewatch.phy.ocusync.receiver import BurstResult
 
 CHUNK_SAMPLES = 1 << 21
 SIGMF_VERSION = "1.0.0"
@@ -442,7 +445,7 @@ def open_iq(path: Path, options: CaptureOptions) -> IQSource:
 
 def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iterator[Frame]:
     """DJI OcuSync frames (CRC-24A checked 173-byte blocks) from an IQ recording."""
-    from dronewatch.phy.ocusync.receiver import BurstResult, Receiver
+    from dronewatch.phy.ocusync.receiver import Receiver
 
     src = open_iq(Path(path), options)  # the sample rate is checked before any allocation
     # A centre frequency given on the command line overrides missing metadata only.
@@ -464,23 +467,7 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             centre = seg.frequency_hz if seg.frequency_hz is not None else options.center_freq_hz
             t0 = seg.datetime_s if seg.datetime_s is not None else 0.0
             t = t0 + (r.sample_offset - seg.sample_start) / src.sample_rate
-            yield Frame(
-                payload=r.payload,
-                time=t,
-                transport=Transport.DJI_OCUSYNC,
-                frame_kind=FrameKind.BURST.value,
-                frequency_hz=(centre + r.freq_offset_hz) if centre is not None else None,
-                sensor_id=options.sensor_id,
-                extra={
-                    "snr_db": round(r.snr_db, 2),
-                    "cfo_hz": round(r.cfo_hz, 1),
-                    "crc_ok": True,
-                    "freq_offset_hz": round(r.freq_offset_hz, 1),
-                    "sample_offset": r.sample_offset,
-                    "layout": int(r.layout),
-                    **({"combined_bursts": r.combined} if r.combined > 1 else {}),
-                },
-            )
+            yield burst_frame(r, t, centre, options.sensor_id)
 
     count = None if src.data_size is None else src.data_size // src.fmt.sample_bytes
     try:
@@ -495,6 +482,33 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             yield from frames(rx.flush())
     finally:
         stats.samples_zeroed += rx.stats.samples_zeroed
+
+
+def burst_frame(
+    r: BurstResult, time_s: float, centre_hz: float | None, sensor_id: str,
+    sample_offset: int | None = None,
+) -> Frame:
+    """The frame of a CRC-checked burst (``r.payload`` set): at ``time_s`` (UTC), on the
+    capture centre ``centre_hz`` plus the burst's offset; ``sample_offset`` (default the
+    receiver's) counts from the start of the stream."""
+    assert r.payload is not None
+    return Frame(
+        payload=r.payload,
+        time=time_s,
+        transport=Transport.DJI_OCUSYNC,
+        frame_kind=FrameKind.BURST.value,
+        frequency_hz=(centre_hz + r.freq_offset_hz) if centre_hz is not None else None,
+        sensor_id=sensor_id,
+        extra={
+            "snr_db": round(r.snr_db, 2),
+            "cfo_hz": round(r.cfo_hz, 1),
+            "crc_ok": True,
+            "freq_offset_hz": round(r.freq_offset_hz, 1),
+            "sample_offset": r.sample_offset if sample_offset is None else sample_offset,
+            "layout": int(r.layout),
+            **({"combined_bursts": r.combined} if r.combined > 1 else {}),
+        },
+    )
 
 
 def prefetch(

@@ -20,6 +20,7 @@ import socket
 import stat
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,37 +86,15 @@ class FileStreamSource(_StreamBase):
         self.target = target
         self._fd: int | None = None
 
-    def _open(self) -> tuple[int, bool]:
-        if self.target == "-":
-            return sys.stdin.fileno(), False
-        try:
-            mode = os.stat(self.target).st_mode
-        except FileNotFoundError:
-            raise SourceFatal(f"{self.target}: no such file or FIFO") from None
-        if stat.S_ISDIR(mode):
-            raise SourceFatal(f"{self.target}: is a directory, not a capture stream")
-        try:
-            # Non-blocking: opening a FIFO would wait for its writer, deaf to stop().
-            return os.open(self.target, os.O_RDONLY | os.O_NONBLOCK), True
-        except PermissionError:
-            raise SourceFatal(f"{self.target}: permission denied") from None
-
     def run(self, stop: threading.Event) -> None:
-        fd, own = self._open()
+        fd, own = open_input(self.target, "a capture stream")
         self._fd = fd
         try:
-            while not stop.is_set():
-                ready, _, _ = select.select([fd], [], [], POLL_S)
-                if not ready:
-                    continue
-                try:
-                    data = os.read(fd, READ_BYTES)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    self._finish()
-                    raise SourceEnded
+            for data in fd_reads(fd, stop):
                 self._take(data)
+            if not stop.is_set():
+                self._finish()
+                raise SourceEnded
         finally:
             self._fd = None
             if own:
@@ -137,25 +116,76 @@ class TcpStreamSource(_StreamBase):
         return {**super().detail(), "connections": self.connections}
 
     def run(self, stop: threading.Event) -> None:
-        try:
-            sock = socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT_S)
-        except OSError as exc:
-            raise SourceError(f"cannot connect to {self.name}: {exc.strerror or exc}") from exc
+        sock = connect_tcp(self.host, self.port, self.name)
         self.connections += 1
         self._stream = PacketStream()  # each connection sends a capture of its own
         try:
-            sock.settimeout(POLL_S)
-            while not stop.is_set():
-                try:
-                    data = sock.recv(READ_BYTES)
-                except TimeoutError:
-                    continue
-                if not data:
-                    self._finish()
-                    raise SourceError(f"{self.name} closed the stream; connecting again")
+            for data in socket_reads(sock, stop):
                 self._take(data)
+            if not stop.is_set():
+                self._finish()
+                raise SourceError(f"{self.name} closed the stream; connecting again")
         finally:
             sock.close()
+
+
+# -- reading what every stream source reads (pcap here, IQ, AntSDR reports) ------------------
+
+
+def open_input(target: str, what: str) -> tuple[int, bool]:
+    """``-`` (stdin) or a FIFO/file path, opened non-blocking: (fd, whether to close it).
+    ``SourceFatal`` with the reason when it cannot be opened."""
+    if target == "-":
+        return sys.stdin.fileno(), False
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        raise SourceFatal(f"{target}: no such file or FIFO") from None
+    if stat.S_ISDIR(mode):
+        raise SourceFatal(f"{target}: is a directory, not {what}")
+    try:
+        # Non-blocking: opening a FIFO would wait for its writer, deaf to stop().
+        return os.open(target, os.O_RDONLY | os.O_NONBLOCK), True
+    except PermissionError:
+        raise SourceFatal(f"{target}: permission denied") from None
+
+
+def fd_reads(fd: int, stop: threading.Event, size: int = READ_BYTES) -> Iterator[bytes]:
+    """What arrives on ``fd`` until its writer closes it (then return) or ``stop``."""
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], POLL_S)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, size)
+        except BlockingIOError:
+            continue
+        if not data:
+            return
+        yield data
+
+
+def connect_tcp(host: str, port: int, name: str) -> socket.socket:
+    """A connected socket; ``SourceError`` (retried) when the server is not there."""
+    try:
+        return socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+    except OSError as exc:
+        raise SourceError(f"cannot connect to {name}: {exc.strerror or exc}") from exc
+
+
+def socket_reads(
+    sock: socket.socket, stop: threading.Event, size: int = READ_BYTES
+) -> Iterator[bytes]:
+    """What arrives on ``sock`` until the peer closes it (then return) or ``stop``."""
+    sock.settimeout(POLL_S)
+    while not stop.is_set():
+        try:
+            data = sock.recv(size)
+        except TimeoutError:
+            continue
+        if not data:
+            return
+        yield data
 
 
 def parse_tcp_target(target: str) -> tuple[str, int]:

@@ -214,6 +214,7 @@ _MAPPERS: dict[str, Callable[[Message, Observation], None]] = {
     "operator_id": _operator_id,
     "self_id": _self_id,
     "dji_telemetry": _dji_telemetry,
+    "dji_antsdr": _dji_telemetry,  # an AntSDR's report: the same fields, decoded by it
     "dji_serial": _dji_common,
     "dji_flight_info": _dji_common,
     "fr_beacon": _fr_beacon,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -179,12 +180,15 @@ HARNESS = Path(__file__).with_name("fuzz_astm_harness.py")
 @pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris not installed")
 def test_atheris_harness_runs_clean(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # A child's peak RSS starts at this process's (Linux keeps it across fork and execve),
+    # and this process may have grown in earlier tests: the harness may use 1 GB above it.
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     proc = subprocess.run(
         [
             sys.executable,
             str(HARNESS),
             "-max_total_time=4",
-            "-rss_limit_mb=1024",
+            f"-rss_limit_mb={parent_mb + 1024}",
             f"-artifact_prefix={tmp_path}/",
         ],
         capture_output=True,

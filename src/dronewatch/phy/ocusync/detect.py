@@ -12,7 +12,6 @@ second of 50 MS/s capture.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +26,9 @@ BIN_TARGET_HZ = 0.75e6
 CELL_S = 20e-6
 BOX_S = 560e-6  # shorter than both layouts (571 / 643 us)
 FLOOR_QUANTILE = 0.3
+#: Captures shorter than this many boxes get the short-capture floor (see :func:`detect`).
+SHORT_CELLS = 8
+SHORT_FLOOR_CAP = 2.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,8 +78,10 @@ def power_map(
     blocks = x[: n_cells * grid.cell].reshape(n_cells, grid.frames_per_cell, grid.nbin)
     if stride > 1:
         blocks = blocks[:, ::stride, :]
-    # A Hann window keeps the leakage skirts of strong bursts out of neighbouring channels.
-    spec = scipy.fft.fft(blocks * _hann(grid.nbin), axis=2, workers=workers)
+    # A (periodic) Hann window keeps the leakage skirts of strong bursts out of neighbouring
+    # channels. It is applied after the FFT, as the exact 3-tap kernel (-1/4, 1/2, -1/4)
+    # over neighbouring bins, inside _cell_power: no windowed copy of the samples.
+    spec = scipy.fft.fft(blocks, axis=2, workers=workers)
     out = np.empty((n_cells, grid.nbin), dtype=np.float32)
     _cell_power(spec, out)
     return out
@@ -85,16 +89,24 @@ def power_map(
 
 @njit()
 def _cell_power(spec: npt.NDArray[np.complex64], out: npt.NDArray[np.float32]) -> None:
-    """out[c, shifted bin] = mean over frames of |spec[c, f, bin]|^2 (fftshift order)."""
+    """out[c, shifted bin] = mean over frames of |Hann-windowed spec[c, f, bin]|^2
+    (fftshift order); the window is the circular 3-tap kernel over bins."""
     n_cells, n_frames, nbin = spec.shape
     half = nbin // 2
+    h0, h1 = np.float32(0.5), np.float32(0.25)
+    row = np.zeros(nbin, dtype=np.float32)
     for c in range(n_cells):
+        row[:] = 0.0
+        for f in range(n_frames):
+            s = spec[c, f]
+            for b in range(nbin):
+                lo = b - 1 if b > 0 else nbin - 1
+                hi = b + 1 if b < nbin - 1 else 0
+                vr = h0 * s[b].real - h1 * (s[lo].real + s[hi].real)
+                vi = h0 * s[b].imag - h1 * (s[lo].imag + s[hi].imag)
+                row[b] += vr * vr + vi * vi
         for b in range(nbin):
-            acc = np.float32(0.0)
-            for f in range(n_frames):
-                v = spec[c, f, b]
-                acc += v.real * v.real + v.imag * v.imag
-            out[c, (b + half) % nbin] = acc / n_frames
+            out[c, (b + half) % nbin] = row[b] / n_frames
 
 
 def detect(
@@ -114,6 +126,11 @@ def detect(
     # Quantile of a mean of m exponentials sits below the mean: correct the bias.
     m = max(1, grid.frames_per_cell // cfg.stride)
     floor = floor / _quantile_bias(m, FLOOR_QUANTILE)
+    if n_cells < SHORT_CELLS * grid.box_cells:
+        # A short capture that a burst fills: the burst's own bins' time quantile is the
+        # burst, not the noise. Bins of a flat noise floor share one level; cap each bin's
+        # floor at a few times the median of all bins' floors (the other channels are noise).
+        floor = np.minimum(floor, SHORT_FLOOR_CAP * float(np.median(floor)))
     # Digital silence (zero padding, a squelched SDR) must not divide by zero.
     floor = np.maximum(floor, 1e-6 * float(np.mean(pm)) + 1e-30)
     excess = pm / floor[None, :] - 1.0
@@ -126,7 +143,10 @@ def detect(
     box = box[:valid]
     sigma = 1.0 / np.sqrt(m * grid.box_bins * grid.box_cells)
     threshold = max(cfg.min_excess, cfg.sigmas * sigma)
-    ts, fs = _local_maxima(box, threshold, grid.box_cells | 1, grid.box_bins)
+    # Neighbourhood half a box long: two bursts of one drone on one channel come 0.71 ms
+    # apart (0x11 then 0x10), and the weaker second one sits on the slope of the first's box
+    # response; a full-box neighbourhood let that slope suppress it.
+    ts, fs = _local_maxima(box, threshold, (grid.box_cells // 2) | 1, grid.box_bins)
     bin_hz = sample_rate / grid.nbin
     out = []
     for t, f in zip(ts.tolist(), fs.tolist(), strict=True):
@@ -152,13 +172,6 @@ def detect(
         out.append(Candidate(start=t * grid.cell, freq_hz=float(freq), excess=float(box[t, f])))
     out.sort(key=lambda c: -c.excess)
     return out
-
-
-@lru_cache(maxsize=8)
-def _hann(n: int) -> npt.NDArray[np.float32]:
-    w: npt.NDArray[np.float32] = scipy.signal.get_window("hann", n).astype(np.float32)
-    w.setflags(write=False)
-    return w
 
 
 def _band_centre(prof: npt.NDArray[np.float32], mid: int, width: float) -> float:
