@@ -227,7 +227,7 @@ class Processor:
         new_frame = frame is not self._counted_frame  # a frame's messages share it
         sensor = self.batch.sensors.get(frame.sensor_id)
         if sensor is None:
-            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, new_frame)
+            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, int(new_frame))
         elif new_frame:  # (the frame's other messages are in this batch's times already)
             t = frame.time
             if t < sensor.first_seen:
