@@ -14,7 +14,7 @@ import pytest
 from dronewatch.alerts.engine import AlertEngine
 from dronewatch.alerts.pipeline import TrackingPipeline
 from dronewatch.alerts.registry import RULES, Finding, Rule, register
-from dronewatch.alerts.rules import RulesConfig
+from dronewatch.alerts.rules import ALL_RULES, RulesConfig
 from dronewatch.decode import decode_frames
 from dronewatch.model import Alert, AlertStatus, Observation, Severity, Transport
 from dronewatch.sim import iter_frames, parse_scenario
@@ -136,5 +136,10 @@ def test_a_registered_rule_runs_without_edits_elsewhere(probe_rule: type[Rule]) 
     # disabled: it does not run
     off = AlertEngine(config=RulesConfig(disabled=frozenset({"probe_height"})))
     assert "probe_height" not in [r.name for r in off.rulebook]
+    # a migrated built-in rule still obeys ``enabled``
+    names = [r.name for r in AlertEngine().rulebook]
+    assert {"spoof_pilot_distance", "spoof_position_rf", "probe_height"} <= set(names)
+    without = AlertEngine(config=RulesConfig(enabled=frozenset(ALL_RULES) - {"spoof_pilot_distance"}))
+    assert "spoof_pilot_distance" not in [r.name for r in without.rulebook]
     with pytest.raises(ValueError, match="twice"):
         register(type("Other", (Rule,), {"name": "probe_height"}))

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dronewatch.cli import main
-from dronewatch.sim.sensor_field import _toml, sensor_field_data
+from dronewatch.sim.sensor_field import scenario_toml, sensor_field_data
 from dronewatch.track.geo import fast_distance_m
 
 
@@ -40,7 +40,7 @@ def _spoofers_and_honest(recs: list[dict[str, Any]]) -> tuple[set[int], set[int]
 def test_small_sensor_field(tmp_path: Path) -> None:
     data = sensor_field_data(honest=3, spoofers=2, duration_s=150.0, layout_seed=2)
     path = tmp_path / "field.toml"
-    path.write_text(_toml(data))
+    path.write_text(scenario_toml(data))
     recs = _simulate_and_analyze(str(path), tmp_path)
     tracks = [r for r in recs if r["kind"] == "track"]
     assert len(tracks) == 5
@@ -60,7 +60,7 @@ def test_one_sensor_capture_is_not_located(tmp_path: Path) -> None:
     """One sensor's capture: no RF estimate (null fields, the reason), no RF alert."""
     data = sensor_field_data(honest=1, spoofers=1, duration_s=40.0)
     path = tmp_path / "field.toml"
-    path.write_text(_toml(data))
+    path.write_text(scenario_toml(data))
     cap = tmp_path / "one.pcapng"
     res = CliRunner().invoke(main, ["simulate", str(path), "-o", str(cap), "--sensor", "rf2",
                                     "-q"])

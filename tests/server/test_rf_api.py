@@ -35,3 +35,27 @@ def test_no_sensor_sites_no_estimate(replayed: TestClient) -> None:
     (d,) = replayed.get("/api/drones", headers=VIEWER).json()
     one = replayed.get(f"/api/drones/{d['track_id']}", headers=VIEWER).json()
     assert one["rf_estimate"] is None
+
+
+def test_sensor_positions_reported_later_reach_the_pipeline(live: TestClient) -> None:
+    """A remote sensor whose status (with its position) arrives after the pipeline started
+    is handed to RF localisation; a status without a valid position is not."""
+    from types import SimpleNamespace
+
+    from dronewatch.sources.sensors import SensorBook
+
+    ctx = live.app.state.ctx  # type: ignore[attr-defined]
+    book = SensorBook()
+    book.received("roof", 1, status={"lat": 48.1, "lon": 11.5})
+    book.received("mast", 1, status={"lat": 95.0, "lon": 11.5})  # absurd: left out
+    saved = ctx.live
+    ctx.live = SimpleNamespace(book=book)
+    try:
+        assert ctx.refresh_sensor_sites() == 1
+        assert ctx.refresh_sensor_sites() == 0  # nothing new
+        book.received("roof", 1, status={"lat": 48.2, "lon": 11.5})  # it moved
+        assert ctx.refresh_sensor_sites() == 1
+    finally:
+        ctx.live = saved
+    rf = ctx.processor.pipeline.rf
+    assert rf is not None and rf.sensor_ids == ("roof",)

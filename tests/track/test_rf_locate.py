@@ -134,3 +134,25 @@ def test_positionless_track_is_located_through_the_pipeline() -> None:
     assert est is not None and est.model == "static" and est.lat is not None
     assert est.lon is not None
     assert fast_distance_m(est.lat, est.lon, *_truth(sc, est.time)) < 200.0
+
+
+def test_sites_added_while_running() -> None:
+    """Sensors whose position becomes known later are used from then on; moving one moves
+    it; an invalid site is refused."""
+    sc = _scenario()
+    sites = sensor_sites(sc)
+    pipe = TrackingPipeline()
+    assert pipe.rf is None
+    for sid, site in sites.items():
+        assert pipe.set_sensor_site(sid, site)
+    assert pipe.rf is not None and pipe.rf.sensor_ids == tuple(sites)
+    assert not pipe.set_sensor_site("rf1", sites["rf1"])  # unchanged
+    assert not pipe.set_sensor_site("bad", SensorSite(math.nan, 11.5))
+    for d in decode_frames(iter_frames(sc, seed=3, duration=90), DecodeStats()):
+        pipe.feed(d)
+    (tid,) = pipe.tracks
+    est = pipe.rf_estimate(tid)
+    assert est is not None and est.lat is not None and est.lon is not None
+    assert fast_distance_m(est.lat, est.lon, *_truth(sc, est.time)) < 250.0
+    moved = SensorSite(sites["rf1"].lat + 0.001, sites["rf1"].lon, 5.0)
+    assert pipe.set_sensor_site("rf1", moved)

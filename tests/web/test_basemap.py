@@ -73,6 +73,10 @@ def test_streets_at_zoom_15(streets: str, probe: PageProbe, screenshot: Any) -> 
     assert page.evaluate("() => window.dronewatch.map.getZoom()") == 15
     stats = page.evaluate("() => window.dronewatch.basemap().stats")
     assert stats["failed"] == 0 and stats["features"].get("building", 0) >= 1
+    # (once the tiles have faded in)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.leaflet-offlineBasemap-pane .leaflet-tile')]"
+        ".every((t) => getComputedStyle(t).opacity === '1')")
     # The street is seen where it is: a light pixel on "Rue de Test", dark ground beside it.
     lon, lat = CENTER
     on_street = screen_pixel(page, lat, lon - 0.0015)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -89,7 +91,10 @@ def test_replay_moves_drones_back_in_time(
     live_server: LiveServer, probe: PageProbe, screenshot: Any
 ) -> None:
     page = open_map(probe, live_server, live_server.viewer_token)
-    time.sleep(3)  # let the drones fly a little so that there is history to go back to
+    # Let the drones fly a little so that there is history to go back to (they stand on the
+    # ground for the scenario's first seconds).
+    page.wait_for_function(MOVED_JS, arg=positions(page), timeout=30000)
+    page.wait_for_function(MOVED_JS, arg=positions(page), timeout=30000)
     live = positions(page)
 
     # Drag the slider to the start of history: replay mode, drones where they were.
@@ -213,12 +218,18 @@ def test_live_demo_map(live_server: LiveServer, probe: PageProbe, screenshot: An
     # Zoomed out, nearby drones are one cluster with their count; a click on it zooms in.
     page.evaluate("(id) => { window.dronewatch.map.setView(window.dronewatch.positions()[id], 8, "
                   "{ animate: false }); }", track_id)
-    page.wait_for_function(
-        "() => Object.values(window.dronewatch.drawn()).some((d) => d.cluster >= 2)")
-    spot = next(d for d in page.evaluate("() => Object.values(window.dronewatch.drawn())")
-                if d["cluster"] >= 2)
-    page.mouse.click(spot["pageX"], spot["pageY"])
-    page.wait_for_function("() => window.dronewatch.map.getZoom() > 8")
+    # (drones move between cells: a cluster read just before the click may have split, so
+    # read and click again until the map zooms, within a deadline)
+    deadline = time.monotonic() + 30
+    while page.evaluate("() => window.dronewatch.map.getZoom()") <= 8:
+        assert time.monotonic() < deadline, "a click on a cluster did not zoom in"
+        page.wait_for_function(
+            "() => Object.values(window.dronewatch.drawn()).some((d) => d.cluster >= 2)")
+        spot = next(d for d in page.evaluate("() => Object.values(window.dronewatch.drawn())")
+                    if d["cluster"] >= 2)
+        page.mouse.click(spot["clusterPageX"], spot["clusterPageY"])
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function("() => window.dronewatch.map.getZoom() > 8", timeout=2000)
 
     # A click on a drone drawn on the map opens its details.
     page.click("#detail-close")

@@ -1,4 +1,4 @@
-"""Drawing zones in the page: an admin draws, names and saves a zone (and deletes it); a
+"""Drawing zones in the page: an admin draws, names and saves a zone, redraws and deletes it; a
 self-intersecting zone is refused with the server's reason; a viewer has no drawing tool and
 the server refuses a viewer's zone."""
 
@@ -43,15 +43,37 @@ def test_admin_draws_and_deletes_a_zone(live_server: LiveServer, probe: PageProb
     assert page.evaluate("() => window.dronewatch.zoneCount()") == before
 
     # A triangle: saved, drawn with its name.
-    draw(page, [(120, 120), (300, 130), (200, 280)], "Drawn in test")
+    draw(page, [(120, 120), (420, 130), (260, 380)], "Drawn in test")
     page.wait_for_function("(n) => window.dronewatch.zoneCount() === n + 1", arg=before)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.leaflet-tooltip.zone-label')]"
         ".some((e) => e.textContent === 'Drawn in test')")
 
+    # Redrawn from its popup: a new outline, the form keeps its name until changed.
+    click_at(page, [(205, 175)])
+    page.locator(".leaflet-popup .zone-edit").click()
+    page.wait_for_selector(".leaflet-container.drawing")
+    page.wait_for_selector(".leaflet-popup", state="detached")  # (it fades out)
+    # (the first corner inside the old outline: a click on a zone is a corner while drawing)
+    click_at(page, [(330, 200), (460, 110), (460, 330), (300, 330)])
+    page.click(".zone-draw-btn")
+    assert page.input_value("#zone-name") == "Drawn in test"
+    page.fill("#zone-name", "Redrawn in test")
+    page.click(".zone-form button[type=submit]")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.leaflet-tooltip.zone-label')]"
+        ".some((e) => e.textContent === 'Redrawn in test')")
+    assert page.evaluate("() => window.dronewatch.zoneCount()") == before + 1
+    ring = page.evaluate(
+        """async () => { const fc = await (await fetch('/api/zones', { headers: { Authorization:
+        `Bearer ${sessionStorage.getItem('dronewatch.token')}` } })).json();
+        return fc.features.find((f) => f.properties.name === 'Redrawn in test').geometry
+          .coordinates[0].length; }""")
+    assert ring == 5  # four corners, closed
+
     # Deleted from its popup (after a confirmation).
     page.on("dialog", lambda d: d.accept())
-    click_at(page, [(205, 175)])
+    click_at(page, [(420, 280)])
     page.locator(".leaflet-popup .zone-delete").click()
     page.wait_for_function("(n) => window.dronewatch.zoneCount() === n", arg=before)
     assert not probe.errors, probe.errors

@@ -25,7 +25,7 @@ from dronewatch.alerts.rules import RulesConfig, alt_phrase, identity, pilot_phr
 from dronewatch.alerts.whitelist import Whitelist
 from dronewatch.alerts.zones import Zone, ZoneSet
 from dronewatch.model import Alert, AlertStatus, Observation, Severity, Track
-from dronewatch.track.geo import M_PER_DEG, fast_distance_m, format_distance, format_duration
+from dronewatch.track.geo import M_PER_DEG, fast_distance_m, format_distance
 from dronewatch.track.tracker import TrackState
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
@@ -85,16 +85,14 @@ class Episode:
 
 
 class _PerTrack:
-    __slots__ = ("anchor", "clock_base", "episodes", "lost", "memory", "op_pos", "op_zones",
-                 "rssi_count", "suspect_since", "wl", "zcache")
+    __slots__ = ("anchor", "episodes", "lost", "memory", "op_pos", "op_zones", "suspect_since",
+                 "wl", "zcache")
 
     def __init__(self) -> None:
         self.episodes: dict[EpisodeKey, Episode] = {}
         self.op_pos: tuple[float, float] | None = None  # operator position last checked
         self.op_zones: tuple[Zone, ...] = ()
-        self.rssi_count = 0
         self.lost = False
-        self.clock_base: dict[tuple[str, str], float] = {}  # (type, sensor) -> first skew
         # zones near the track: (lat, lon, radius_m, zones within radius_m of lat, lon)
         # (lat, lon, radius, zones within radius, metres per degree of longitude,
         #  radius of the zone-free disc around lat, lon)
@@ -125,7 +123,9 @@ class AlertEngine:
         self._zone_rules = bool(self.zones) and bool(
             en & {R.ZONE_ENTRY, R.ZONE_APPROACH, R.PILOT_IN_ZONE, R.DRONE_LOST}
         )
-        self.rulebook: list[Rule] = active_rules(self.config.disabled, self.config.rule_settings)
+        # registered rules run unless disabled; those named in ALL_RULES also obey ``enabled``
+        off = self.config.disabled | (frozenset(R.ALL_RULES) - en)
+        self.rulebook: list[Rule] = active_rules(off, self.config.rule_settings, self.config)
         self._spoof_registered = frozenset(r.name for r in self.rulebook if r.spoof)
 
     # --- episodes ---------------------------------------------------------------------
@@ -317,8 +317,6 @@ class AlertEngine:
             and track.operator_lon is not None
         ):
             self._pilot(per, track, now, out)
-        if obs.sender_time is not None and R.SPOOF_CLOCK in en:
-            self._clock(per, track, obs, now, out)
         if self.rulebook:
             self._registered(per, st, obs, now, out)
         return out
@@ -340,46 +338,6 @@ class AlertEngine:
                 self._clear(per, track, (rule.name, ""), now,
                             lambda ep, r=rule: r.close_message(track),  # type: ignore[misc]
                             out, self.config.close_hold_s)
-
-    def _clock(
-        self, per: _PerTrack, track: Track, obs: Observation, now: float, out: list[Alert]
-    ) -> None:
-        """Sender timestamps against capture time.
-
-        A constant offset is normal (either clock may be off, test transmitters send made-up
-        times), so the rule compares each message with the offset its (message type, sensor)
-        stream started with: a jump of more than ``clock_tolerance_s`` means messages from
-        another clock (replayed or injected). An offset is flagged on its own only beyond
-        ``clock_absolute_tolerance_s``, when set (the capture clock is trusted).
-        """
-        cfg = self.config
-        assert obs.sender_time is not None
-        skew = obs.sender_time - obs.time
-        reason: str | None = None
-        limit = cfg.clock_absolute_tolerance_s
-        if limit is not None and abs(skew) > limit:
-            reason = (f"its clock is {format_duration(abs(skew))} "
-                      f"{'ahead of' if skew > 0 else 'behind'} the capture time")
-        else:
-            key = (obs.message_type, obs.sensor_id)
-            base = per.clock_base.get(key)
-            if base is None:
-                per.clock_base[key] = skew
-                return
-            dev = skew - base
-            if obs.message_type == "location":  # seconds-after-the-hour: modulo an hour
-                dev = (dev + 1800.0) % 3600.0 - 1800.0
-            if abs(dev) > cfg.clock_tolerance_s:
-                reason = f"its clock jumped {format_duration(abs(dev))} against the capture time"
-                per.clock_base[key] = skew  # one jump is one piece of evidence, not many
-            else:
-                per.clock_base[key] = base + 0.1 * dev  # follow slow drift
-                return
-        self._raise(
-            per, track, R.SPOOF_CLOCK, Severity.WARNING, now,
-            lambda: f"Drone {identity(track)}: {reason}: replayed or spoofed messages?",
-            out, details={"skew_s": round(skew, 3)},
-        )
 
     def _unknown(self, per: _PerTrack, st: TrackState, now: float, out: list[Alert]) -> None:
         assert self.whitelist is not None
@@ -690,45 +648,6 @@ class AlertEngine:
                     + ": cloned identity?",
                     out, details={"distance_m": round(d, 1), "dt_s": round(dt, 3)},
                 )
-        if (
-            R.SPOOF_PILOT_DISTANCE in en
-            and track.operator_lat is not None
-            and track.operator_lon is not None
-        ):
-            olat, olon = track.operator_lat, track.operator_lon
-            box = cfg.pilot_max_distance_m / (M_PER_DEG * 1.5)  # surely nearer inside this box
-            if abs(lat - olat) < box and abs(lon - olon) * math.cos(math.radians(lat)) < box:
-                d = 0.0
-            else:
-                d = fast_distance_m(lat, lon, olat, olon)
-            if d > cfg.pilot_max_distance_m:
-                self._raise(
-                    per, track, R.SPOOF_PILOT_DISTANCE, Severity.WARNING, now,
-                    lambda: f"Drone {identity(track)} is {format_distance(d)} from its pilot, "
-                    "beyond any consumer control link: position spoofing?",
-                    out, details={"pilot_distance_m": round(d, 1)},
-                )
-        if R.SPOOF_RSSI in en and obs.rssi_dbm is not None and cfg.sensor_positions:
-            sp_pos = cfg.sensor_positions.get(obs.sensor_id)
-            if sp_pos is not None:
-                d = fast_distance_m(sp_pos[0], sp_pos[1], lat, lon)
-                limit = R.free_space_rssi_dbm(
-                    d, cfg.rssi_max_eirp_dbm, cfg.rssi_rx_gain_dbi, cfg.rssi_frequency_hz
-                )
-                excess = obs.rssi_dbm - limit
-                if excess > cfg.rssi_margin_db:
-                    per.rssi_count += 1
-                    if per.rssi_count >= cfg.rssi_min_count:
-                        sensor = obs.sensor_id
-                        self._raise(
-                            per, track, R.SPOOF_RSSI, Severity.WARNING, now,
-                            lambda: f"Drone {identity(track)}: signal at sensor {sensor} is "
-                            f"{excess:.0f} dB stronger than its claimed distance of "
-                            f"{format_distance(d)} allows: position spoofing?",
-                            out, details={"sensor": sensor, "excess_db": round(excess, 1)},
-                        )
-                else:
-                    per.rssi_count = 0
 
     # --- time passing -----------------------------------------------------------------
 

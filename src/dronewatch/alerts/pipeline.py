@@ -20,7 +20,7 @@ from dronewatch.alerts.engine import AlertEngine
 from dronewatch.alerts.rules import RulesConfig
 from dronewatch.alerts.whitelist import Whitelist, load_whitelist
 from dronewatch.alerts.zones import ZoneSet, load_zones
-from dronewatch.model import Alert, Decoded, Frame, Observation, Track
+from dronewatch.model import Alert, Decoded, Frame, Observation, SensorSite, Track
 from dronewatch.track.observe import observe
 from dronewatch.track.rf_locate import RfConfig, RfEstimate, RfLocator
 from dronewatch.track.tracker import Tracker, TrackerConfig, TrackerStats
@@ -175,6 +175,13 @@ class TrackingPipeline:
         if self.rf is not None:  # tracks the tracker forgot (or merged away)
             self.rf.retain(self.tracker.tracks)
         return alerts
+
+    def set_sensor_site(self, sensor_id: str, site: SensorSite) -> bool:
+        """A sensor's position became known (or changed): RF localisation uses it from now
+        on (starting the RF stage with default assumptions if there was none)."""
+        if self.rf is None:
+            self.rf = RfLocator(RfConfig())
+        return self.rf.set_site(sensor_id, site)
 
     def rf_estimate(self, track_id: str) -> RfEstimate | None:
         """The track's latest RF position estimate (``None``: no sensor sites configured,

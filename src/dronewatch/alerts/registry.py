@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dronewatch.model import Observation, Severity, Track
 
 if TYPE_CHECKING:
+    from dronewatch.alerts.rules import RulesConfig
     from dronewatch.track.tracker import TrackState
 
 
@@ -58,8 +59,9 @@ class Rule:
     class Settings:
         pass
 
-    def __init__(self, settings: Any = None) -> None:
+    def __init__(self, settings: Any = None, config: RulesConfig | None = None) -> None:
         self.settings: Any = settings if settings is not None else self.Settings()
+        self.config = config  # what every rule shares (sensor positions...)
 
     def check(self, st: TrackState, obs: Observation, memory: dict[str, Any]) -> Finding | None:
         """The finding after ``obs`` updated ``st``'s track, or ``None``. ``memory``: this
@@ -83,7 +85,10 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
-def active_rules(disabled: frozenset[str], settings: Mapping[str, Any]) -> list[Rule]:
+def active_rules(
+    disabled: frozenset[str], settings: Mapping[str, Any], config: RulesConfig | None = None
+) -> list[Rule]:
     """An instance of every registered rule not ``disabled``, with its settings (the rules
     are registered when :mod:`dronewatch.alerts.rulebook` is imported, as the engine does)."""
-    return [cls(settings.get(name)) for name, cls in sorted(RULES.items()) if name not in disabled]
+    return [cls(settings.get(name), config) for name, cls in sorted(RULES.items())
+            if name not in disabled]

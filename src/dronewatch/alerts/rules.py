@@ -17,21 +17,22 @@ Rules (``Alert.rule``):
                       or a reported speed over ``max_speed_ms``
 ``spoof_clone``       the same identity transmitted at about the same time from places
                       farther apart than flight allows (cloned identity)
-``spoof_pilot_distance``  drone farther than ``pilot_max_distance_m`` from its pilot (no
-                      consumer control link reaches that far)
-``spoof_clock``       the offset between the sender's own timestamps and the capture time
-                      jumps by more than ``clock_tolerance_s`` within a track, or (when the
-                      capture clock is trusted) exceeds ``clock_absolute_tolerance_s``
-                      (replayed or fabricated messages)
-``spoof_rssi``        the signal at a sensor of known position is much stronger than the
-                      claimed distance allows (free-space path loss from ``rssi_max_eirp_dbm``
-                      plus ``rssi_margin_db``), ``rssi_min_count`` times in a row
 ====================  ========================================================================
 
 Rules of the registry, one module each in :mod:`dronewatch.alerts.rulebook` (see
-:mod:`dronewatch.alerts.registry`; settings in ``rule_settings``, off when in ``disabled``):
+:mod:`dronewatch.alerts.registry`; settings in ``rule_settings``, off when in ``disabled``,
+or, for the names in ``ALL_RULES``, when left out of ``enabled``):
 
 ====================  ========================================================================
+``spoof_clock``       the offset between the sender's own timestamps and the capture time
+                      jumps by more than ``tolerance_s`` within a track, or (when the
+                      capture clock is trusted) exceeds ``clock_absolute_tolerance_s``
+                      (replayed or fabricated messages)
+``spoof_pilot_distance``  drone farther than ``max_distance_m`` (15 km) from its pilot (no
+                      consumer control link reaches that far)
+``spoof_rssi``        the signal at a sensor of known position is much stronger than the
+                      claimed distance allows (free-space path loss from ``max_eirp_dbm``
+                      plus ``margin_db``), ``min_count`` times in a row
 ``spoof_position_rf`` the RF position estimate from the RSSI at 3 or more sensors rejects the
                       broadcast positions (likelihood-ratio test over time); says how far off
                       the drone claims to be and where the transmitter likely is
@@ -101,17 +102,10 @@ class RulesConfig:
     jump_min_m: float = 300.0
     retrust_after_s: float = 10.0  # an unreachable new place is believed after this long
     clone_min_m: float = 1000.0
-    pilot_max_distance_m: float = 15000.0
-    clock_tolerance_s: float = 30.0  # jump of the sender-vs-capture clock offset
     # an offset flagged on its own: only when the capture clock is trusted (sensors with NTP
     # or GPS time); off by default since raw IQ files carry no time and sniffers without a
     # real-time clock stamp 1970
     clock_absolute_tolerance_s: float | None = None
-    rssi_max_eirp_dbm: float = 30.0  # 1 W: above any legal 2.4/5.8 GHz drone transmitter
-    rssi_rx_gain_dbi: float = 10.0  # generous sensor antenna gain
-    rssi_margin_db: float = 15.0
-    rssi_min_count: int = 5
-    rssi_frequency_hz: float = 2.44e9
     sensor_positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     spoof_hold_s: float = 60.0
     # rules of the registry (dronewatch.alerts.rulebook): all run unless named in disabled;

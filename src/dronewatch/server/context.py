@@ -17,7 +17,7 @@ from dronewatch.alerts.zones import Zone, ZoneSet, load_zones, parse_features
 from dronewatch.model import SensorSite
 from dronewatch.server.basemap import load as load_basemap
 from dronewatch.server.bus import EventBus, event
-from dronewatch.server.sensors import Sensors
+from dronewatch.server.sensors import Sensors, position_of
 from dronewatch.server.service import (
     Counters,
     FrameSource,
@@ -89,6 +89,7 @@ def sensor_sites(sensors: list[dict[str, Any]]) -> dict[str, SensorSite]:
             if r.get("lat") is not None and r.get("lon") is not None}
 
 
+SITES_EVERY_S = 10.0  # how often newly reported sensor positions reach RF localisation
 RESUME_LOOKBACK_S = 86400.0  # alert episodes older than this are not continued
 
 
@@ -165,6 +166,8 @@ class AppContext:
         self.service: PipelineService | None = None
         self.writer: Writer | None = None
         self.processor: Processor | None = None
+        self._sites: dict[str, SensorSite] = {}  # sensor sites the pipeline was given
+        self._sites_due = 0.0
         from dronewatch.sinks.settings import open_sinks
 
         self.sinks = open_sinks(settings.sinks, self.store)  # SinkError (a ValueError)
@@ -291,6 +294,7 @@ class AppContext:
         pipeline = _build_pipeline(
             self.zones.zone_set(), self.rule_whitelist(whitelist), self.rules, sites
         )
+        self._sites = dict(sites)
         if self.live is not None:
             resume_alerts(self.store, pipeline)
         self.processor = Processor(pipeline, track_rate_hz=s.track_rate_hz, counters=self.counters)
@@ -314,11 +318,45 @@ class AppContext:
         self.service.start()
 
     def watchdog(self) -> None:
-        """Restart a pipeline or writer thread that died (called every second)."""
+        """Restart a pipeline or writer thread that died (called every second); hand the
+        pipeline the sensor positions that became known (every ``SITES_EVERY_S``)."""
         if self.writer is not None:
             self.writer.ensure_alive()
         if self.service is not None:
             self.service.ensure_alive()
+            now = time.monotonic()
+            if now >= self._sites_due:
+                self._sites_due = now + SITES_EVERY_S
+                self.refresh_sensor_sites()
+
+    def refresh_sensor_sites(self) -> int:
+        """Give the pipeline every sensor position reported since it started (remote sensors'
+        status messages, a GPS-tracked local sensor): RF localisation uses them at once.
+        Returns how many sites were new or moved."""
+        if self.service is None:
+            return 0
+        found: dict[str, SensorSite] = {}
+        book = self.live.book if self.live is not None else None
+        for counters in book.snapshot() if book is not None else []:
+            where = position_of(counters.status) if counters.status is not None else None
+            if where is not None:
+                found[counters.sensor_id] = SensorSite(where[0], where[1])
+        if self.sensors.has_local:
+            where = position_of(self.sensors.local_status())
+            if where is not None:
+                found[self.settings.sensor_id] = SensorSite(where[0], where[1])
+        fresh = {k: v for k, v in found.items() if self._sites.get(k) != v}
+        if fresh:
+            self._sites.update(fresh)
+
+            def apply(proc: Processor) -> None:
+                set_site = getattr(proc.pipeline, "set_sensor_site", None)
+                for sid, site in fresh.items():
+                    if set_site is not None:
+                        set_site(sid, site)
+
+            self.service.call(apply)
+        return len(fresh)
 
     def stop_pipeline(self) -> None:
         # Receivers last: what the pipeline took is committed, then acknowledged to them.

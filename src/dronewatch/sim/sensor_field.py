@@ -82,7 +82,8 @@ def sensor_field_scenario(**kwargs: Any) -> Scenario:
     return parse_scenario(sensor_field_data(**kwargs))
 
 
-def _toml(data: dict[str, Any]) -> str:  # pragma: no cover - regenerates the built-in file
+def scenario_toml(data: dict[str, Any]) -> str:
+    """Scenario data as TOML (the built-in rf_hexagon.toml, test scenarios)."""
     def value(v: Any) -> str:
         if isinstance(v, str):
             return '"' + v + '"'
@@ -108,5 +109,5 @@ if __name__ == "__main__":  # pragma: no cover
     from pathlib import Path
 
     target = Path(__file__).parent / "scenarios" / "rf_hexagon.toml"
-    target.write_text(_toml(sensor_field_data()))
+    target.write_text(scenario_toml(sensor_field_data()))
     print(target)

@@ -81,7 +81,7 @@ class RfConfig:
     # 0-30 dBm. Without it the fit may explain a flat RSSI pattern with a far, loud transmitter
     power_prior_dbm: float = -22.0
     power_prior_db: float = 8.0
-    power_max_dbm: float = -5.0  # 35 dBm EIRP: no legal drone transmitter is louder
+    power_max_dbm: float = -10.0  # 30 dBm EIRP: no legal 2.4 GHz drone transmitter is louder
     power_min_dbm: float = -70.0
     search_m: float = 3000.0  # how far the fit looks (offset, or around the sensors)
     grid_step_m: float = 100.0
@@ -164,12 +164,35 @@ class RfLocator:
         else:
             self.lat0 = self.lon0 = 0.0
         self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
-        self.sx = np.array([(s.lon - self.lon0) * self.kx for s in sites])
-        self.sy = np.array([(s.lat - self.lat0) * M_PER_DEG for s in sites])
-        self.sz = np.array([s.alt_m for s in sites])
+        self.sx = np.array([(s.lon - self.lon0) * self.kx for s in sites], dtype=np.float64)
+        self.sy = np.array([(s.lat - self.lat0) * M_PER_DEG for s in sites], dtype=np.float64)
+        self.sz = np.array([s.alt_m for s in sites], dtype=np.float64)
         self._tracks: dict[str, _Samples] = {}
 
     # --- input ------------------------------------------------------------------------
+
+    def set_site(self, sensor_id: str, site: SensorSite) -> bool:
+        """Add a sensor, or move one (a sensor whose position became known or changed while
+        running); ``False`` when nothing changed or the site is not valid."""
+        if not (math.isfinite(site.lat) and math.isfinite(site.lon) and math.isfinite(site.alt_m)
+                and -90.0 <= site.lat <= 90.0 and -180.0 <= site.lon <= 180.0):
+            return False
+        if not self.sensor_ids:  # the first site: the local frame's origin
+            self.lat0, self.lon0 = site.lat, site.lon
+            self.kx = M_PER_DEG * math.cos(math.radians(self.lat0))
+        e, n = self.en(site.lat, site.lon)
+        idx = self._index.get(sensor_id)
+        if idx is None:
+            self._index[sensor_id] = len(self.sensor_ids)
+            self.sensor_ids = (*self.sensor_ids, sensor_id)
+            self.sx = np.append(self.sx, e)
+            self.sy = np.append(self.sy, n)
+            self.sz = np.append(self.sz, site.alt_m)
+            return True
+        if (self.sx[idx], self.sy[idx], self.sz[idx]) == (e, n, site.alt_m):
+            return False
+        self.sx[idx], self.sy[idx], self.sz[idx] = e, n, site.alt_m
+        return True
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -302,9 +325,20 @@ class RfLocator:
             cx = cy = 0.0
         else:
             cx, cy = float(np.mean(self.sx)), float(np.mean(self.sy))
-        steps = np.arange(-cfg.search_m, cfg.search_m + 1e-9, cfg.grid_step_m)
-        mx, my = np.meshgrid(steps + cx, steps + cy)
-        gx, gy = mx.ravel(), my.ravel()
+        model = "broadcast-offset" if offset_model else "static"
+        prev = st.estimate
+        warm = prev.fit if prev is not None and prev.model == model else None
+        if warm is None:  # the whole search area at grid_step_m
+            steps = np.arange(-cfg.search_m, cfg.search_m + 1e-9, cfg.grid_step_m)
+            mx, my = np.meshgrid(steps + cx, steps + cy)
+            gx, gy = mx.ravel(), my.ravel()
+        else:  # coarse over the whole area, fine around the previous fix
+            coarse = np.arange(-cfg.search_m, cfg.search_m + 1e-9, 3 * cfg.grid_step_m)
+            fine = np.arange(-6, 7) * cfg.grid_step_m
+            mx, my = np.meshgrid(coarse + cx, coarse + cy)
+            fx, fy = np.meshgrid(fine + warm[0], fine + warm[1])
+            gx = np.concatenate([mx.ravel(), fx.ravel()])
+            gy = np.concatenate([my.ravel(), fy.ravel()])
         w2 = w * w
         p0, wp2 = cfg.power_prior_dbm, 1.0 / cfg.power_prior_db ** 2
         y = rssi[None, :] + k * logd(gx, gy)  # = P + residual
@@ -338,10 +372,8 @@ class RfLocator:
         # refined from the grid's best point, and from the previous fix and (offset model)
         # the broadcast itself: the likelihood may have a second, far valley
         starts = [x0]
-        prev = st.estimate
-        if prev is not None and prev.model == ("broadcast-offset" if offset_model else "static") \
-                and prev.fit is not None:
-            starts.append(np.array(prev.fit))
+        if warm is not None:
+            starts.append(np.array(warm))
         if offset_model:
             starts.append(np.array([0.0, 0.0, x0[2]]))
         res = None

@@ -13,7 +13,7 @@ const RULE_LABEL = {
   pilot_in_zone: "Pilot in zone", unknown_drone: "Unknown drone", drone_lost: "Drone lost",
   spoof_motion: "Spoof: impossible motion", spoof_clone: "Spoof: cloned ID",
   spoof_pilot_distance: "Spoof: pilot distance", spoof_clock: "Spoof: clock",
-  spoof_rssi: "Spoof: signal strength",
+  spoof_rssi: "Spoof: signal strength", spoof_position_rf: "Spoof: position (RF)",
 };
 /** What a closed episode of each rule means (not always "ended": an approach is over). */
 const CLOSED_LABEL = {
@@ -69,7 +69,8 @@ export class AlertStore {
       this.learn(a);
       newest = Math.max(newest, a.time);
     }
-    // Alerts streamed while the list was being fetched are not in it yet: keep them.
+    // Alerts streamed while the list was being fetched are not in it yet: keep them. (The
+    // list holds every open alert however old: see fetchAlerts in main.js.)
     for (const [id, a] of keep) {
       if (!this.byId.has(id) && a.time >= newest - 60) this.byId.set(id, a);
     }

@@ -211,7 +211,9 @@ export class DroneRenderer {
       for (const it of items) {
         if (!it.inView) continue;
         if (it.v.selected || it.v.id === this.hovered) { singles.push(it); continue; }
-        const key = `${Math.floor(it.x / CLUSTER_PX)},${Math.floor(it.y / CLUSTER_PX)}`;
+        // Cells fixed to the world (not to the canvas): panning does not reshuffle clusters.
+        const key = `${Math.floor((it.x + origin.x + pixelOrigin.x) / CLUSTER_PX)},` +
+          `${Math.floor((it.y + origin.y + pixelOrigin.y) / CLUSTER_PX)}`;
         let cell = cells.get(key);
         if (!cell) { cell = []; cells.set(key, cell); }
         cell.push(it);
@@ -269,6 +271,7 @@ export class DroneRenderer {
       this.drawDrone(ctx, it.x, it.y, it.v, it.v.id === this.hovered);
       hits.push({ kind: "drone", id: it.v.id, x: it.cx, y: it.cy });
     }
+    const clusterHits = [];
     for (const cell of clusters) {
       let sx = 0, sy = 0, worst = "stale";
       for (const it of cell) {
@@ -289,10 +292,12 @@ export class DroneRenderer {
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       ctx.fillText(String(cell.length), x, y);
-      hits.push({
+      const hit = {
         kind: "cluster", x: x + origin.x + toCont.x, y: y + origin.y + toCont.y, r,
         members: cell.map((it) => it.v.id),
-      });
+      };
+      hits.push(hit);
+      clusterHits.push([cell, hit]);
     }
 
     // Labels, decluttered: the important ones first, then others while there is room.
@@ -327,11 +332,12 @@ export class DroneRenderer {
         status: it.v.status, label: shownLabels.has(it.v.id), cluster: 0,
       };
     }
-    for (const cell of clusters) {
+    for (const [cell, h] of clusterHits) {
       for (const it of cell) {
         shown[it.v.id] = {
           lat: it.v.lat, lon: it.v.lon, x: it.cx, y: it.cy, pageX: it.cx + mapRect.left, pageY: it.cy + mapRect.top,
           status: it.v.status, label: false, cluster: cell.length,
+          clusterPageX: h.x + mapRect.left, clusterPageY: h.y + mapRect.top, // where it is drawn
         };
       }
     }

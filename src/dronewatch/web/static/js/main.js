@@ -20,7 +20,8 @@ const ENDED_KEEP_S = 300; // ended tracks stay (grey) this long
 const TRAIL_S = 600; // live trail length
 const TRAIL_MAX = 600;
 const SEED_TRAILS_MAX = 150; // more drones than this: trails only from the stream and on selection
-const REPLAY_WINDOW_S = 3600; // history loaded around the replay time (and exported)
+const REPLAY_WINDOW_S = 3600; // history loaded around the replay time, for up to 50 drones
+const REPLAY_WINDOW_MIN_S = 300; // ... shorter in a busy sky (about 50 drone-hours a load)
 const REPLAY_TRAIL_S = 300;
 const REPLAY_GAP_S = 60; // in replay, a drone not heard for this long is not shown
 
@@ -108,6 +109,10 @@ const zones = new ZoneLayer(map, {
     await request("DELETE", `/api/zones/${encodeURIComponent(id)}`);
     map.closePopup();
     await loadZones();
+  },
+  onEdit: (f) => {
+    map.closePopup();
+    zoneDraw.start({ id: String(f.id), properties: f.properties || {} });
   },
 });
 const airportZones = new ZoneLayer(map, { labels: false });
@@ -329,7 +334,13 @@ function replayViews() {
 
 // Time travel follows the data clock: the slider and the picker span the stored data
 // (/api/time-range) and, while live, up to the data's "now"; history is loaded as a window of
-// REPLAY_WINDOW_S around the replay time, moved as the time moves.
+// REPLAY_WINDOW_S around the replay time (shorter with many drones), moved as the time moves.
+
+/** The history window's length: an hour for a few drones, down to 5 min for a crowd. */
+function replayWindowS(r) {
+  const n = Math.max(state.tracks.size, r.tracks.length, 1);
+  return Math.max(REPLAY_WINDOW_MIN_S, Math.min(REPLAY_WINDOW_S, (REPLAY_WINDOW_S * 50) / n));
+}
 const SLIDER_MAX = 10000;
 
 async function loadRange() {
@@ -384,10 +395,11 @@ async function ensureWindow(r, t) {
   const [first, end] = timeSpan();
   // Covered; while playing, load the next window two minutes before the end of this one.
   if (r.from <= t && t <= r.to && (!r.playing || t <= r.to - 120 || r.to >= end)) return;
-  if (r.pendingFor != null && Math.abs(r.pendingFor - t) < REPLAY_WINDOW_S / 4) return r.pending;
-  let from = Math.max(first - 1, t - REPLAY_WINDOW_S / 2);
-  const to = Math.min(end + 1, from + REPLAY_WINDOW_S);
-  from = Math.max(first - 1, Math.min(from, to - REPLAY_WINDOW_S));
+  const win = replayWindowS(r);
+  if (r.pendingFor != null && Math.abs(r.pendingFor - t) < win / 4) return r.pending;
+  let from = Math.max(first - 1, t - win / 2);
+  const to = Math.min(end + 1, from + win);
+  from = Math.max(first - 1, Math.min(from, to - win));
   const seq = ++r.seq;
   r.pendingFor = t;
   r.pending = (async () => {
@@ -660,11 +672,19 @@ const stream = new LiveStream({
   onProbe() { api.me().catch(() => {}); }, // a 401 here opens the login box
 });
 
+/** The newest alerts and, however old, every open one (a flood of recent warnings must not
+ * push an older unacknowledged critical alert out of the server's page of results). */
+async function fetchAlerts() {
+  const [recent, open] = await Promise.all([api.alerts({ status: "all" }), api.alerts({ status: "open" })]);
+  const byId = new Map();
+  for (const a of [...(Array.isArray(open) ? open : []), ...(Array.isArray(recent) ? recent : [])]) {
+    byId.set(a.alert_id, a);
+  }
+  return [...byId.values()];
+}
+
 async function loadSnapshot() {
-  const [drones, alertList] = await Promise.all([
-    api.drones({ active: "true" }),
-    api.alerts({ status: "all" }),
-  ]);
+  const [drones, alertList] = await Promise.all([api.drones({ active: "true" }), fetchAlerts()]);
   for (const t of drones) noteServerTime(t.last_seen);
   for (const t of drones) upsertTrack(t);
   alerts.load(Array.isArray(alertList) ? alertList : []);
@@ -795,7 +815,7 @@ async function start() {
     // Acknowledgements by other operators are not streamed: refresh the alert list now and then.
     setInterval(async () => {
       if (state.conn !== "live" || loginShown) return;
-      try { alerts.load(await api.alerts({ status: "all" })); } catch { /* next time */ }
+      try { alerts.load(await fetchAlerts()); } catch { /* next time */ }
     }, 20000);
   }
   await loadZones();

@@ -37,8 +37,20 @@ export class ZoneDraw {
       },
     });
     this.control = new Control();
-    this.onClick = (ev) => this.addPoint(ev.latlng);
-    this.onDbl = (ev) => { L.DomEvent.preventDefault(ev); this.finish(); };
+    // Clicks are taken in the capture phase, before zones, drones or popups get them: a
+    // corner may fall on an existing zone.
+    const onMap = (ev) => !ev.target.closest?.(".leaflet-control, .leaflet-popup");
+    this.onClick = (ev) => {
+      if (!onMap(ev)) return;
+      ev.stopPropagation();
+      this.addPoint(this.map.mouseEventToLatLng(ev));
+    };
+    this.onDbl = (ev) => {
+      if (!onMap(ev)) return;
+      ev.stopPropagation();
+      ev.preventDefault();
+      this.finish();
+    };
     this.onKey = (ev) => { if (ev.key === "Escape") this.cancel(); };
   }
 
@@ -47,26 +59,29 @@ export class ZoneDraw {
     if (!this.control._map) this.control.addTo(this.map);
   }
 
-  start() {
+  /** Draw a new zone, or (``editing``: {id, properties}) a new outline for an existing one. */
+  start(editing = null) {
+    this.editing = editing;
     this.active = true;
     this.points = [];
     this.layer.clearLayers().addTo(this.map);
     this.map.doubleClickZoom.disable();
-    this.map.on("click", this.onClick);
-    this.map.on("dblclick", this.onDbl);
+    this.map.getContainer().addEventListener("click", this.onClick, true);
+    this.map.getContainer().addEventListener("dblclick", this.onDbl, true);
     document.addEventListener("keydown", this.onKey);
     this.map.getContainer().classList.add("drawing");
     this.btn.textContent = "✓";
     this.btn.title = "Finish the zone";
     this.btn.setAttribute("aria-label", "Finish the zone");
-    this.showHelp("Click the zone's corners on the map; finish on the first corner, by double-click or ✓. Escape cancels.");
+    this.showHelp((editing ? `New outline of "${editing.properties?.name ?? editing.id}": click` : "Click") +
+      " the zone's corners on the map; finish on the first corner, by double-click or ✓. Escape cancels.");
     this.onModeChange?.(true);
   }
 
   stop() {
     this.active = false;
-    this.map.off("click", this.onClick);
-    this.map.off("dblclick", this.onDbl);
+    this.map.getContainer().removeEventListener("click", this.onClick, true);
+    this.map.getContainer().removeEventListener("dblclick", this.onDbl, true);
     document.removeEventListener("keydown", this.onKey);
     this.map.doubleClickZoom.enable();
     this.map.getContainer().classList.remove("drawing");
@@ -117,11 +132,15 @@ export class ZoneDraw {
     }
     this.stop();
     this.redraw();
+    const old = this.editing?.properties || {};
     const name = h("input", { id: "zone-name", type: "text", required: true, maxlength: "100", autocomplete: "off" });
+    name.value = old.name ?? "";
     const sev = h("select", { id: "zone-sev" },
       h("option", { value: "critical" }, "Critical"), h("option", { value: "warning" }, "Warning"),
       h("option", { value: "info" }, "Info"));
+    if (["critical", "warning", "info"].includes(old.severity)) sev.value = old.severity;
     const maxAlt = h("input", { id: "zone-max-alt", type: "number", min: "0", step: "1", placeholder: "unlimited" });
+    if (old.max_alt_m != null) maxAlt.value = String(old.max_alt_m);
     const msg = h("p", { class: "zone-draw-msg", role: "alert" });
     const form = h("form", { class: "zone-form" },
       h("label", { for: "zone-name" }, "Name"), name,
@@ -137,15 +156,18 @@ export class ZoneDraw {
       ev.preventDefault();
       const ring = this.points.map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
       ring.push(ring[0]);
-      const props = { name: name.value.trim(), severity: sev.value };
+      // Editing keeps the zone's other properties (kind, schedule, colour...).
+      const props = { ...old, name: name.value.trim(), severity: sev.value };
+      delete props.max_alt_m;
       if (maxAlt.value !== "") props.max_alt_m = Number(maxAlt.value);
       const btn = form.querySelector("button[type=submit]");
       btn.disabled = true;
       msg.textContent = "";
       try {
-        const saved = await request("POST", "/api/zones", {
-          type: "Feature", geometry: { type: "Polygon", coordinates: [ring] }, properties: props,
-        });
+        const feature = { type: "Feature", geometry: { type: "Polygon", coordinates: [ring] }, properties: props };
+        const saved = this.editing
+          ? await request("PUT", `/api/zones/${encodeURIComponent(this.editing.id)}`, feature)
+          : await request("POST", "/api/zones", feature);
         this.cancel();
         this.onSaved?.(saved);
       } catch (err) {

@@ -43,11 +43,12 @@ function popupHtml(f) {
 }
 
 export class ZoneLayer {
-  constructor(map, { labels = true, onDelete = null } = {}) {
+  constructor(map, { labels = true, onDelete = null, onEdit = null } = {}) {
     this.group = L.featureGroup().addTo(map);
     this.count = 0;
     this.labels = labels;
     this.onDelete = onDelete; // (zoneId, name) => Promise: admins may delete a zone
+    this.onEdit = onEdit; // (feature): admins may redraw a zone
     this.canEdit = false;
   }
 
@@ -97,7 +98,12 @@ export class ZoneLayer {
           msg.textContent = `Not deleted (${err.status || "network"}): ${err.message}`;
         }
       });
-      div.append(document.createElement("br"), btn, msg);
+      const redraw = document.createElement("button");
+      redraw.type = "button";
+      redraw.className = "text-btn zone-edit";
+      redraw.textContent = "Redraw";
+      redraw.addEventListener("click", () => this.onEdit?.(f));
+      div.append(document.createElement("br"), redraw, document.createTextNode(" "), btn, msg);
     }
     return div;
   }
