@@ -11,8 +11,9 @@ per drone frame (what the kernel BPF filter drops). This process runs what ``dro
 --wifi IFACE`` runs without HTTP: the Wi-Fi source, decoding, the tracking pipeline and the
 SQLite writer. Per rate it prints: frames written, frames stored, drops (queue and kernel),
 latency p50/p99/max from the kernel's receive time of a frame (it is stamped in the write to
-the TUN device) to the commit of its observation, and the CPU time of this process per
-second of stream.
+the TUN device) to the commit of its observation, the CPU time of this process per second
+of stream and per frame written (us/frm: the figure to compare on a loaded machine), and the
+kernel's share of it (sys).
 
 ``--compare-capture`` measures the receiving alone (no decoding) through the raw AF_PACKET
 socket dronewatch uses and through libpcap (pcapy-ng, if installed): CPU microseconds per
@@ -40,6 +41,10 @@ CAPTURE = ROOT / "tests" / "data" / "odid_wifi_bcn_sample.pcap"
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _sys_cpu() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 def writer(name: str, rate: float, seconds: float, noise: int, ready: Any, go: Any,
@@ -120,13 +125,14 @@ def run_rate(rate: float, seconds: float, noise: int, bpf: bool) -> dict[str, fl
     service.start()
     while source._sock is None:
         time.sleep(0.01)
-    cpu0, wall0 = _cpu(), time.monotonic()
+    cpu0, sys0, wall0 = _cpu(), _sys_cpu(), time.monotonic()
     go.set()
     written = done.get(timeout=seconds + 60)
     deadline = time.monotonic() + 10
     while len(latencies) < written and time.monotonic() < deadline:
         time.sleep(0.05)
     cpu = _cpu() - cpu0
+    sys_cpu = _sys_cpu() - sys0
     wall = time.monotonic() - wall0
     service.stop()
     writer_thread.stop()
@@ -142,6 +148,7 @@ def run_rate(rate: float, seconds: float, noise: int, bpf: bool) -> dict[str, fl
         "rate": rate, "written": written, "stored": len(lat), "drops": health.drops,
         "kernel_drops": health.detail["kernel_drops"], "p50_ms": pct(0.50), "p99_ms": pct(0.99),
         "max_ms": 1000 * lat[-1] if lat else float("nan"), "cpu_per_s": cpu / wall,
+        "us_per_frame": 1e6 * cpu / max(written, 1), "sys_share": sys_cpu / cpu if cpu else 0.0,
     }
 
 
@@ -242,13 +249,13 @@ def main() -> None:
         compare_capture(float(a.rates.split(",")[0]), min(a.seconds, 10.0), a.noise)
         return
     print(f"{'rate/s':>7} {'written':>8} {'stored':>8} {'drops':>6} {'kdrops':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU/s':>6}  (BPF {'off' if a.no_bpf else 'on'}"
+          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU/s':>6} {'us/frm':>6} {'sys':>4}  (BPF {'off' if a.no_bpf else 'on'}"
           f", {a.noise} data frames per drone frame)")
     for rate in (float(r) for r in a.rates.split(",")):
         r = run_rate(rate, a.seconds, a.noise, not a.no_bpf)
         print(f"{r['rate']:7.0f} {r['written']:8.0f} {r['stored']:8.0f} {r['drops']:6.0f} "
               f"{r['kernel_drops']:6.0f} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} {r['max_ms']:7.1f} "
-              f"{r['cpu_per_s']:6.2f}", flush=True)
+              f"{r['cpu_per_s']:6.2f} {r['us_per_frame']:6.1f} {r['sys_share']:4.0%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -461,3 +461,34 @@ def test_a_full_or_read_only_database_holds_the_batch_until_it_can_write(
     assert acked == [1] and counters.db_failing_since is None
     assert store.counts()["observations"] == 200
     store.close()
+
+
+def test_observation_rows_are_stored_as_written(store: Store) -> None:
+    """Every column of ``observation_row`` comes back as written: NULLs as SQL NULL (SQLite's
+    fast binding of ``None``), the transport as its text, no column shifted."""
+    from dronewatch.store.records import OBSERVATION_COLUMNS
+
+    full = Observation(
+        time=1.7e9, transport=Transport.WIFI_NAN, message_type="location", sensor_id="s1",
+        source="aa:bb", rssi_dbm=-61.5, uas_id="U1", id_type="serial_number", serial="U1",
+        session_id="S", ua_type="helicopter", product="P", operator_id="OP", lat=48.1,
+        lon=2.2, alt_geo=120.5, alt_baro=119.0, height=40.0, speed=7.5, direction=90.0,
+        vspeed=-0.5, operator_lat=48.0, operator_lon=2.1, operator_alt=30.0, home_lat=48.01,
+        home_lon=2.11, sender_time=1.7e9 - 0.2,
+    )
+    empty = Observation(time=1.7e9 + 1, transport=Transport.BLE_LEGACY, message_type="self_id")
+    rows = [observation_row(full, "t1"), observation_row(empty, None)]
+    assert all(v is not None for v in rows[0])
+    b = WriteBatch()
+    b.observations.extend(rows)
+    store.write(b)
+    cols = ", ".join(OBSERVATION_COLUMNS)
+    with store.engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(sa.text(f"SELECT {cols} FROM observations ORDER BY id"))]
+        if store.dialect == "sqlite":
+            nulls = conn.execute(
+                sa.text("SELECT typeof(lat), typeof(track_id) FROM observations ORDER BY id")
+            ).all()
+            assert [tuple(n) for n in nulls] == [("real", "text"), ("null", "null")]
+    assert got == rows
+    assert got[0][2] == "wifi-nan" and got[1][2] == "ble-legacy"

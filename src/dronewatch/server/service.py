@@ -214,28 +214,32 @@ class Processor:
             c.pipeline_error()
             log.exception("tracking pipeline failed on a %s message", decoded.message.type)
             return 0
+        tid: str | None = None
+        if track is not None:
+            tid = track.track_id
+            self._dirty[tid] = track
+            self._objects[tid] = track
         if obs is not None:
             self._last_frame = frame
-            self._frame_track = track.track_id if track is not None else hint
+            self._frame_track = tid if tid is not None else hint
             c.observations += 1
-            self.batch.observations.append(
-                observation_row(obs, track.track_id if track is not None else None)
-            )
-        if track is not None:
-            self._dirty[track.track_id] = track
-            self._objects[track.track_id] = track
+            self.batch.observations.append(observation_row(obs, tid))
         new_frame = frame is not self._counted_frame  # a frame's messages share it
-        self._counted_frame = frame
-        if new_frame:
-            c.frames_by_sensor[frame.sensor_id, frame.transport] += 1
         sensor = self.batch.sensors.get(frame.sensor_id)
         if sensor is None:
-            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, new_frame)
-        else:
-            sensor.first_seen = min(sensor.first_seen, frame.time)
-            sensor.last_seen = max(sensor.last_seen, frame.time)
-            sensor.frames += new_frame
-        self._alerts(alerts)
+            self.batch.sensors[frame.sensor_id] = SensorSeen(frame.time, frame.time, int(new_frame))
+        elif new_frame:  # (the frame's other messages are in this batch's times already)
+            t = frame.time
+            if t < sensor.first_seen:
+                sensor.first_seen = t
+            if t > sensor.last_seen:
+                sensor.last_seen = t
+            sensor.frames += 1
+        if new_frame:
+            self._counted_frame = frame
+            c.frames_by_sensor[frame.sensor_id, frame.transport] += 1
+        if alerts:
+            self._alerts(alerts)
         return len(alerts)
 
     def _alerts(self, alerts: Iterable[Alert]) -> None:

@@ -100,4 +100,5 @@ def alert_json(rec: dict[str, Any]) -> dict[str, Any]:
 def observation_row(obs: Observation, track_id: str | None) -> tuple[Any, ...]:
     """The observation as an ``observations`` row tuple (``OBSERVATION_COLUMNS``), with the
     track it joined. Tuples, not dicts: this runs for every message at full ingest rate."""
-    return (obs.time, track_id, obs.transport.value, *_obs_rest(obs))
+    # (``_value_``: the member's value without the ``value`` property's Python call)
+    return (obs.time, track_id, obs.transport._value_, *_obs_rest(obs))

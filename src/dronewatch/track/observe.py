@@ -45,6 +45,8 @@ def _text(value: Any) -> str | None:
     """A plain string for an enum/str/int field, ``None`` for missing or empty."""
     if value is None:
         return None
+    if type(value) is str:  # the common case first (the same result as below)
+        return value.strip().strip("\x00").strip() or None
     if isinstance(value, enum.StrEnum):
         value = value.value
     elif isinstance(value, enum.Enum):
@@ -57,6 +59,8 @@ def _text(value: Any) -> str | None:
 
 def _num(value: Any) -> float | None:
     """A finite float or ``None``."""
+    if type(value) is float:  # the common case first (the same result as below)
+        return value if math.isfinite(value) else None
     if value is None or isinstance(value, bool):
         return None
     try:
