@@ -19,7 +19,7 @@ from dronewatch.sim.scenario import Scenario
 from dronewatch.sim.sensor_field import ring_sensors
 from dronewatch.stats import DecodeStats
 from dronewatch.track.geo import fast_distance_m
-from dronewatch.track.rf_locate import NOT_ENOUGH_SENSORS, RfConfig, RfLocator
+from dronewatch.track.rf_locate import CLOCK_DISAGREES, NOT_ENOUGH_SENSORS, RfConfig, RfLocator
 
 
 def _scenario(sensors: int = 6, **drone: Any) -> Scenario:
@@ -156,3 +156,25 @@ def test_sites_added_while_running() -> None:
     assert fast_distance_m(est.lat, est.lon, *_truth(sc, est.time)) < 250.0
     moved = SensorSite(sites["rf1"].lat + 0.001, sites["rf1"].lon, 5.0)
     assert pipe.set_sensor_site("rf1", moved)
+
+
+@pytest.mark.parametrize("skew_s", [-30.0, 30.0])
+def test_a_sensor_with_a_wrong_clock_is_left_out_not_a_spoof(skew_s: float) -> None:
+    """One of six sensors stamps its frames 30 s off: its samples would pair RSSI with
+    positions the drone broadcast elsewhere. They are skipped with the reason; the five
+    others locate the honest drone, which passes the spoof test."""
+    import msgspec
+
+    sc = _scenario()
+    frames = [msgspec.structs.replace(f, time=f.time + skew_s) if f.sensor_id == "rf1" else f
+              for f in iter_frames(sc, seed=3)]
+    pipe = TrackingPipeline(rf_config=RfConfig(sensors=sensor_sites(sc)))
+    for d in decode_frames(frames, DecodeStats()):
+        pipe.feed(d)
+    assert pipe.rf is not None
+    assert pipe.rf.skipped.get(CLOCK_DISAGREES, 0) > 100
+    estimates = [e for tid in pipe.tracks for e in pipe.rf.history(tid)]
+    assert all(e.lr_stat is None or e.lr_stat < 25.0 for e in estimates)  # never a spoof
+    # (the tracker may give rf1's shifted frames a track of their own: not enough sensors)
+    located = [e for e in estimates if e.lat is not None]
+    assert located and all(e.sensors == ("rf2", "rf3", "rf4", "rf5", "rf6") for e in located)

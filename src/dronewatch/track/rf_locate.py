@@ -37,12 +37,14 @@ honest drone it follows a chi-square law with 2 degrees of freedom; a liar's gro
 offset and with every new bin. The alert rule ``spoof_position_rf`` decides on it over time.
 
 Bad input never raises: a sensor without a site, an RSSI missing or absurd (above
-``rssi_max_dbm``) is counted in :attr:`RfLocator.skipped` and left out; fewer than
+``rssi_max_dbm``), a sensor whose clock disagrees with the others that hear the track
+(``clock_tolerance_s``) is counted in :attr:`RfLocator.skipped` and left out; fewer than
 ``min_sensors`` sensors give an estimate without a position that says why.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Container, Mapping
@@ -58,6 +60,7 @@ from dronewatch.track.geo import M_PER_DEG, fast_distance_m
 FloatArray = npt.NDArray[np.float64]
 
 NOT_ENOUGH_SENSORS = "not enough sensors"
+CLOCK_DISAGREES = "sensor clock disagrees"
 
 
 @dataclass(slots=True, frozen=True)
@@ -88,6 +91,11 @@ class RfConfig:
     max_samples: int = 6000  # per track, oldest dropped first
     min_interval_s: float = 0.25  # per sensor: faster frames (DJI 5 Hz) add no evidence
     fix_max_age_s: float = 2.0  # a broadcast position this old still places a sample
+    # A sensor whose frame times disagree by more than this with every other sensor that
+    # heard the track lately (while those agree among themselves) has a wrong clock: its
+    # samples would pair RSSI with the wrong broadcast positions, so they are left out.
+    clock_tolerance_s: float = 3.0
+    clock_recent_samples: int = 60  # "lately": among the track's last this many samples
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,12 +138,15 @@ def _r(v: float | None) -> float | None:
 
 
 class _Samples:
-    __slots__ = ("claimed", "data", "estimate", "history", "last_fit", "last_time")
+    __slots__ = ("claimed", "clock", "data", "estimate", "history", "last_fit", "last_time",
+                 "seq")
 
     def __init__(self, maxlen: int) -> None:
         # (time, sensor index, rssi, claimed east, claimed north, height) -- NaN: no claim
         self.data: deque[tuple[float, int, float, float, float, float]] = deque(maxlen=maxlen)
         self.last_time: dict[int, float] = {}  # sensor index -> time of its last sample
+        self.seq = 0  # samples offered so far
+        self.clock: dict[int, tuple[float, int]] = {}  # sensor index -> (last time, seq)
         self.last_fit = -math.inf
         self.estimate: RfEstimate | None = None
         self.history: deque[RfEstimate] = deque(maxlen=64)
@@ -229,6 +240,12 @@ class RfLocator:
         st = self._tracks.get(track_id)
         if st is None:
             st = self._tracks[track_id] = _Samples(cfg.max_samples)
+        st.seq += 1
+        wrong_clock = self._clock_disagrees(st, idx, t)
+        st.clock[idx] = (t, st.seq)
+        if wrong_clock:
+            self._skip(CLOCK_DISAGREES)
+            return None
         last = st.last_time.get(idx)
         if last is not None and 0.0 <= t - last < cfg.min_interval_s:
             return None  # another message of the same frame, or too soon to tell more
@@ -248,6 +265,17 @@ class RfLocator:
             st.history.append(est)
             return est
         return None
+
+    def _clock_disagrees(self, st: _Samples, idx: int, t: float) -> bool:
+        """Whether sensor ``idx``'s time ``t`` is off from every other sensor that heard the
+        track lately, while at least two of those agree with each other."""
+        cfg = self.config
+        tol = cfg.clock_tolerance_s
+        recent = [tj for j, (tj, seq) in st.clock.items()
+                  if j != idx and st.seq - seq <= cfg.clock_recent_samples]
+        if len(recent) < 2 or any(abs(t - tj) <= tol for tj in recent):
+            return False
+        return any(abs(a - b) <= tol for a, b in itertools.combinations(recent, 2))
 
     def estimate(self, track_id: str) -> RfEstimate | None:
         st = self._tracks.get(track_id)
