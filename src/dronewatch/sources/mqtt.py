@@ -355,17 +355,20 @@ def _status_problem(status: dict[str, Any]) -> str | None:
     return walk(status, 0)
 
 
+def _refusal(exc: Exception, shape: str) -> str:
+    """Why a message that msgspec could not decode (``exc``) is refused."""
+    if isinstance(exc, RecursionError):
+        return "message: nested too deep"
+    if isinstance(exc, msgspec.ValidationError):
+        return f"message: not {shape}"
+    return "message: not msgpack"
+
+
 def _legacy(payload: bytes, sensor_id: str, out: Opened) -> Opened:
     try:
         frames = _legacy_decoder.decode(payload)
-    except msgspec.ValidationError:
-        out.refused = "message: not a batch of frames"
-        return out
-    except msgspec.DecodeError:
-        out.refused = "message: not msgpack"
-        return out
-    except RecursionError:
-        out.refused = "message: nested too deep"
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        out.refused = _refusal(exc, "a batch of frames")
         return out
     return _own(frames, sensor_id, out)
 
@@ -431,20 +434,11 @@ def open_message(payload: bytes, sensor_id: str, keys: SensorKeys | None = None)
     except msgspec.ValidationError:  # a frame (or a field) of the wrong shape: look closer
         try:
             env = _loose_decoder.decode(sealed.body)
-        except msgspec.ValidationError:
-            out.refused = "message: not a batch"
+        except (msgspec.DecodeError, RecursionError) as exc:
+            out.refused = _refusal(exc, "a batch")
             return out
-        except msgspec.DecodeError:
-            out.refused = "message: not msgpack"
-            return out
-        except RecursionError:
-            out.refused = "message: nested too deep"
-            return out
-    except msgspec.DecodeError:
-        out.refused = "message: not msgpack"
-        return out
-    except RecursionError:
-        out.refused = "message: nested too deep"
+    except (msgspec.DecodeError, RecursionError) as exc:
+        out.refused = _refusal(exc, "a batch")
         return out
     if env.sensor != sensor_id:
         out.refused = "message: sensor differs from the topic"
