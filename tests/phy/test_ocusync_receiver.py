@@ -212,7 +212,9 @@ def test_hypothesis_roundtrip_baseband(payload: bytes, nine: bool) -> None:
     assert got is not None
     sync, start, core = got
     assert core.crc_ok and core.payload == payload
-    assert sync.layout is layout and start == 3000
+    # In digital silence a burst's first samples can be all but zero (its cyclic prefix):
+    # the timing lands on the first sample or, for rare payloads, the one before it.
+    assert sync.layout is layout and abs(start - 3000) <= 1
 
 
 def test_chase_combining_repeated_blocks_below_threshold() -> None:
