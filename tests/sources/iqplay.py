@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("period", type=float)
     ap.add_argument("--out")
     ap.add_argument("--zmq")
+    ap.add_argument("--push", action="store_true", help="ZMQ PUSH (back-pressure) not PUB")
     args = ap.parse_args()
     payloads = blocks()[:2]
     fmt = "cf32" if args.zmq else args.format
@@ -74,7 +75,7 @@ def main() -> None:
     if args.zmq:
         import zmq
 
-        sock = zmq.Context.instance().socket(zmq.PUB)
+        sock = zmq.Context.instance().socket(zmq.PUSH if args.push else zmq.PUB)
         sock.setsockopt(zmq.SNDHWM, 100000)
         sock.bind(args.zmq)
         time.sleep(1.0)  # let the subscriber connect (PUB drops before that)

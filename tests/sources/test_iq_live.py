@@ -110,13 +110,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_zmq_real_rate_decodes_while_running() -> None:
+@pytest.mark.parametrize("pattern", ["sub", "pull"])
+def test_zmq_real_rate_decodes_while_running(pattern: str) -> None:
     pytest.importorskip("zmq")
     url = f"tcp://127.0.0.1:{_free_port()}"
     n = 3
-    source = open_live(f"zmq:{url}", _options())
+    source = open_live(f"zmq:{url}?pattern={pattern}", _options())
     source.start()
-    writer = _play("cf32", str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url)
+    push = ["--push"] if pattern == "pull" else []
+    writer = _play("cf32", str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url, *push)
     try:
         frames, live_first = _collect(source, writer, n)
     finally:
@@ -125,6 +127,16 @@ def test_zmq_real_rate_decodes_while_running() -> None:
     assert live_first
     _check(frames, n)
     assert source.health().detail["dropped_samples"] == 0
+    assert source.health().detail["pattern"] == pattern
+
+
+def test_zmq_pattern_spelling() -> None:
+    from dronewatch.sources.iq_zmq import parse_target
+
+    assert parse_target("tcp://h:1") == ("tcp://h:1", "sub")
+    assert parse_target("tcp://h:1?pattern=PULL") == ("tcp://h:1", "pull")
+    with pytest.raises(ValueError, match="pattern=pull"):
+        parse_target("tcp://h:1?pattern=req")
 
 
 class _Scripted(IQStreamSource):

@@ -1,4 +1,8 @@
-"""GNU Radio ZMQ PUB IQ -> DJI DroneID frames: ``zmq:tcp://127.0.0.1:5555``.
+"""GNU Radio ZMQ IQ -> DJI DroneID frames: ``zmq:tcp://127.0.0.1:5555[?pattern=pull]``.
+
+Two GNU Radio sinks are read: *ZMQ PUSH Sink* with ``?pattern=pull`` (recommended: PUSH/PULL
+has back-pressure, the flowgraph waits for this reader and no message is lost) and *ZMQ PUB
+Sink* (the default, ``pattern=sub``).
 
 The usual way a flowgraph hands IQ to another program is a *ZMQ PUB Sink* of complex items
 (pass tags off): each message is raw complex64 samples. This source subscribes to it and feeds
@@ -37,10 +41,30 @@ from dronewatch.sources.live import LiveOptions, LiveSource, SourceFatal
 RCVHWM = 64
 
 
+#: ``?pattern=`` spellings -> our socket type: GNU Radio's PUSH sink is read with PULL,
+#: its PUB sink with SUB.
+PATTERNS = ("pull", "sub")
+
+
+def parse_target(target: str) -> tuple[str, str]:
+    """``tcp://h:p?pattern=pull`` -> (``tcp://h:p``, ``pull``); the default pattern is ``sub``."""
+    url, _, query = target.partition("?")
+    pattern = "sub"
+    for item in filter(None, query.split("&")):
+        key, _, value = item.partition("=")
+        if key != "pattern" or value.lower() not in PATTERNS:
+            raise ValueError(f"ZMQ IQ stream {target!r}: unknown option {item!r} "
+                             "(expected pattern=pull for a ZMQ PUSH Sink or pattern=sub for a "
+                             "ZMQ PUB Sink)")
+        pattern = value.lower()
+    return url, pattern
+
+
 class ZmqIQSource(IQStreamSource):
-    """complex64 messages from a ZMQ PUB socket (GNU Radio ZMQ PUB Sink)."""
+    """complex64 messages from GNU Radio's ZMQ PUSH Sink (PULL) or ZMQ PUB Sink (SUB)."""
 
     def __init__(self, target: str, options: LiveOptions) -> None:
+        target, self.pattern = parse_target(target)
         if not target.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError(f"ZMQ IQ stream {target!r}: expected zmq:tcp://HOST:PORT")
         rate = stream_rate(options.extra)
@@ -53,7 +77,7 @@ class ZmqIQSource(IQStreamSource):
         self._rest = b""
 
     def detail(self) -> dict[str, Any]:
-        return {**super().detail(), "messages": self.messages}
+        return {**super().detail(), "messages": self.messages, "pattern": self.pattern}
 
     def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
         try:
@@ -63,10 +87,11 @@ class ZmqIQSource(IQStreamSource):
                 "ZMQ IQ input needs pyzmq: pip install 'dronewatch[sdr]' (or pyzmq)"
             ) from None
         ctx: Any = zmq.Context.instance()
-        sock = ctx.socket(zmq.SUB)
+        sock = ctx.socket(zmq.PULL if self.pattern == "pull" else zmq.SUB)
         try:
             sock.setsockopt(zmq.RCVHWM, RCVHWM)
-            sock.setsockopt(zmq.SUBSCRIBE, b"")
+            if self.pattern == "sub":
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(self.url)
             poller = zmq.Poller()
