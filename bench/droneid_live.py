@@ -15,6 +15,7 @@ average (the machine is shared: figures under load are not the receiver's alone)
 
     .venv/bin/python bench/droneid_live.py --drones 1 --seconds 10 --via pipe --paced
     .venv/bin/python bench/droneid_live.py --drones 10 --seconds 10 --via zmq
+    .venv/bin/python bench/droneid_live.py --drones 10 --seconds 10 --via zmq-push --paced
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def play(args: argparse.Namespace) -> None:
     bursts = schedule(args.seed, args.seconds, args.drones, rate)
     rng = np.random.default_rng(args.seed + 1)
     pool_n = int(0.25 * rate)
-    cf32 = args.via == "zmq"
+    cf32 = args.via.startswith("zmq")
     # The noise pool in the output format: a block without a burst is a slice of it.
     noise_f = rng.standard_normal(2 * pool_n) * NOISE_STD
     noise = ((noise_f / 32768.0).astype(np.float32) if cf32
@@ -103,7 +104,9 @@ def play(args: argparse.Namespace) -> None:
     if cf32:
         import zmq
 
-        sock = zmq.Context.instance().socket(zmq.PUB)
+        # zmq-push: GNU Radio's ZMQ PUSH Sink (waits for the reader); zmq: its PUB Sink.
+        push = args.via == "zmq-push"
+        sock = zmq.Context.instance().socket(zmq.PUSH if push else zmq.PUB)
         sock.setsockopt(zmq.SNDHWM, 64)
         sock.bind(args.zmq)
         time.sleep(1.5)  # the subscriber connects (PUB drops before that)
@@ -183,12 +186,12 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     # Played as fast as possible: measure how fast the receiver goes (it waits, no drops).
     extra: dict[str, object] = {"sample_rate_hz": rate, "center_freq_hz": 2429.5e6,
                                 "iq_backpressure": not args.paced}
-    if args.via == "zmq":
+    if args.via.startswith("zmq"):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             url = f"tcp://127.0.0.1:{s.getsockname()[1]}"
         cmd += ["--zmq", url]
-        spec = f"zmq:{url}"
+        spec = f"zmq:{url}?pattern=pull" if args.via == "zmq-push" else f"zmq:{url}"
     else:
         fifo = tmp / "iq.fifo"
         os.mkfifo(fifo)
@@ -218,7 +221,7 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
             first = time.monotonic()
         if source.done:
             break
-        if args.via == "zmq" and player.poll() is not None and d["queued_samples"] == 0:
+        if args.via.startswith("zmq") and player.poll() is not None and d["queued_samples"] == 0:
             time.sleep(1.0)  # the last messages
             if source.health().detail["queued_samples"] == 0:
                 break
@@ -267,7 +270,7 @@ def main() -> None:
     ap.add_argument("--drones", type=int, default=1)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--rate", type=float, default=FS_DEFAULT)
-    ap.add_argument("--via", choices=("pipe", "zmq"), default="pipe")
+    ap.add_argument("--via", choices=("pipe", "zmq", "zmq-push"), default="pipe")
     ap.add_argument("--paced", action="store_true", help="play at the real sample rate")
     ap.add_argument("--play", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
