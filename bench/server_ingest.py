@@ -32,7 +32,16 @@ VERBOSE = False
 BENCH_TOKEN = "bench-admin-token-1234"  # tokens are at least 16 characters
 
 
-def scenario(n: int, seconds: float, start: float) -> Any:
+def scenario(
+    n: int,
+    seconds: float,
+    start: float,
+    sensors: tuple[str, ...] = ("s1",),
+    name: str = "bench",
+    id_prefix: str = "BENCH",
+) -> Any:
+    """``n`` Remote ID drones flying loops around one point from ``start`` (epoch seconds),
+    heard by ``sensors`` (spread 250 m apart). Also the durable-ingest tests' scene."""
     from dronewatch.sim import parse_scenario
 
     drones = []
@@ -44,7 +53,7 @@ def scenario(n: int, seconds: float, start: float) -> Any:
             {
                 "name": f"d{i}",
                 "kind": "wifi-beacon" if i % 2 else "ble-legacy",
-                "uas_id": f"BENCH{i:015d}",
+                "uas_id": f"{id_prefix}{i:0{20 - len(id_prefix)}d}",
                 "operator_id": f"OP{i:010d}",
                 "start_s": (i * 7.3) % max(1.0, seconds * 0.8),
                 "speed_mps": 8 + i % 7,
@@ -62,11 +71,13 @@ def scenario(n: int, seconds: float, start: float) -> Any:
 
     return parse_scenario(
         {
-            "name": "bench",
+            "name": name,
             "duration_s": seconds,
             "start_time": dt.datetime.fromtimestamp(start, dt.UTC),
             "origin": {"lat": CENTER[0], "lon": CENTER[1]},
-            "sensors": [{"id": "s1", "east": 0, "north": 0}],
+            "sensors": [
+                {"id": s, "east": 200.0 * k, "north": -150.0 * k} for k, s in enumerate(sensors)
+            ],
             "radio": {"loss": 0.0, "shadowing_db": 0, "sensitivity_dbm": -200},
             "drones": drones,
         }

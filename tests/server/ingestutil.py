@@ -5,10 +5,8 @@ bench/ingest_durable.py (at acceptance size)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
-import math
 import os
 import re
 import shutil
@@ -255,45 +253,12 @@ class ServerProcess:
 def scenario_frames(drones: int, seconds: float, sensors: Sequence[str]) -> list[Frame]:
     """A simulated scene (Remote ID drones around one point) heard by ``sensors``, ending
     now: live frames the server takes (inside its window of the wall clock)."""
-    from dronewatch.sim import iter_frames, parse_scenario
+    from bench.server_ingest import scenario
 
-    items = []
-    for i in range(drones):
-        ang = 2 * math.pi * i / drones
-        r = 300 + (i % 40) * 120
-        east, north = r * math.cos(ang), r * math.sin(ang)
-        items.append(
-            {
-                "name": f"d{i}",
-                "kind": "wifi-beacon" if i % 2 else "ble-legacy",
-                "uas_id": f"INGEST{i:014d}",
-                "operator_id": f"OP{i:010d}",
-                "start_s": (i * 7.3) % max(1.0, seconds * 0.8),
-                "speed_mps": 8 + i % 7,
-                "height_m": 40 + i % 60,
-                "ground_s": 0,
-                "pilot": {"east": east, "north": north},
-                "waypoints": [
-                    {"east": east * 0.2, "north": north * 0.2},
-                    {"east": -north * 0.3, "north": east * 0.3},
-                ],
-                "repeat": True,
-            }
-        )
+    from dronewatch.sim import iter_frames
+
     start = time.time() - seconds - 5.0
-    scen = parse_scenario(
-        {
-            "name": "ingest",
-            "duration_s": seconds,
-            "start_time": dt.datetime.fromtimestamp(start, dt.UTC),
-            "origin": {"lat": CENTER[0], "lon": CENTER[1]},
-            "sensors": [
-                {"id": s, "east": 200.0 * k, "north": -150.0 * k} for k, s in enumerate(sensors)
-            ],
-            "radio": {"loss": 0.0, "shadowing_db": 0, "sensitivity_dbm": -200},
-            "drones": items,
-        }
-    )
+    scen = scenario(drones, seconds, start, tuple(sensors), name="ingest", id_prefix="INGEST")
     return list(iter_frames(scen, seed=1))
 
 
