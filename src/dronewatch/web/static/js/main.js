@@ -602,6 +602,13 @@ function renderSelected(views) {
     state.replay ? state.replay.t : nowRef(), { replayTime: state.replay ? state.replay.t : null });
 }
 
+/** Run ``move`` now, or when a running zoom animation ends: Leaflet silently ignores a view
+ * change made while one runs (after a click on a cluster, a turn of the wheel). */
+function whenSettled(move) {
+  if (map._animatingZoom) map.once("zoomend", move);
+  else move();
+}
+
 async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
   state.selected = id;
   state.selectedFull = null;
@@ -613,7 +620,7 @@ async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
   if (pan) {
     const pos = renderer.positions()[id] ||
       (live?.lat != null ? [live.lat, live.lon] : fallback?.lat != null ? [fallback.lat, fallback.lon] : null);
-    if (pos) map.setView(pos, Math.max(map.getZoom(), zoom ? 15 : 0));
+    if (pos) whenSettled(() => map.setView(pos, Math.max(map.getZoom(), zoom ? 15 : 0)));
   }
   try {
     const [full, its] = await Promise.all([
@@ -998,6 +1005,10 @@ window.dronewatch = {
     detail: $("detail").hidden ? null : $("detail-title").textContent,
   }),
   select: (id) => select(id, { pan: true }),
+  setView: (center, zoom) => new Promise((done) => whenSettled(() => {
+    map.setView(center, zoom, { animate: false });
+    done();
+  })),
   tracks: () => [...state.tracks.values()],
   replay: () => state.replay && { from: state.replay.from, to: state.replay.to, t: state.replay.t,
     loading: state.replay.loading, tracks: state.replay.tracks.length },
