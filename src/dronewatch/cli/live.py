@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -218,3 +219,29 @@ def sigterm_as_interrupt() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+_PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def mqtt_tls_options(prefix: str, client: str) -> Callable[[F], F]:
+    """``{prefix}-ca``, ``{prefix}-cert`` and ``{prefix}-key``: the files an ``mqtts://``
+    connection uses (``sensor`` says ``--tls``, ``serve``, whose own HTTPS takes ``--tls-*``,
+    says ``--mqtt-tls``); ``client`` names who presents the certificate in the help."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            f"{prefix}-key", type=_PEM_FILE, default=None,
+            help=f"mqtts://: the private key of {prefix}-cert.",
+        )(fn)
+        fn = click.option(
+            f"{prefix}-cert", type=_PEM_FILE, default=None,
+            help=f"mqtts://: {client}'s client certificate, for brokers that require one.",
+        )(fn)
+        fn = click.option(
+            f"{prefix}-ca", type=_PEM_FILE, default=None,
+            help="mqtts://: the CA certificate that signed the broker's (default: the system's CAs).",
+        )(fn)
+        return fn
+
+    return decorate

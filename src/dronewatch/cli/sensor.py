@@ -12,6 +12,7 @@ import click
 
 from dronewatch.cli.live import (
     Receivers,
+    mqtt_tls_options,
     open_sources,
     position_options,
     receiver_options,
@@ -86,24 +87,7 @@ from dronewatch.sources.mqtt import DEFAULT_BROKER, DEFAULT_TOPIC_PREFIX, frames
     "signed (HMAC-SHA256) so the server knows it comes from this sensor; the server has the "
     "same key in its --sensor-keys file (env DRONEWATCH_SIGNING_KEY).",
 )
-@click.option(
-    "--tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: the CA certificate that signed the broker's (default: the system's CAs).",
-)
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: this sensor's client certificate, for brokers that require one.",
-)
-@click.option(
-    "--tls-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: the private key of --tls-cert.",
-)
+@mqtt_tls_options("--tls", "this sensor")
 @receiver_options
 @position_options
 @log_options

@@ -24,7 +24,7 @@ from dronewatch.alerts.options import AlertOptions
 from dronewatch.alerts.whitelist import WhitelistError
 from dronewatch.alerts.zones import ZoneError
 from dronewatch.cli.alerting import alert_options
-from dronewatch.cli.live import Receivers, position_options, receiver_options
+from dronewatch.cli.live import Receivers, mqtt_tls_options, position_options, receiver_options
 from dronewatch.cli.logs import log_options, setup_logging
 from dronewatch.sinks.settings import SinkSettings, sink_options
 from dronewatch.store import StoreError
@@ -349,24 +349,7 @@ _BASEMAP_ATTRIBUTION = click.option(
     "sensors publish while the server is down waits for it. [default: "
     "dronewatch-server-HOSTNAME-<hash of the prefix>]",
 )
-@click.option(
-    "--mqtt-tls-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: the CA certificate that signed the broker's (default: the system's CAs).",
-)
-@click.option(
-    "--mqtt-tls-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: this server's client certificate, for brokers that require one.",
-)
-@click.option(
-    "--mqtt-tls-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="mqtts://: the private key of --mqtt-tls-cert.",
-)
+@mqtt_tls_options("--mqtt-tls", "this server")
 @click.option(
     "--sensor-keys",
     type=click.Path(exists=True, path_type=Path),
