@@ -6,9 +6,9 @@ and what they cost the pipeline.
 
 Frames come from the scenario simulator (N Remote ID drones around a zone, as in
 bench/server_ingest.py). The receivers run in a separate process: a UDP socket for CoT
-(``--cot udp://``), a threaded HTTP server checking each webhook's signature, a UDP socket for
-syslog; MQTT out goes to the Mosquitto broker on 127.0.0.1:1883 (under a bench prefix, cleaned
-up afterwards).
+(``--cot udp://``), a threaded HTTP/1.1 server (keep-alive, as web servers answer) checking
+each webhook's signature, a UDP socket for syslog; MQTT out goes to the Mosquitto broker on
+127.0.0.1:1883 (under a bench prefix, cleaned up afterwards).
 
 Two measurements, each with all sinks off and on:
 
@@ -68,6 +68,8 @@ def receivers(ports: Any, counts: Any, ready: Any, stop: Any) -> None:
                 counts[count + 1] += len(data)
 
     class Hook(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as web servers answer by default
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -77,6 +79,8 @@ def receivers(ports: Any, counts: Any, ready: Any, stop: Any) -> None:
             with counts.get_lock():
                 counts[4 if ok else 5] += 1
             self.send_response(204 if ok else 401)
+            if not ok:
+                self.send_header("Content-Length", "0")
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
@@ -164,6 +168,9 @@ def run(
     }
     total_cpu = time.process_time() - cpu0
     stats = {s.kind: s for s in sinks.stats()}
+    messages = {  # what went on the wire: CoT events, MQTT messages
+        s.kind: getattr(s, "events_sent", getattr(s, "messages", s.delivered)) for s in sinks.sinks
+    }
     sinks.stop()
     writer.stop()
     store.close()
@@ -180,6 +187,7 @@ def run(
         "sink_cpu_s": sink_cpu,
         "threads_cpu_s": threads_cpu,
         "stats": stats,
+        "messages": messages,
     }
 
 
@@ -226,6 +234,9 @@ def main() -> None:
         "--only", choices=["cot", "webhook", "syslog", "mqtt_out"], help="one kind of sink"
     )
     ap.add_argument("--mode", choices=["paced", "unpaced", "both"], default="both")
+    ap.add_argument(
+        "--sinks", choices=["off", "on", "both"], default="both", help="which runs (profiling)"
+    )
     args = ap.parse_args()
 
     import logging
@@ -252,7 +263,7 @@ def main() -> None:
         for _ in range(args.runs):
             modes = [("paced", 1.0), ("unpaced", 0.0)]
             for mode, speed in [m for m in modes if args.mode in (m[0], "both")]:
-                for on in (False, True):
+                for on in [o for o in (False, True) if args.sinks in ("both", ("off", "on")[o])]:
                     frames = make_frames(args.drones, args.seconds, time.time() + 1.0)
                     before = delivered()
                     r = run(frames, on, speed, port_list, prefix if on else None, args.only)
@@ -291,6 +302,10 @@ def show(name: str, r: dict[str, Any]) -> None:
         print(f"  sink worker CPU: {cpu}")
         other = ", ".join(f"{k} {v:.2f} s" for k, v in r["threads_cpu_s"].items() if v > 0.05)
         print(f"  every thread over 0.05 s CPU: {other}")
+        print(
+            "  messages sent: "
+            + ", ".join(f"{k} {v}" for k, v in r["messages"].items())
+        )
         for kind, st in r["stats"].items():
             print(
                 f"  {kind:8s} queued {st.queued} delivered {st.delivered} skipped {st.skipped} "
@@ -306,7 +321,7 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
     print("\n== summary (best of runs)")
     for mode in ("paced", "unpaced"):
         off, on = f"{mode} sinks off", f"{mode} sinks on"
-        if off not in results:
+        if off not in results or on not in results:
             continue
         for key in ("pipeline_us_per_obs", "process_us_per_obs"):
             a, b = best(off, key), best(on, key)

@@ -35,6 +35,7 @@ DEFAULT_QUEUE_MAX = 10_000  # events per sink
 DRAIN_TIMEOUT_S = 3.0  # how long stop() lets a sink send what is queued
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
+IDLE_S = 1.0  # a worker with nothing to send looks after its connection this often
 
 
 class SinkError(ValueError):
@@ -218,14 +219,27 @@ class Sink:
         self.connected = True
         self._retry_s = RETRY_MIN_S
 
-    def _take(self, limit: int = 500) -> list[SinkEvent]:
-        """Wait for events (until stopping) and take up to ``limit`` of them."""
+    def _take(self, limit: int = 1000, wait_s: float = IDLE_S) -> list[SinkEvent]:
+        """Wait for events (at most ``wait_s``, less when stopping) and take up to ``limit``
+        of them: a wake-up takes everything queued since the last (a committed batch or
+        several), not one event; ``[]`` when none came."""
         with self._cond:
-            while not self._queue and not self._stopping.is_set():
-                self._cond.wait(1.0)
+            if not self._queue and not self._stopping.is_set():
+                self._cond.wait(wait_s)
             q = self._queue
             n = min(len(q), limit)
+            if n == len(q):
+                out = list(q)
+                q.clear()
+                return out
             return [q.popleft() for _ in range(n)]
+
+    def idle(self) -> None:
+        """Called in the worker when no event came for ``IDLE_S`` (keepalives, acks)."""
+
+    def reset(self) -> None:
+        """After a failed send: drop the connection (the next send opens another)."""
+        self._close_quietly()
 
     def _backoff(self) -> None:
         """Wait before the next attempt (doubling up to ``RETRY_MAX_S``), unless stopping."""
@@ -245,12 +259,17 @@ class Sink:
             if not events:
                 if self._stopping.is_set():
                     return
+                try:
+                    self.idle()
+                except Exception as exc:
+                    self.failure(exc)
+                    self.reset()
                 continue
             try:
                 n = self.send(events)
             except Exception as exc:
                 self.failure(exc, len(events))
-                self._close_quietly()
+                self.reset()
                 if self._stopping.is_set():
                     return
                 self._backoff()

@@ -28,6 +28,7 @@ months do not pile up every drone ever seen.
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
 import threading
 import time
@@ -42,8 +43,10 @@ from dronewatch.store.records import alert_json
 
 DEFAULT_PREFIX = "dronewatch/out"
 ROLES = ("drone", "pilot", "home")
-MAX_QUEUED = 2000  # messages paho holds while the broker is away
+MAX_QUEUED = 10_000  # QoS 1 messages paho holds unacknowledged (batches of 1,000 events)
 CONNECT_WAIT_S = 5.0
+SEND_TIMEOUT_S = 5.0  # a broker that reads nothing for this long is given up
+KEEPALIVE_S = 30
 
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # non-finite floats become null
@@ -56,6 +59,19 @@ def _json(value: Any) -> bytes:
 def _safe(text: str) -> str:
     """A topic level / object id from a track id (no wildcards, separators or spaces)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _cork(sock: Any, on: bool) -> bool:
+    """TCP_CORK (Linux) on ``sock`` while a batch is published: paho writes each message
+    with its own send(); corked, the kernel sends full segments once, not a segment (and a
+    wake-up of the broker) per message. ``False`` where it cannot be set."""
+    if sock is None or not hasattr(socket, "TCP_CORK"):
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+    except OSError:
+        return False
+    return True
 
 
 def drone_state(rec: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +125,7 @@ class MqttOutSink(Sink):
         self._announced: set[str] = set()  # tracks whose discovery configs are out
         self._last: dict[str, tuple[float, str]] = {}
         self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
+        self.messages = 0  # MQTT messages published (up to three per track update)
 
     # -- topics ----------------------------------------------------------------------------
 
@@ -158,7 +175,11 @@ class MqttOutSink(Sink):
             }
         return out
 
-    # -- connection ------------------------------------------------------------------------
+    # -- connection ----------------------------------------------------------------------
+    #
+    # paho's network loop runs in this sink's worker thread (no ``loop_start`` thread): a
+    # publish writes its packet at once, acknowledgements and keepalives are read after each
+    # batch and when idle (``idle``, every second). One thread, no wake-up per message.
 
     def _connect(self) -> Any:
         from dronewatch.sources.mqtt import new_client
@@ -168,6 +189,9 @@ class MqttOutSink(Sink):
         except ValueError as exc:
             raise SinkError(str(exc)) from exc
         client.max_queued_messages_set(MAX_QUEUED)
+        # No inflight window: QoS 1 messages go at once, their acks are read after each batch
+        # (paho rescans every unacknowledged message on each ack when a window is set).
+        client.max_inflight_messages_set(0)
         client.will_set(self.status_topic, "offline", qos=1, retain=True)
 
         def on_connect(client: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
@@ -183,10 +207,70 @@ class MqttOutSink(Sink):
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
-        client.connect_async(self.broker.host, self.broker.port, keepalive=30)
-        client.loop_start()
         self._client = client
         return client
+
+    def _ensure_connected(self) -> Any:
+        """The client, connected (CONNACK received); ``OSError`` saying why not."""
+        client = self._client
+        if client is None:
+            client = self._connect()
+            first = True
+        else:
+            first = False
+        if self._connected.is_set() and client.socket() is not None:
+            return client
+        self._connected.clear()
+        self._refused = None
+        try:
+            if first:
+                client.connect(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+            else:  # the same client: QoS 1 messages not acknowledged yet are sent again
+                client.reconnect()
+        except (OSError, ValueError) as exc:
+            raise OSError(f"MQTT broker {self.broker}: no connection ({exc})") from exc
+        end = time.monotonic() + CONNECT_WAIT_S
+        while not self._connected.is_set():
+            if self._refused is not None:
+                raise OSError(f"MQTT broker {self.broker}: {self._refused}")
+            left = end - time.monotonic()
+            sock = client.socket()
+            if left <= 0 or sock is None:
+                raise OSError(f"MQTT broker {self.broker}: no connection (no CONNACK)")
+            select.select([sock], [], [], min(left, 0.1))
+            if client.loop_read() != 0 and self._refused is None:
+                raise OSError(f"MQTT broker {self.broker}: no connection (closed)")
+        return client
+
+    def _pump(self, client: Any) -> None:
+        """Write what paho holds, read what the broker sent (acks, pings), keep alive;
+        ``OSError`` if the connection is lost or the broker stops reading."""
+        rc = client.loop_read()
+        end = None
+        while rc == 0 and client.want_write():  # the socket's buffer was full
+            sock = client.socket()
+            if sock is None:
+                break
+            if end is None:
+                end = time.monotonic() + SEND_TIMEOUT_S
+            left = end - time.monotonic()
+            if left <= 0:
+                raise OSError(f"MQTT broker {self.broker}: not reading (send timed out)")
+            select.select([], [sock], [], min(left, 0.1))
+            rc = client.loop_write()
+        if rc == 0:
+            rc = client.loop_misc()
+        if rc != 0 or client.socket() is None:
+            self._connected.clear()
+            raise OSError(f"MQTT broker {self.broker}: connection lost ({rc})")
+
+    def idle(self) -> None:
+        client = self._client
+        if client is not None and self._connected.is_set():
+            self._pump(client)
+
+    def reset(self) -> None:
+        """After a failure: keep the client (what it holds is sent after reconnecting)."""
 
     def _publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1
@@ -194,13 +278,20 @@ class MqttOutSink(Sink):
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != 0:
             raise OSError(f"MQTT publish to {topic} failed: {info.rc}")
+        self.messages += 1
 
     def send(self, events: list[SinkEvent]) -> int:
-        if self._client is None:
-            self._connect()
-        if not self._connected.wait(CONNECT_WAIT_S):
-            why = self._refused or "no connection"
-            raise OSError(f"MQTT broker {self.broker}: {why}")
+        client = self._ensure_connected()
+        cork = _cork(client.socket(), True)
+        try:
+            sent = self._send(client, events)
+        finally:
+            if cork:
+                _cork(client.socket(), False)
+        self._pump(client)  # acknowledgements of the previous batches
+        return sent
+
+    def _send(self, client: Any, events: list[SinkEvent]) -> int:
         mono = time.monotonic()
         sent = 0
         for kind, rec in events:
@@ -265,12 +356,22 @@ class MqttOutSink(Sink):
 
     def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                if self._connected.is_set():
-                    info = client.publish(self.status_topic, "offline", qos=1, retain=True)
-                    info.wait_for_publish(1.0)
+        if client is None:
+            return
+        try:
+            if self._connected.is_set() and client.socket() is not None:
+                info = client.publish(self.status_topic, "offline", qos=1, retain=True)
+                end = time.monotonic() + 1.0
+                while not info.is_published() and time.monotonic() < end:
+                    sock = client.socket()
+                    if sock is None:
+                        break
+                    select.select([sock], [], [], 0.05)
+                    client.loop_read()
+                    client.loop_write()
                 client.disconnect()
-            finally:
-                client.loop_stop()
-                self._connected.clear()
+        finally:
+            self._connected.clear()
+            sock = client.socket()
+            if sock is not None:  # disconnect() closes it once DISCONNECT is written
+                sock.close()

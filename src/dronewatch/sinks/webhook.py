@@ -20,11 +20,15 @@ idempotency key, so it can tell.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
 import json
+import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Sequence
@@ -43,7 +47,9 @@ EVENT_HEADER = "X-Dronewatch-Event"
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 MAX_AGE_S = 7 * 86400.0
-IDLE_POLL_S = 5.0  # the outbox is looked at at least this often
+IDLE_POLL_S = 60.0  # offer() wakes the worker; the outbox is looked at at least this often
+DUE_LIMIT = 50  # events taken from the outbox per round
+MAX_ANSWER = 65536  # of a receiver's answer, read (a longer one closes the connection)
 _KEYS = uuid.UUID("5f0d0c52-9a4e-4b8e-9d0a-6c1f0f3d2b7a")  # namespace of idempotency keys
 
 
@@ -103,6 +109,20 @@ class WebhookSink(Sink):
         self.max_age_s = max_age_s
         self._pending = 0  # rows in the outbox, as last counted
         self._wake = False
+        self._offered = 0  # events offered since the last look at the outbox
+        self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
+        p = urlsplit(url)
+        self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
+        self._auth: dict[str, str] = {}
+        if p.username is not None:  # http://user:password@host/...: HTTP basic authentication
+            user = urllib.parse.unquote(p.username)
+            password = urllib.parse.unquote(p.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._auth["Authorization"] = f"Basic {token}"
+        proxies = urllib.request.getproxies()
+        self._proxied = p.scheme in proxies and not urllib.request.proxy_bypass(p.hostname or "")
+        self._http: http.client.HTTPConnection | None = None  # kept alive between POSTs
+        self._tls: ssl.SSLContext | None = None
 
     # -- the pipeline's side ---------------------------------------------------------------
 
@@ -130,6 +150,7 @@ class WebhookSink(Sink):
         with self._cond:
             self.queued += len(events)
             self._pending += len(events)
+            self._offered += len(events)
             self._wake = True
             self._cond.notify()
 
@@ -146,17 +167,68 @@ class WebhookSink(Sink):
             "User-Agent": f"dronewatch/{__version__}",
             KEY_HEADER: item.key,
             EVENT_HEADER: "alert",
+            **self._auth,
         }
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        if self._proxied:
+            return self._post_via_proxy(body, headers)
+        for attempt in range(2):
+            conn = self._http
+            reused = conn is not None
+            if conn is None:
+                conn = self._http = self._open()
+            try:
+                conn.request("POST", self._path, body, headers)
+                resp = conn.getresponse()
+                resp.read(MAX_ANSWER)
+                if resp.will_close or not resp.isclosed():  # no keep-alive, or a long answer
+                    self._close_http()
+                return int(resp.status)
+            except (ConnectionError, http.client.BadStatusLine) as exc:
+                self._close_http()
+                if reused and attempt == 0:
+                    continue  # a kept-alive connection the receiver had closed: a new one
+                if isinstance(exc, OSError):
+                    raise
+                raise OSError(f"{exc.__class__.__name__}: {exc}") from exc
+            except http.client.HTTPException as exc:  # a broken answer
+                self._close_http()
+                raise OSError(f"{exc.__class__.__name__}: {exc}") from exc
+            except BaseException:
+                self._close_http()
+                raise
+        raise AssertionError("unreachable")
+
+    def _open(self) -> http.client.HTTPConnection:
+        p = urlsplit(self.url)
+        host = p.hostname or ""
+        if p.scheme == "https":
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            return http.client.HTTPSConnection(
+                host, p.port, timeout=self.timeout_s, context=self._tls
+            )
+        return http.client.HTTPConnection(host, p.port, timeout=self.timeout_s)
+
+    def _close_http(self) -> None:
+        conn, self._http = self._http, None
+        if conn is not None:
+            conn.close()
+
+    def _post_via_proxy(self, body: bytes, headers: dict[str, str]) -> int:
+        """Through the proxy the environment names (``https_proxy``...), as urllib does."""
         req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                resp.read(65536)
+                resp.read(MAX_ANSWER)
                 return int(resp.status)
         except urllib.error.HTTPError as exc:
             exc.close()
             return int(exc.code)
+
+    def close(self) -> None:
+        self._close_http()
 
     def _delay(self, attempts: int) -> float:
         return float(min(self.retry_first_s * 2 ** min(attempts, 30), self.retry_max_s))
@@ -165,8 +237,12 @@ class WebhookSink(Sink):
         """Deliver what is due; when to look again (``None``: when woken)."""
         now = time.time()
         done: list[int] = []
+        failed = False
         try:
-            due = self.outbox.due(now)
+            with self._cond:
+                self._wake = False  # what offer() announced until now is in this query
+                self._offered = 0
+            due = self.outbox.due(now, DUE_LIMIT)
             for item in due:
                 if self._stopping.is_set():
                     break
@@ -187,6 +263,7 @@ class WebhookSink(Sink):
                     self.success(1)
                     continue
                 self.failed += 1
+                failed = True
                 if 400 <= status < 500 and status not in (408, 425, 429):
                     done.append(item.id)  # the receiver refuses this event: retrying is futile
                     self.dropped += 1
@@ -196,9 +273,19 @@ class WebhookSink(Sink):
                 self.outbox.retry(item, time.time() + self._delay(item.attempts), error[:300])
                 break  # the receiver is down: the others wait for the back-off too
             self.outbox.done(done)
-            self._pending, nxt = self.outbox.summary()
+            if self._backlog or failed or len(due) >= DUE_LIMIT or self._stopping.is_set():
+                # Rows may wait for a retry, or more are due: ask the outbox.
+                pending, nxt = self.outbox.summary()
+                with self._cond:
+                    self._pending = pending
+                self._backlog = pending > 0
+            else:  # everything due was taken and nothing waits for a retry: what is owed
+                with self._cond:  # now was committed after the query (offer() woke us)
+                    self._pending = self._offered
+                nxt = None
         except StoreError as exc:
             self.failure(f"outbox: {exc}")
+            self._backlog = True
             return time.time() + 1.0
         return nxt
 
@@ -210,9 +297,10 @@ class WebhookSink(Sink):
             if nxt is not None and nxt <= now:
                 continue
             with self._cond:
-                if not self._wake:
+                if not self._wake:  # woken by offer(): new rows were committed
                     self._cond.wait(wait)
                 self._wake = False
+        self._close_http()
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop at once: what is not delivered stays in the outbox for the next start."""
