@@ -61,17 +61,42 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
-def _cork(sock: Any, on: bool) -> bool:
-    """TCP_CORK (Linux) on ``sock`` while a batch is published: paho writes each message
-    with its own send(); corked, the kernel sends full segments once, not a segment (and a
-    wake-up of the broker) per message. ``False`` where it cannot be set."""
-    if sock is None or not hasattr(socket, "TCP_CORK"):
-        return False
+def _gathering_client() -> type:
+    """paho's client whose socket writes can be gathered: while ``gathered`` is a list, the
+    packets that ``publish`` writes are collected there and :func:`_flush` sends them in one
+    ``sendall`` (paho writes each message with its own ``send``: one system call and one trip
+    through the TCP stack per message)."""
+    import paho.mqtt.client as paho
+
+    class GatheringClient(paho.Client):  # type: ignore[misc]
+        gathered: list[bytes] | None = None
+
+        def _sock_send(self, buf: bytes | bytearray) -> int:
+            if self.gathered is not None and self._sock is not None:
+                self.gathered.append(bytes(buf))
+                return len(buf)
+            return int(super()._sock_send(buf))
+
+    return GatheringClient
+
+
+def _flush(client: Any, timeout_s: float) -> None:
+    """Send what ``client`` gathered (``OSError``, the socket closed, if it cannot be sent
+    within ``timeout_s``: paho then sees the connection lost and reconnects)."""
+    data = b"".join(client.gathered or ())
+    client.gathered = None
+    sock = client.socket()
+    if not data:
+        return
+    if sock is None:
+        raise OSError("connection lost")
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+        sock.settimeout(timeout_s)
+        sock.sendall(data)
+        sock.setblocking(False)  # paho's sockets do not block
     except OSError:
-        return False
-    return True
+        sock.close()
+        raise
 
 
 def drone_state(rec: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +151,7 @@ class MqttOutSink(Sink):
         self._last: dict[str, tuple[float, str]] = {}
         self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
         self.messages = 0  # MQTT messages published (up to three per track update)
+        self._connect()  # the client, not connected yet (bad TLS files: SinkError now)
 
     # -- topics ----------------------------------------------------------------------------
 
@@ -185,7 +211,7 @@ class MqttOutSink(Sink):
         from dronewatch.sources.mqtt import new_client
 
         try:
-            client = new_client(self.broker, self.client_id)
+            client = new_client(self.broker, self.client_id, client_class=_gathering_client())
         except ValueError as exc:
             raise SinkError(str(exc)) from exc
         client.max_queued_messages_set(MAX_QUEUED)
@@ -207,6 +233,7 @@ class MqttOutSink(Sink):
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
+        client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
         self._client = client
         return client
 
@@ -215,18 +242,12 @@ class MqttOutSink(Sink):
         client = self._client
         if client is None:
             client = self._connect()
-            first = True
-        else:
-            first = False
         if self._connected.is_set() and client.socket() is not None:
             return client
         self._connected.clear()
         self._refused = None
         try:
-            if first:
-                client.connect(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
-            else:  # the same client: QoS 1 messages not acknowledged yet are sent again
-                client.reconnect()
+            client.reconnect()  # the same client: unacknowledged QoS 1 messages go again
         except (OSError, ValueError) as exc:
             raise OSError(f"MQTT broker {self.broker}: no connection ({exc})") from exc
         end = time.monotonic() + CONNECT_WAIT_S
@@ -282,12 +303,15 @@ class MqttOutSink(Sink):
 
     def send(self, events: list[SinkEvent]) -> int:
         client = self._ensure_connected()
-        cork = _cork(client.socket(), True)
+        client.gathered = []
         try:
             sent = self._send(client, events)
         finally:
-            if cork:
-                _cork(client.socket(), False)
+            try:
+                _flush(client, SEND_TIMEOUT_S)
+            except OSError as exc:
+                self._connected.clear()
+                raise OSError(f"MQTT broker {self.broker}: not reading ({exc})") from exc
         self._pump(client)  # acknowledgements of the previous batches
         return sent
 

@@ -31,6 +31,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -109,7 +110,7 @@ class WebhookSink(Sink):
         self.max_age_s = max_age_s
         self._pending = 0  # rows in the outbox, as last counted
         self._wake = False
-        self._offered = 0  # events offered since the last look at the outbox
+        self._fresh: deque[dict[str, Any]] = deque()  # offered, not yet taken (committed)
         self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
         p = urlsplit(url)
         self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
@@ -126,31 +127,33 @@ class WebhookSink(Sink):
 
     # -- the pipeline's side ---------------------------------------------------------------
 
+    def event(self, rec: dict[str, Any]) -> tuple[str, str]:
+        """(idempotency key, JSON body) of an alert record: the same for the same record."""
+        key = idempotency_key(self.outbox_target, rec)
+        body = json.dumps(
+            {
+                "type": "alert",
+                "idempotency_key": key,
+                "source": "dronewatch",
+                "alert": alert_json(rec),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+            default=str,
+        )
+        return key, body
+
     def outbox_rows(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         now = time.time()
-        rows = []
-        for rec in alerts:
-            key = idempotency_key(self.outbox_target, rec)
-            body = json.dumps(
-                {
-                    "type": "alert",
-                    "idempotency_key": key,
-                    "source": "dronewatch",
-                    "alert": alert_json(rec),
-                },
-                separators=(",", ":"),
-                sort_keys=True,
-                default=str,
-            )
-            rows.append(outbox_row(self.outbox_target, key, body, now))
-        return rows
+        return [outbox_row(self.outbox_target, *self.event(rec), now) for rec in alerts]
 
     def offer(self, events: Sequence[SinkEvent]) -> None:
-        """The alerts are in the outbox (committed): wake the worker."""
+        """The alerts are in the outbox (committed): wake the worker, who has them at hand
+        (while nothing waits for a retry it need not read them back from the outbox)."""
         with self._cond:
             self.queued += len(events)
             self._pending += len(events)
-            self._offered += len(events)
+            self._fresh.extend(rec for _, rec in events)
             self._wake = True
             self._cond.notify()
 
@@ -233,15 +236,79 @@ class WebhookSink(Sink):
     def _delay(self, attempts: int) -> float:
         return float(min(self.retry_first_s * 2 ** min(attempts, 30), self.retry_max_s))
 
+    def _attempt(self, item: OutboxItem) -> tuple[str, str]:
+        """POST ``item``: ("ok" | "refused" | "retry", why). Counts it."""
+        try:
+            status = self.post(item)
+        except (OSError, ValueError) as exc:
+            error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
+            status = 0
+        else:
+            error = f"HTTP {status}"
+        if 200 <= status < 300:
+            self.success(1)
+            return "ok", error
+        self.failed += 1
+        if 400 <= status < 500 and status not in (408, 425, 429):
+            self.dropped += 1  # the receiver refuses this event: retrying is futile
+            self.failure(f"{error}: the receiver refused event {item.key}; dropped")
+            return "refused", error
+        self.failure(f"{error} (attempt {item.attempts + 1}; retrying)")
+        return "retry", error
+
+    def _fresh_round(self) -> float | None:
+        """Nothing waits for a retry: POST the alerts offer() handed over (committed to the
+        outbox), then delete what was taken, by key; no query for what is due. A failure
+        hands the rest over to the outbox (``_backlog``)."""
+        with self._cond:
+            fresh = list(self._fresh)
+            self._fresh.clear()
+            self._wake = False
+        done: list[str] = []
+        now = time.time()
+        try:
+            for rec in fresh:
+                if self._stopping.is_set():
+                    self._backlog = True
+                    break
+                key, body = self.event(rec)
+                item = OutboxItem(0, key, body, 0, now)
+                outcome, error = self._attempt(item)
+                if outcome != "retry":
+                    done.append(key)
+                    continue
+                self.outbox.retry_key(key, time.time() + self._delay(0), error[:300])
+                self._backlog = True  # this one and the rest: from the outbox, in order
+                break
+            self.outbox.done_keys(done)
+        except StoreError as exc:
+            self.failure(f"outbox: {exc}")
+            self._backlog = True
+            return time.time() + 1.0
+        if self._backlog:
+            return self._summary()
+        with self._cond:
+            self._pending = len(self._fresh)
+        return None
+
+    def _summary(self) -> float | None:
+        pending, nxt = self.outbox.summary()
+        with self._cond:
+            self._pending = pending
+        return nxt
+
     def _round(self) -> float | None:
         """Deliver what is due; when to look again (``None``: when woken)."""
+        if not self._backlog:
+            return self._fresh_round()
         now = time.time()
         done: list[int] = []
+        delivered: set[str] = set()
         failed = False
         try:
             with self._cond:
                 self._wake = False  # what offer() announced until now is in this query
-                self._offered = 0
+                self._fresh.clear()  # committed: the query finds them
             due = self.outbox.due(now, DUE_LIMIT)
             for item in due:
                 if self._stopping.is_set():
@@ -251,38 +318,29 @@ class WebhookSink(Sink):
                     self.dropped += 1
                     self.failure(f"gave up an event after {item.attempts} attempts (too old)")
                     continue
-                try:
-                    status = self.post(item)
-                except (OSError, ValueError) as exc:
-                    error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
-                    status = 0
-                else:
-                    error = f"HTTP {status}"
-                if 200 <= status < 300:
+                outcome, error = self._attempt(item)
+                if outcome == "ok":
                     done.append(item.id)
-                    self.success(1)
+                    delivered.add(item.key)
                     continue
-                self.failed += 1
                 failed = True
-                if 400 <= status < 500 and status not in (408, 425, 429):
-                    done.append(item.id)  # the receiver refuses this event: retrying is futile
-                    self.dropped += 1
-                    self.failure(f"{error}: the receiver refused event {item.key}; dropped")
+                if outcome == "refused":
+                    done.append(item.id)
                     continue
-                self.failure(f"{error} (attempt {item.attempts + 1}; retrying)")
                 self.outbox.retry(item, time.time() + self._delay(item.attempts), error[:300])
                 break  # the receiver is down: the others wait for the back-off too
             self.outbox.done(done)
-            if self._backlog or failed or len(due) >= DUE_LIMIT or self._stopping.is_set():
-                # Rows may wait for a retry, or more are due: ask the outbox.
-                pending, nxt = self.outbox.summary()
-                with self._cond:
-                    self._pending = pending
-                self._backlog = pending > 0
-            else:  # everything due was taken and nothing waits for a retry: what is owed
-                with self._cond:  # now was committed after the query (offer() woke us)
-                    self._pending = self._offered
-                nxt = None
+            pending, nxt = self.outbox.summary()
+            with self._cond:
+                self._pending = pending
+                if pending == 0 and not failed and not self._stopping.is_set():
+                    # The outbox is empty: what offer() hands over from now on is all that
+                    # is owed (less what the query above found already).
+                    self._backlog = False
+                    self._fresh = deque(
+                        r for r in self._fresh if self.event(r)[0] not in delivered
+                    )
+                    self._pending = len(self._fresh)
         except StoreError as exc:
             self.failure(f"outbox: {exc}")
             self._backlog = True
