@@ -130,3 +130,39 @@ def test_bad_urls() -> None:
         MqttOutSink("http://127.0.0.1/x")
     with pytest.raises(SinkError, match="'\\+'"):
         MqttOutSink("mqtt://127.0.0.1/a/+/b")
+
+
+def test_many_drones_in_one_batch_and_long_messages() -> None:
+    """QoS 0 states are written by dronewatch into the batch (not through paho): a batch of
+    120 drones, one of them with a 20 kB field (a 3-byte remaining length), all arrive
+    intact at a subscriber, with their discovery configs (QoS 1, through paho); their ends
+    clear them. (Not more at once: Mosquitto queues at most 1,000 messages for a subscriber.)"""
+    require_broker()
+    prefix = f"dronewatch-test/{uuid.uuid4().hex[:12]}"
+    sink = MqttOutSink(f"{BROKER_URL}/{prefix}/out", discovery_prefix=f"{prefix}/ha")
+    sub = Subscriber(f"{prefix}/#")
+    sink.start()
+    long_product = "x" * 20_000
+    tracks = [track(f"T{i}", lat=45.0 + i * 1e-3) for i in range(120)]
+    tracks[60]["product"] = long_product
+    try:
+        sink.offer([("track", t) for t in tracks])
+        states = [f"{prefix}/out/drones/T{i}/state" for i in range(120)]
+        configs = [f"{prefix}/ha/device_tracker/dronewatch_T{i}_drone/config" for i in range(120)]
+        wait_for(lambda: all(t in sub.last for t in states + configs), what="120 drones")
+        for i in (0, 60, 119):
+            doc = sub.json(states[i])
+            assert doc["track_id"] == f"T{i}" and doc["latitude"] == pytest.approx(45 + i * 1e-3)
+            assert sub.retained[states[i]] is False  # live, not a late subscriber's copy
+        assert sub.json(states[60])["product"] == long_product
+        assert sub.json(configs[7])["unique_id"] == "dronewatch_T7_drone"
+        st = sink.stats()
+        assert st.delivered == 120 and st.failed == 0
+        sink.offer([("track", dict(t, state="ended")) for t in tracks])
+        wait_for(lambda: all(sub.last.get(t) == b"" for t in states + configs), what="cleared")
+    finally:
+        sink.stop()
+        sub.close()
+        import paho.mqtt.publish as publish
+
+        publish.single(f"{prefix}/out/status", "", retain=True, hostname="127.0.0.1")

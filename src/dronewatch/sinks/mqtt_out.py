@@ -80,6 +80,26 @@ def _gathering_client() -> type:
     return GatheringClient
 
 
+def publish_packet(topic: str, payload: bytes | str, retain: bool = False) -> bytes:
+    """An MQTT 3.1.1 PUBLISH packet at QoS 0 (section 3.3): fixed header (type 3, the
+    retain flag), remaining length (variable-length integer), topic (UTF-8, length-prefixed),
+    payload. ``ValueError`` for a topic paho would refuse too."""
+    name = topic.encode()
+    if not name or len(name) > 65535 or "+" in topic or "#" in topic or "\0" in topic:
+        raise ValueError(f"invalid MQTT topic {topic!r}")
+    body = payload.encode() if isinstance(payload, str) else payload
+    remaining = 2 + len(name) + len(body)
+    if remaining > 268_435_455:
+        raise ValueError("MQTT payload too large")
+    head = bytearray((0x31 if retain else 0x30,))
+    while True:
+        byte, remaining = remaining & 0x7F, remaining >> 7
+        head.append(byte | 0x80 if remaining else byte)
+        if not remaining:
+            break
+    return bytes(head) + len(name).to_bytes(2, "big") + name + body
+
+
 def _flush(client: Any, timeout_s: float) -> None:
     """Send what ``client`` gathered (``OSError``, the socket closed, if it cannot be sent
     within ``timeout_s``: paho then sees the connection lost and reconnects)."""
@@ -296,15 +316,24 @@ class MqttOutSink(Sink):
     def _publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1
     ) -> None:
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        client = self._client
+        if qos == 0 and client.gathered is not None:
+            # A QoS 0 PUBLISH has no packet id and no acknowledgement: nothing for paho to
+            # track. Written straight into the gathered batch, in order with paho's packets.
+            client.gathered.append(publish_packet(topic, payload, retain))
+            self.messages += 1
+            return
+        info = client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != 0:
             raise OSError(f"MQTT publish to {topic} failed: {info.rc}")
         self.messages += 1
 
     def send(self, events: list[SinkEvent]) -> int:
         client = self._ensure_connected()
-        client.gathered = []
+        client.gathered = []  # paho's pending writes, if any, go first
         try:
+            if client.want_write():
+                client.loop_write()
             sent = self._send(client, events)
         finally:
             try:
