@@ -50,6 +50,8 @@ RETRY_MAX_S = 60.0
 MAX_AGE_S = 7 * 86400.0
 IDLE_POLL_S = 60.0  # offer() wakes the worker; the outbox is looked at at least this often
 DUE_LIMIT = 50  # events taken from the outbox per round
+SETTLE_S = 0.5  # delivered rows are deleted together after at most this long
+SETTLE_MAX = 200  # or once this many wait
 MAX_ANSWER = 65536  # of a receiver's answer, read (a longer one closes the connection)
 _KEYS = uuid.UUID("5f0d0c52-9a4e-4b8e-9d0a-6c1f0f3d2b7a")  # namespace of idempotency keys
 
@@ -111,6 +113,8 @@ class WebhookSink(Sink):
         self._pending = 0  # rows in the outbox, as last counted
         self._wake = False
         self._fresh: deque[dict[str, Any]] = deque()  # offered, not yet taken (committed)
+        self._taken: list[str] = []  # keys delivered, their rows not deleted yet
+        self._taken_at: float | None = None  # monotonic: when the first of them was
         self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
         p = urlsplit(url)
         self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
@@ -280,7 +284,8 @@ class WebhookSink(Sink):
                 self.outbox.retry_key(key, time.time() + self._delay(0), error[:300])
                 self._backlog = True  # this one and the rest: from the outbox, in order
                 break
-            self.outbox.done_keys(done)
+            self._taken += done
+            self._settle(force=self._backlog)
         except StoreError as exc:
             self.failure(f"outbox: {exc}")
             self._backlog = True
@@ -290,6 +295,22 @@ class WebhookSink(Sink):
         with self._cond:
             self._pending = len(self._fresh)
         return None
+
+    def _settle(self, force: bool = False) -> None:
+        """Delete the rows delivered by key: at once with ``force`` (before the outbox is
+        queried, at shutdown), else once ``SETTLE_S`` passed since the first of them or
+        ``SETTLE_MAX`` are waiting: one transaction for a burst of alerts, not one per
+        wake-up. (Until then a crash redelivers them: at least once, same key.)"""
+        if not self._taken:
+            self._taken_at = None
+            return
+        mono = time.monotonic()
+        if self._taken_at is None:
+            self._taken_at = mono
+        if force or len(self._taken) >= SETTLE_MAX or mono - self._taken_at >= SETTLE_S:
+            self.outbox.done_keys(self._taken)
+            self._taken = []
+            self._taken_at = None
 
     def _summary(self) -> float | None:
         pending, nxt = self.outbox.summary()
@@ -306,6 +327,7 @@ class WebhookSink(Sink):
         delivered: set[str] = set()
         failed = False
         try:
+            self._settle(force=True)  # the query must not find what was delivered
             with self._cond:
                 self._wake = False  # what offer() announced until now is in this query
                 self._fresh.clear()  # committed: the query finds them
@@ -354,10 +376,16 @@ class WebhookSink(Sink):
             wait = IDLE_POLL_S if nxt is None else min(max(nxt - now, 0.0), IDLE_POLL_S)
             if nxt is not None and nxt <= now:
                 continue
+            if self._taken_at is not None:  # deletes to settle
+                wait = min(wait, max(self._taken_at + SETTLE_S - time.monotonic(), 0.0))
             with self._cond:
                 if not self._wake:  # woken by offer(): new rows were committed
                     self._cond.wait(wait)
                 self._wake = False
+        try:
+            self._settle(force=True)
+        except StoreError as exc:  # delivered again after the restart (same keys)
+            self.failure(f"outbox: {exc}")
         self._close_http()
 
     def stop(self, timeout: float = 3.0) -> None:
