@@ -166,3 +166,35 @@ def test_many_drones_in_one_batch_and_long_messages() -> None:
         import paho.mqtt.publish as publish
 
         publish.single(f"{prefix}/out/status", "", retain=True, hostname="127.0.0.1")
+
+
+def test_reconnects_and_announces_again() -> None:
+    """The connection drops (closed under the sink): the sink notices, reconnects on the
+    next update and sends the discovery configs again (they go at QoS 0)."""
+    import socket
+
+    require_broker()
+    prefix = f"dronewatch-test/{uuid.uuid4().hex[:12]}"
+    sink = MqttOutSink(f"{BROKER_URL}/{prefix}/out", discovery_prefix=f"{prefix}/ha")
+    sub = Subscriber(f"{prefix}/#")
+    config = f"{prefix}/ha/device_tracker/dronewatch_T1_drone/config"
+    state = f"{prefix}/out/drones/T1/state"
+    sink.start()
+    try:
+        sink.offer([("track", track("T1"))])
+        wait_for(lambda: config in sub.last and state in sub.last, what="first update")
+        sink._client.socket().shutdown(socket.SHUT_RDWR)
+        wait_for(lambda: not sink.stats().connected, what="the lost connection noticed")
+        assert "connection lost" in (sink.stats().last_error or "")
+        sink.offer([("track", track("T1", lat=46.0))])
+        wait_for(lambda: sub.json(state)["latitude"] == 46.0, what="update after reconnecting")
+        wait_for(lambda: [t for t, _ in sub.log].count(config) == 2, what="announced again")
+        assert sink.stats().connected and sink.stats().delivered == 2
+        sink.offer([("track", track("T1", state="ended"))])  # leave nothing retained
+        wait_for(lambda: sub.last.get(config) == b"", what="cleared")
+    finally:
+        sink.stop()
+        sub.close()
+        import paho.mqtt.publish as publish
+
+        publish.single(f"{prefix}/out/status", "", retain=True, hostname="127.0.0.1")

@@ -15,7 +15,8 @@
 ``PREFIX/alerts``
     Every alert event as JSON (the API's Alert), QoS 1, not retained.
 
-Positions go at QoS 0 (the next follows within a second), the rest at QoS 1.
+Positions and discovery configs go at QoS 0 (configs are sent again after a reconnection,
+positions follow within a second), alerts and clears at QoS 1.
 
 Home Assistant discovery (``--mqtt-out-discovery``, default ``homeassistant``): for each
 drone three retained ``device_tracker`` configs, ``DISCOVERY/device_tracker/dronewatch_TRACK_
@@ -270,6 +271,9 @@ class MqttOutSink(Sink):
             client.reconnect()  # the same client: unacknowledged QoS 1 messages go again
         except (OSError, ValueError) as exc:
             raise OSError(f"MQTT broker {self.broker}: no connection ({exc})") from exc
+        # A new connection: what went at QoS 0 before may have been lost with the old one.
+        self._announced.clear()
+        self._places.clear()
         end = time.monotonic() + CONNECT_WAIT_S
         while not self._connected.is_set():
             if self._refused is not None:
@@ -373,10 +377,11 @@ class MqttOutSink(Sink):
         ended = state == "ended"
         if self.discovery is not None and not ended and tid not in self._announced:
             for topic, config in self.discovery_configs(rec).items():
-                self._publish(topic, _json(config), retain=True)
+                self._publish(topic, _json(config), retain=True, qos=0)
             self._announced.add(tid)
-        # Positions at QoS 0: the next one follows within a second (no acknowledgement to
-        # wait for: half the broker round trips); configs, clears and alerts at QoS 1.
+        # Positions and discovery configs at QoS 0: nothing to acknowledge (configs are sent
+        # again after a reconnection, positions follow within a second); the clears and
+        # alerts at QoS 1 (paho sends them again if the connection drops first).
         self._publish(
             self.track_topic(tid, "state"), _json(drone_state(rec)), retain=not ended, qos=0
         )
