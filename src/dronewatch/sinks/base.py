@@ -35,6 +35,8 @@ DEFAULT_QUEUE_MAX = 10_000  # events per sink
 DRAIN_TIMEOUT_S = 3.0  # how long stop() lets a sink send what is queued
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
+ALERT_LINGER_S = 0.05  # alert sinks: at most this much later than at once
+TRACK_LINGER_S = 0.25  # track sinks: positions go at most once a second per track anyway
 IDLE_S = 1.0  # a worker with nothing to send looks after its connection this often
 
 
@@ -90,12 +92,15 @@ class Sink:
 
     kind: ClassVar[str] = "sink"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    #: after a batch, the worker waits this long for the next to gather (see linger())
+    linger_s: ClassVar[float] = ALERT_LINGER_S
 
     def __init__(self, target: str, *, queue_max: int = DEFAULT_QUEUE_MAX) -> None:
         self.target = target  # for people: no secrets in it
         self.queue_max = queue_max
         self._queue: deque[SinkEvent] = deque()
         self._cond = threading.Condition()
+        self._waiting = False  # the worker waits for events (offer() must wake it)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.queued = 0
@@ -127,7 +132,8 @@ class Sink:
                 for _ in range(over):
                     q.popleft()
                 self.dropped += over
-            self._cond.notify()
+            if self._waiting:  # else it is busy or lingering: it takes them next
+                self._cond.notify()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -225,7 +231,11 @@ class Sink:
         several), not one event; ``[]`` when none came."""
         with self._cond:
             if not self._queue and not self._stopping.is_set():
-                self._cond.wait(wait_s)
+                self._waiting = True
+                try:
+                    self._cond.wait(wait_s)
+                finally:
+                    self._waiting = False
             q = self._queue
             n = min(len(q), limit)
             if n == len(q):
@@ -275,6 +285,14 @@ class Sink:
                 self._backoff()
             else:
                 self.success(n)
+                self.linger()
+
+    def linger(self) -> None:
+        """After a batch, let the next gather for ``linger_s`` (until stopping): the writer
+        thread hands over a batch every 25 ms, and waking a worker for each costs both
+        threads a context switch (on two busy cores, more than the work itself)."""
+        if self.linger_s > 0 and not self._stopping.is_set():
+            self._stopping.wait(self.linger_s)
 
 
 class SinkSet:

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
-from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.base import (
+    DEFAULT_QUEUE_MAX,
+    TRACK_LINGER_S,
+    Kind,
+    Sink,
+    SinkError,
+    SinkEvent,
+)
 from dronewatch.sinks.net import Link, parse_endpoint, tls_context
 
 DRONE_TYPE = "a-u-A-M-F-Q-r"
@@ -202,6 +209,7 @@ class CotSink(Sink):
 
     kind: ClassVar[str] = "cot"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    linger_s: ClassVar[float] = TRACK_LINGER_S
 
     def __init__(
         self,

@@ -39,7 +39,14 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from dronewatch import __version__
-from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.base import (
+    DEFAULT_QUEUE_MAX,
+    TRACK_LINGER_S,
+    Kind,
+    Sink,
+    SinkError,
+    SinkEvent,
+)
 from dronewatch.store.records import alert_json
 
 DEFAULT_PREFIX = "dronewatch/out"
@@ -138,6 +145,7 @@ class MqttOutSink(Sink):
 
     kind: ClassVar[str] = "mqtt"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    linger_s: ClassVar[float] = TRACK_LINGER_S
 
     def __init__(
         self,

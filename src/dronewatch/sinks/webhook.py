@@ -115,6 +115,7 @@ class WebhookSink(Sink):
         self._fresh: deque[dict[str, Any]] = deque()  # offered, not yet taken (committed)
         self._taken: list[str] = []  # keys delivered, their rows not deleted yet
         self._taken_at: float | None = None  # monotonic: when the first of them was
+        self._worked = False  # the last round sent something
         self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
         p = urlsplit(url)
         self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
@@ -159,7 +160,8 @@ class WebhookSink(Sink):
             self._pending += len(events)
             self._fresh.extend(rec for _, rec in events)
             self._wake = True
-            self._cond.notify()
+            if self._waiting:  # else it is busy or lingering: it takes them next
+                self._cond.notify()
 
     def depth(self) -> int:
         return self._pending
@@ -268,6 +270,7 @@ class WebhookSink(Sink):
             fresh = list(self._fresh)
             self._fresh.clear()
             self._wake = False
+        self._worked = bool(fresh)
         done: list[str] = []
         now = time.time()
         try:
@@ -332,6 +335,7 @@ class WebhookSink(Sink):
                 self._wake = False  # what offer() announced until now is in this query
                 self._fresh.clear()  # committed: the query finds them
             due = self.outbox.due(now, DUE_LIMIT)
+            self._worked = bool(due)
             for item in due:
                 if self._stopping.is_set():
                     break
@@ -371,7 +375,10 @@ class WebhookSink(Sink):
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._worked = False
             nxt = self._round()
+            if self._worked:  # let the next alerts gather a moment
+                self.linger()
             now = time.time()
             wait = IDLE_POLL_S if nxt is None else min(max(nxt - now, 0.0), IDLE_POLL_S)
             if nxt is not None and nxt <= now:
@@ -380,7 +387,11 @@ class WebhookSink(Sink):
                 wait = min(wait, max(self._taken_at + SETTLE_S - time.monotonic(), 0.0))
             with self._cond:
                 if not self._wake:  # woken by offer(): new rows were committed
-                    self._cond.wait(wait)
+                    self._waiting = True
+                    try:
+                        self._cond.wait(wait)
+                    finally:
+                        self._waiting = False
                 self._wake = False
         try:
             self._settle(force=True)
