@@ -167,11 +167,11 @@ def run(
         t.name: thread_cpu(t) for t in threading.enumerate() if t is not threading.main_thread()
     }
     total_cpu = time.process_time() - cpu0
+    sinks.stop()  # what a worker holds in hand is sent before the counters are read
     stats = {s.kind: s for s in sinks.stats()}
     messages = {  # what went on the wire: CoT events, MQTT messages
         s.kind: getattr(s, "events_sent", getattr(s, "messages", s.delivered)) for s in sinks.sinks
     }
-    sinks.stop()
     writer.stop()
     store.close()
     obs = max(counters.observations, 1)
