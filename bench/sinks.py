@@ -1,8 +1,10 @@
 """Sinks benchmark: what CoT, webhooks, syslog and MQTT out deliver with 1,000 live drones,
 and what they cost the pipeline.
 
-    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20]
-        [--no-mqtt] [--runs 1]
+    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20] [--no-mqtt] [--runs 1]
+        [--mode paced|unpaced|both] [--sinks on|off|both] [--only cot|webhook|syslog|mqtt_out]
+
+(``--sinks on`` alone: to profile the sinks, e.g. under ``py-spy record --threads``.)
 
 Frames come from the scenario simulator (N Remote ID drones around a zone, as in
 bench/server_ingest.py). The receivers run in a separate process: a UDP socket for CoT
@@ -15,8 +17,9 @@ Two measurements, each with all sinks off and on:
 * paced: the frames at their recorded pace (``speed 1``, real time, a live server's load):
   CPU time of the pipeline thread, of the writer thread and of the whole process per
   observation (``time.thread_time`` / ``pthread_getcpuclockid``, ``time.process_time``), so
-  the figure means something on a busy machine; and what was delivered: alerts/s POSTed
-  (signature checked), CoT events/s received, syslog messages, MQTT messages, drops;
+  the figure means something on a busy machine; each sink worker's CPU time; and what was
+  delivered: alerts/s POSTed (signature checked), CoT events/s received, syslog messages,
+  MQTT messages published, drops;
 * unpaced: the frames as fast as possible: observations/s of the pipeline.
 
 The load average is printed with the figures: on a shared machine wall-clock figures move
@@ -185,6 +188,12 @@ def run(
         "writer_us_per_obs": writer_cpu / obs * 1e6,
         "process_us_per_obs": total_cpu / obs * 1e6,
         "sink_cpu_s": sink_cpu,
+        # Every thread that runs only for the sinks (their workers; paho's, where it has one).
+        "sinks_us_per_obs": sum(
+            v for k, v in threads_cpu.items() if k.startswith(("dronewatch-sink-", "paho-"))
+        )
+        / obs
+        * 1e6,
         "threads_cpu_s": threads_cpu,
         "stats": stats,
         "messages": messages,
@@ -329,6 +338,13 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
         a, b = best(off, "obs_per_s", False), best(on, "obs_per_s", False)
         print(
             f"  {mode:8s} {'obs_per_s':22s} off {a:8.0f}  on {b:8.0f}  ({(b / a - 1) * 100:+.1f}%)"
+        )
+        # The sinks' own threads: the part of the cost that does not move with the load of
+        # the machine as much as the difference of two whole-process figures does.
+        a, b = best(off, "process_us_per_obs"), best(on, "sinks_us_per_obs")
+        print(
+            f"  {mode:8s} {'sink_threads_us_per_obs':22s} {b:.1f} us, {b / a * 100:.1f}% of the "
+            f"process's CPU with sinks off"
         )
     print(f"  load average after: {os.getloadavg()}")
 

@@ -101,6 +101,7 @@ class Sink:
         self._queue: deque[SinkEvent] = deque()
         self._cond = threading.Condition()
         self._waiting = False  # the worker waits for events (offer() must wake it)
+        self._behind = False  # the last take left events queued
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.queued = 0
@@ -238,7 +239,8 @@ class Sink:
                     self._waiting = False
             q = self._queue
             n = min(len(q), limit)
-            if n == len(q):
+            self._behind = n < len(q)  # more are waiting: no lingering
+            if not self._behind:
                 out = list(q)
                 q.clear()
                 return out
@@ -288,10 +290,11 @@ class Sink:
                 self.linger()
 
     def linger(self) -> None:
-        """After a batch, let the next gather for ``linger_s`` (until stopping): the writer
-        thread hands over a batch every 25 ms, and waking a worker for each costs both
-        threads a context switch (on two busy cores, more than the work itself)."""
-        if self.linger_s > 0 and not self._stopping.is_set():
+        """After a batch, let the next gather for ``linger_s`` (until stopping; not when
+        events are left over): the writer thread hands over a batch every 25 ms, and waking a
+        worker for each costs both threads a context switch (on two busy cores, more than the
+        work itself)."""
+        if self.linger_s > 0 and not self._behind and not self._stopping.is_set():
             self._stopping.wait(self.linger_s)
 
 
