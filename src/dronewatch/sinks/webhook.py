@@ -50,6 +50,7 @@ RETRY_MAX_S = 60.0
 MAX_AGE_S = 7 * 86400.0
 IDLE_POLL_S = 60.0  # offer() wakes the worker; the outbox is looked at at least this often
 DUE_LIMIT = 50  # events taken from the outbox per round
+FRESH_MAX = 10_000  # alerts held in memory for the worker (beyond: read from the outbox)
 SETTLE_S = 0.5  # delivered rows are deleted together after at most this long
 SETTLE_MAX = 200  # or once this many wait
 MAX_ANSWER = 65536  # of a receiver's answer, read (a longer one closes the connection)
@@ -116,6 +117,7 @@ class WebhookSink(Sink):
         self._taken: list[str] = []  # keys delivered, their rows not deleted yet
         self._taken_at: float | None = None  # monotonic: when the first of them was
         self._worked = False  # the last round sent something
+        self._overflow = False  # offer() dropped what it held: read the outbox
         self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
         p = urlsplit(url)
         self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
@@ -159,6 +161,9 @@ class WebhookSink(Sink):
             self.queued += len(events)
             self._pending += len(events)
             self._fresh.extend(rec for _, rec in events)
+            if len(self._fresh) > FRESH_MAX:  # the worker is stuck: the outbox has them all
+                self._fresh.clear()
+                self._overflow = True
             self._wake = True
             if self._waiting:  # else it is busy or lingering: it takes them next
                 self._cond.notify()
@@ -323,6 +328,10 @@ class WebhookSink(Sink):
 
     def _round(self) -> float | None:
         """Deliver what is due; when to look again (``None``: when woken)."""
+        with self._cond:
+            if self._overflow:
+                self._overflow = False
+                self._backlog = True
         if not self._backlog:
             return self._fresh_round()
         now = time.time()
