@@ -125,6 +125,28 @@ def test_unreachable_broker_is_counted() -> None:
         sink.stop(timeout=1.0)
 
 
+@pytest.mark.parametrize(
+    ("remaining", "encoded"),
+    [  # MQTT 3.1.1, table 2.4: the remaining length's encoding at each size boundary
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (16_383, b"\xff\x7f"),
+        (16_384, b"\x80\x80\x01"),
+        (2_097_151, b"\xff\xff\x7f"),
+        (2_097_152, b"\x80\x80\x80\x01"),
+    ],
+)
+def test_publish_packet_framing(remaining: int, encoded: bytes) -> None:
+    from dronewatch.sinks.mqtt_out import publish_packet
+
+    body = b"x" * (remaining - 3)  # topic "t": 2 bytes of length and 1 of name
+    packet = publish_packet("t", body, retain=True)
+    assert packet == b"\x31" + encoded + b"\x00\x01t" + body
+    assert publish_packet("t", "é", retain=False) == b"\x30\x05\x00\x01t\xc3\xa9"
+    with pytest.raises(ValueError, match="invalid MQTT topic"):
+        publish_packet("a/+/b", b"")
+
+
 def test_bad_urls() -> None:
     with pytest.raises(SinkError, match="mqtt://HOST"):
         MqttOutSink("http://127.0.0.1/x")

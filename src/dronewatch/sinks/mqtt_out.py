@@ -28,6 +28,7 @@ months do not pile up every drone ever seen.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import select
 import socket
@@ -64,6 +65,7 @@ def _json(value: Any) -> bytes:
     return _encode(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def _safe(text: str) -> str:
     """A topic level / object id from a track id (no wildcards, separators or spaces)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
@@ -99,13 +101,21 @@ def publish_packet(topic: str, payload: bytes | str, retain: bool = False) -> by
     remaining = 2 + len(name) + len(body)
     if remaining > 268_435_455:
         raise ValueError("MQTT payload too large")
-    head = bytearray((0x31 if retain else 0x30,))
-    while True:
-        byte, remaining = remaining & 0x7F, remaining >> 7
-        head.append(byte | 0x80 if remaining else byte)
-        if not remaining:
-            break
-    return bytes(head) + len(name).to_bytes(2, "big") + name + body
+    flag = 0x31 if retain else 0x30
+    if remaining < 0x4000:  # one or two bytes of length: nearly every message
+        if remaining < 0x80:
+            head = bytes((flag, remaining))
+        else:
+            head = bytes((flag, (remaining & 0x7F) | 0x80, remaining >> 7))
+    else:
+        out = bytearray((flag,))
+        while True:
+            byte, remaining = remaining & 0x7F, remaining >> 7
+            out.append(byte | 0x80 if remaining else byte)
+            if not remaining:
+                break
+        head = bytes(out)
+    return b"".join((head, len(name).to_bytes(2, "big"), name, body))
 
 
 def _flush(client: Any, timeout_s: float) -> None:
