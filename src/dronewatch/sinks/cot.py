@@ -23,7 +23,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from xml.sax.saxutils import escape
 
 from dronewatch.sinks.base import (
     DEFAULT_QUEUE_MAX,
@@ -82,11 +81,21 @@ def remarks(rec: dict[str, Any], alert: str | None) -> str:
     return "; ".join(parts)
 
 
+_TEXT = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_ATTR = (*_TEXT, ('"', "&quot;"), ("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;"))
+
+
+def escape(text: str, table: tuple[tuple[str, str], ...] = _TEXT) -> str:
+    """XML character data (``table``: what to replace, ampersand first)."""
+    for char, entity in table:
+        if char in text:  # mostly not: a scan, no copy
+            text = text.replace(char, entity)
+    return text
+
+
 def _attr(value: Any) -> str:
+    """An XML attribute value in double quotes."""
     return escape(str(value), _ATTR)
-
-
-_ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def event_xml(
