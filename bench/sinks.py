@@ -1,22 +1,25 @@
 """Sinks benchmark: what CoT, webhooks, syslog and MQTT out deliver with 1,000 live drones,
 and what they cost the pipeline.
 
-    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20]
-        [--no-mqtt] [--runs 1]
+    .venv/bin/python bench/sinks.py [--drones 1000] [--seconds 20] [--no-mqtt] [--runs 1]
+        [--mode paced|unpaced|both] [--sinks on|off|both] [--only cot|webhook|syslog|mqtt_out]
+
+(``--sinks on`` alone: to profile the sinks, e.g. under ``py-spy record --threads``.)
 
 Frames come from the scenario simulator (N Remote ID drones around a zone, as in
 bench/server_ingest.py). The receivers run in a separate process: a UDP socket for CoT
-(``--cot udp://``), a threaded HTTP server checking each webhook's signature, a UDP socket for
-syslog; MQTT out goes to the Mosquitto broker on 127.0.0.1:1883 (under a bench prefix, cleaned
-up afterwards).
+(``--cot udp://``), a threaded HTTP/1.1 server (keep-alive, as web servers answer) checking
+each webhook's signature, a UDP socket for syslog; MQTT out goes to the Mosquitto broker on
+127.0.0.1:1883 (under a bench prefix, cleaned up afterwards).
 
 Two measurements, each with all sinks off and on:
 
 * paced: the frames at their recorded pace (``speed 1``, real time, a live server's load):
   CPU time of the pipeline thread, of the writer thread and of the whole process per
   observation (``time.thread_time`` / ``pthread_getcpuclockid``, ``time.process_time``), so
-  the figure means something on a busy machine; and what was delivered: alerts/s POSTed
-  (signature checked), CoT events/s received, syslog messages, MQTT messages, drops;
+  the figure means something on a busy machine; each sink worker's CPU time; and what was
+  delivered: alerts/s POSTed (signature checked), CoT events/s received, syslog messages,
+  MQTT messages published, drops;
 * unpaced: the frames as fast as possible: observations/s of the pipeline.
 
 The load average is printed with the figures: on a shared machine wall-clock figures move
@@ -68,6 +71,8 @@ def receivers(ports: Any, counts: Any, ready: Any, stop: Any) -> None:
                 counts[count + 1] += len(data)
 
     class Hook(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as web servers answer by default
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -77,6 +82,8 @@ def receivers(ports: Any, counts: Any, ready: Any, stop: Any) -> None:
             with counts.get_lock():
                 counts[4 if ok else 5] += 1
             self.send_response(204 if ok else 401)
+            if not ok:
+                self.send_header("Content-Length", "0")
             self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
@@ -163,8 +170,11 @@ def run(
         t.name: thread_cpu(t) for t in threading.enumerate() if t is not threading.main_thread()
     }
     total_cpu = time.process_time() - cpu0
+    sinks.stop()  # what a worker holds in hand is sent before the counters are read
     stats = {s.kind: s for s in sinks.stats()}
-    sinks.stop()
+    messages = {  # what went on the wire: CoT events, MQTT messages
+        s.kind: getattr(s, "events_sent", getattr(s, "messages", s.delivered)) for s in sinks.sinks
+    }
     writer.stop()
     store.close()
     obs = max(counters.observations, 1)
@@ -178,8 +188,15 @@ def run(
         "writer_us_per_obs": writer_cpu / obs * 1e6,
         "process_us_per_obs": total_cpu / obs * 1e6,
         "sink_cpu_s": sink_cpu,
+        # Every thread that runs only for the sinks (their workers; paho's, where it has one).
+        "sinks_us_per_obs": sum(
+            v for k, v in threads_cpu.items() if k.startswith(("dronewatch-sink-", "paho-"))
+        )
+        / obs
+        * 1e6,
         "threads_cpu_s": threads_cpu,
         "stats": stats,
+        "messages": messages,
     }
 
 
@@ -226,6 +243,9 @@ def main() -> None:
         "--only", choices=["cot", "webhook", "syslog", "mqtt_out"], help="one kind of sink"
     )
     ap.add_argument("--mode", choices=["paced", "unpaced", "both"], default="both")
+    ap.add_argument(
+        "--sinks", choices=["off", "on", "both"], default="both", help="which runs (profiling)"
+    )
     args = ap.parse_args()
 
     import logging
@@ -252,7 +272,7 @@ def main() -> None:
         for _ in range(args.runs):
             modes = [("paced", 1.0), ("unpaced", 0.0)]
             for mode, speed in [m for m in modes if args.mode in (m[0], "both")]:
-                for on in (False, True):
+                for on in [o for o in (False, True) if args.sinks in ("both", ("off", "on")[o])]:
                     frames = make_frames(args.drones, args.seconds, time.time() + 1.0)
                     before = delivered()
                     r = run(frames, on, speed, port_list, prefix if on else None, args.only)
@@ -291,6 +311,10 @@ def show(name: str, r: dict[str, Any]) -> None:
         print(f"  sink worker CPU: {cpu}")
         other = ", ".join(f"{k} {v:.2f} s" for k, v in r["threads_cpu_s"].items() if v > 0.05)
         print(f"  every thread over 0.05 s CPU: {other}")
+        print(
+            "  messages sent: "
+            + ", ".join(f"{k} {v}" for k, v in r["messages"].items())
+        )
         for kind, st in r["stats"].items():
             print(
                 f"  {kind:8s} queued {st.queued} delivered {st.delivered} skipped {st.skipped} "
@@ -306,7 +330,7 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
     print("\n== summary (best of runs)")
     for mode in ("paced", "unpaced"):
         off, on = f"{mode} sinks off", f"{mode} sinks on"
-        if off not in results:
+        if off not in results or on not in results:
             continue
         for key in ("pipeline_us_per_obs", "process_us_per_obs"):
             a, b = best(off, key), best(on, key)
@@ -314,6 +338,13 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
         a, b = best(off, "obs_per_s", False), best(on, "obs_per_s", False)
         print(
             f"  {mode:8s} {'obs_per_s':22s} off {a:8.0f}  on {b:8.0f}  ({(b / a - 1) * 100:+.1f}%)"
+        )
+        # The sinks' own threads: the part of the cost that does not move with the load of
+        # the machine as much as the difference of two whole-process figures does.
+        a, b = best(off, "process_us_per_obs"), best(on, "sinks_us_per_obs")
+        print(
+            f"  {mode:8s} {'sink_threads_us_per_obs':22s} {b:.1f} us, {b / a * 100:.1f}% of the "
+            f"process's CPU with sinks off"
         )
     print(f"  load average after: {os.getloadavg()}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -181,7 +182,9 @@ class HookReceiver:
     records (idempotency key, body). ``mode``: ``ok``, ``500`` (answers 500), ``400``, or
     ``hang`` (never answers until closed). Can be taken down and brought back on its port."""
 
-    def __init__(self, secret: bytes | None, port: int = 0, mode: str = "ok") -> None:
+    def __init__(
+        self, secret: bytes | None, port: int = 0, mode: str = "ok", keepalive: bool = False
+    ) -> None:
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -192,10 +195,23 @@ class HookReceiver:
         self.received: list[tuple[str, dict[str, Any]]] = []  # answered 2xx
         self.attempts = 0
         self.bad_signatures = 0
+        self.connections: list[socket.socket] = []  # every connection accepted
         self.released = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            # keepalive: HTTP/1.1 (connections stay open, as web servers answer); else 1.0
+            protocol_version = "HTTP/1.1" if keepalive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                outer.connections.append(self.connection)
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                super().send_response(code, message)
+                if code != 204:  # no body (HTTP/1.1 clients would wait for one)
+                    self.send_header("Content-Length", "0")
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -233,6 +249,12 @@ class HookReceiver:
 
     def keys(self) -> set[str]:
         return {k for k, _ in self.received}
+
+    def drop_connections(self) -> None:
+        """Close every open connection (as a server does with idle kept-alive ones)."""
+        for conn in self.connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self.released.set()

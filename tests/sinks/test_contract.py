@@ -77,3 +77,25 @@ def test_webhook_secret_on_the_command_line_warns(tmp_path: Path) -> None:
         cmd, ["--webhook", "http://h/x"], env={"DRONEWATCH_WEBHOOK_SECRET": "abc"}
     )
     assert "visible" not in result.output and seen[1].secret() == b"abc"
+
+
+def test_rate_limits_are_options() -> None:
+    """--mqtt-out-interval-s and --cot-interval-s reach the sinks."""
+    import click
+
+    from dronewatch.sinks.settings import SinkSettings, open_sinks, sink_options
+
+    seen: list[SinkSettings] = []
+
+    @click.command()
+    @sink_options
+    def cmd(sinks: SinkSettings) -> None:
+        seen.append(sinks)
+
+    args = ["--mqtt-out", "mqtt://127.0.0.1:1/x", "--mqtt-out-interval-s", "5"]
+    result = CliRunner().invoke(cmd, [*args, "--cot", "udp://127.0.0.1:9", "--cot-interval-s", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].mqtt_out_interval_s == 5.0 and seen[0].cot_interval_s == 2.0
+    sinks = open_sinks(seen[0])
+    assert sorted((s.kind, s.interval_s) for s in sinks.sinks) == [("cot", 2.0), ("mqtt", 5.0)]  # type: ignore[attr-defined]
+    assert SinkSettings().mqtt_out_interval_s == 1.0

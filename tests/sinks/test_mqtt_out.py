@@ -125,8 +125,98 @@ def test_unreachable_broker_is_counted() -> None:
         sink.stop(timeout=1.0)
 
 
+@pytest.mark.parametrize(
+    ("remaining", "encoded"),
+    [  # MQTT 3.1.1, table 2.4: the remaining length's encoding at each size boundary
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (16_383, b"\xff\x7f"),
+        (16_384, b"\x80\x80\x01"),
+        (2_097_151, b"\xff\xff\x7f"),
+        (2_097_152, b"\x80\x80\x80\x01"),
+    ],
+)
+def test_publish_packet_framing(remaining: int, encoded: bytes) -> None:
+    from dronewatch.sinks.mqtt_out import publish_packet
+
+    body = b"x" * (remaining - 3)  # topic "t": 2 bytes of length and 1 of name
+    packet = publish_packet("t", body, retain=True)
+    assert packet == b"\x31" + encoded + b"\x00\x01t" + body
+    assert publish_packet("t", "é", retain=False) == b"\x30\x05\x00\x01t\xc3\xa9"
+    with pytest.raises(ValueError, match="invalid MQTT topic"):
+        publish_packet("a/+/b", b"")
+
+
 def test_bad_urls() -> None:
     with pytest.raises(SinkError, match="mqtt://HOST"):
         MqttOutSink("http://127.0.0.1/x")
     with pytest.raises(SinkError, match="'\\+'"):
         MqttOutSink("mqtt://127.0.0.1/a/+/b")
+
+
+def test_many_drones_in_one_batch_and_long_messages() -> None:
+    """QoS 0 states are written by dronewatch into the batch (not through paho): a batch of
+    120 drones, one of them with a 20 kB field (a 3-byte remaining length), all arrive
+    intact at a subscriber, with their discovery configs (QoS 1, through paho); their ends
+    clear them. (Not more at once: Mosquitto queues at most 1,000 messages for a subscriber.)"""
+    require_broker()
+    prefix = f"dronewatch-test/{uuid.uuid4().hex[:12]}"
+    sink = MqttOutSink(f"{BROKER_URL}/{prefix}/out", discovery_prefix=f"{prefix}/ha")
+    sub = Subscriber(f"{prefix}/#")
+    sink.start()
+    long_product = "x" * 20_000
+    tracks = [track(f"T{i}", lat=45.0 + i * 1e-3) for i in range(120)]
+    tracks[60]["product"] = long_product
+    try:
+        sink.offer([("track", t) for t in tracks])
+        states = [f"{prefix}/out/drones/T{i}/state" for i in range(120)]
+        configs = [f"{prefix}/ha/device_tracker/dronewatch_T{i}_drone/config" for i in range(120)]
+        wait_for(lambda: all(t in sub.last for t in states + configs), what="120 drones")
+        for i in (0, 60, 119):
+            doc = sub.json(states[i])
+            assert doc["track_id"] == f"T{i}" and doc["latitude"] == pytest.approx(45 + i * 1e-3)
+            assert sub.retained[states[i]] is False  # live, not a late subscriber's copy
+        assert sub.json(states[60])["product"] == long_product
+        assert sub.json(configs[7])["unique_id"] == "dronewatch_T7_drone"
+        st = sink.stats()
+        assert st.delivered == 120 and st.failed == 0
+        sink.offer([("track", dict(t, state="ended")) for t in tracks])
+        wait_for(lambda: all(sub.last.get(t) == b"" for t in states + configs), what="cleared")
+    finally:
+        sink.stop()
+        sub.close()
+        import paho.mqtt.publish as publish
+
+        publish.single(f"{prefix}/out/status", "", retain=True, hostname="127.0.0.1")
+
+
+def test_reconnects_and_announces_again() -> None:
+    """The connection drops (closed under the sink): the sink notices, reconnects on the
+    next update and sends the discovery configs again (they go at QoS 0)."""
+    import socket
+
+    require_broker()
+    prefix = f"dronewatch-test/{uuid.uuid4().hex[:12]}"
+    sink = MqttOutSink(f"{BROKER_URL}/{prefix}/out", discovery_prefix=f"{prefix}/ha")
+    sub = Subscriber(f"{prefix}/#")
+    config = f"{prefix}/ha/device_tracker/dronewatch_T1_drone/config"
+    state = f"{prefix}/out/drones/T1/state"
+    sink.start()
+    try:
+        sink.offer([("track", track("T1"))])
+        wait_for(lambda: config in sub.last and state in sub.last, what="first update")
+        sink._client.socket().shutdown(socket.SHUT_RDWR)
+        wait_for(lambda: not sink.stats().connected, what="the lost connection noticed")
+        assert "connection lost" in (sink.stats().last_error or "")
+        sink.offer([("track", track("T1", lat=46.0))])
+        wait_for(lambda: sub.json(state)["latitude"] == 46.0, what="update after reconnecting")
+        wait_for(lambda: [t for t, _ in sub.log].count(config) == 2, what="announced again")
+        assert sink.stats().connected and sink.stats().delivered == 2
+        sink.offer([("track", track("T1", state="ended"))])  # leave nothing retained
+        wait_for(lambda: sub.last.get(config) == b"", what="cleared")
+    finally:
+        sink.stop()
+        sub.close()
+        import paho.mqtt.publish as publish
+
+        publish.single(f"{prefix}/out/status", "", retain=True, hostname="127.0.0.1")

@@ -192,3 +192,62 @@ def test_secret_problems_are_clear(tmp_path: Path) -> None:
         assert "abc" not in repr(SinkSettings(webhook_secret="abc"))
     finally:
         store.close()
+
+
+def test_connection_kept_alive_and_renewed(tmp_path: Path) -> None:
+    """An HTTP/1.1 receiver: one connection for many alerts; when the receiver closes it
+    (idle timeout, restart), the next alert goes on a new one, nothing failed or lost."""
+    rx = HookReceiver(SECRET.encode(), keepalive=True)
+    store = Store.open(str(tmp_path / "dw.db"))
+    sink = WebhookSink(rx.url, store, secret=SECRET.encode())
+    sinks = SinkSet([sink])
+    sinks.start()
+    try:
+        for n in range(3):
+            recs = [alert(n=n)]
+            store.write(WriteBatch(alerts=recs, outbox=sinks.outbox_rows(recs)))
+            sinks.publish([], recs)
+            wait_for(lambda n=n: len(rx.received) == n + 1, what=f"alert {n} delivered")
+        assert len(rx.connections) == 1
+        rx.drop_connections()
+        recs = [alert(n=n) for n in range(3, 6)]
+        store.write(WriteBatch(alerts=recs, outbox=sinks.outbox_rows(recs)))
+        sinks.publish([], recs)
+        wait_for(lambda: len(rx.received) == 6, what="three more after the connection closed")
+        assert len(rx.connections) == 2
+        wait_for(lambda: sink.outbox.pending() == 0, what="delivered rows deleted")
+        st = sink.stats()
+        assert st.failed == 0 and st.delivered == 6 and st.queue_depth == 0
+    finally:
+        sinks.stop()
+        rx.close()
+        store.close()
+    assert rx.bad_signatures == 0 and len(rx.keys()) == 6
+
+
+def test_alerts_beyond_what_is_held_come_from_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker holds at most FRESH_MAX offered alerts in memory (it is stuck, say);
+    beyond, it forgets them and reads the outbox: all delivered, once each."""
+    import dronewatch.sinks.webhook as webhook
+
+    monkeypatch.setattr(webhook, "FRESH_MAX", 3)
+    rx = HookReceiver(SECRET.encode(), keepalive=True)
+    store = Store.open(str(tmp_path / "dw.db"))
+    sink = WebhookSink(rx.url, store, secret=SECRET.encode())
+    sinks = SinkSet([sink])
+    try:
+        recs = [alert(n=n) for n in range(10)]
+        for rec in recs:  # committed and offered while the worker does not run
+            store.write(WriteBatch(alerts=[rec], outbox=sinks.outbox_rows([rec])))
+            sinks.publish([], [rec])
+        assert len(sink._fresh) <= 3 and sink.outbox.pending() == 10
+        sinks.start()
+        wait_for(lambda: len(rx.keys()) == 10, what="ten alerts delivered")
+        wait_for(lambda: sink.outbox.pending() == 0, what="outbox empty")
+    finally:
+        sinks.stop()
+        rx.close()
+        store.close()
+    assert len(rx.received) == 10 and rx.bad_signatures == 0

@@ -35,6 +35,9 @@ DEFAULT_QUEUE_MAX = 10_000  # events per sink
 DRAIN_TIMEOUT_S = 3.0  # how long stop() lets a sink send what is queued
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
+ALERT_LINGER_S = 0.05  # alert sinks: at most this much later than at once
+TRACK_LINGER_S = 0.25  # track sinks: positions go at most once a second per track anyway
+IDLE_S = 1.0  # a worker with nothing to send looks after its connection this often
 
 
 class SinkError(ValueError):
@@ -89,12 +92,16 @@ class Sink:
 
     kind: ClassVar[str] = "sink"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    #: after a batch, the worker waits this long for the next to gather (see linger())
+    linger_s: ClassVar[float] = ALERT_LINGER_S
 
     def __init__(self, target: str, *, queue_max: int = DEFAULT_QUEUE_MAX) -> None:
         self.target = target  # for people: no secrets in it
         self.queue_max = queue_max
         self._queue: deque[SinkEvent] = deque()
         self._cond = threading.Condition()
+        self._waiting = False  # the worker waits for events (offer() must wake it)
+        self._behind = False  # the last take left events queued
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.queued = 0
@@ -126,7 +133,8 @@ class Sink:
                 for _ in range(over):
                     q.popleft()
                 self.dropped += over
-            self._cond.notify()
+            if self._waiting:  # else it is busy or lingering: it takes them next
+                self._cond.notify()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -218,14 +226,32 @@ class Sink:
         self.connected = True
         self._retry_s = RETRY_MIN_S
 
-    def _take(self, limit: int = 500) -> list[SinkEvent]:
-        """Wait for events (until stopping) and take up to ``limit`` of them."""
+    def _take(self, limit: int = 1000, wait_s: float = IDLE_S) -> list[SinkEvent]:
+        """Wait for events (at most ``wait_s``, less when stopping) and take up to ``limit``
+        of them: a wake-up takes everything queued since the last (a committed batch or
+        several), not one event; ``[]`` when none came."""
         with self._cond:
-            while not self._queue and not self._stopping.is_set():
-                self._cond.wait(1.0)
+            if not self._queue and not self._stopping.is_set():
+                self._waiting = True
+                try:
+                    self._cond.wait(wait_s)
+                finally:
+                    self._waiting = False
             q = self._queue
             n = min(len(q), limit)
+            self._behind = n < len(q)  # more are waiting: no lingering
+            if not self._behind:
+                out = list(q)
+                q.clear()
+                return out
             return [q.popleft() for _ in range(n)]
+
+    def idle(self) -> None:
+        """Called in the worker when no event came for ``IDLE_S`` (keepalives, acks)."""
+
+    def reset(self) -> None:
+        """After a failed send: drop the connection (the next send opens another)."""
+        self._close_quietly()
 
     def _backoff(self) -> None:
         """Wait before the next attempt (doubling up to ``RETRY_MAX_S``), unless stopping."""
@@ -245,17 +271,31 @@ class Sink:
             if not events:
                 if self._stopping.is_set():
                     return
+                try:
+                    self.idle()
+                except Exception as exc:
+                    self.failure(exc)
+                    self.reset()
                 continue
             try:
                 n = self.send(events)
             except Exception as exc:
                 self.failure(exc, len(events))
-                self._close_quietly()
+                self.reset()
                 if self._stopping.is_set():
                     return
                 self._backoff()
             else:
                 self.success(n)
+                self.linger()
+
+    def linger(self) -> None:
+        """After a batch, let the next gather for ``linger_s`` (until stopping; not when
+        events are left over): the writer thread hands over a batch every 25 ms, and waking a
+        worker for each costs both threads a context switch (on two busy cores, more than the
+        work itself)."""
+        if self.linger_s > 0 and not self._behind and not self._stopping.is_set():
+            self._stopping.wait(self.linger_s)
 
 
 class SinkSet:

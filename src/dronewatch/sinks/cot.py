@@ -23,9 +23,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from xml.sax.saxutils import escape
 
-from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.base import (
+    DEFAULT_QUEUE_MAX,
+    TRACK_LINGER_S,
+    Kind,
+    Sink,
+    SinkError,
+    SinkEvent,
+)
 from dronewatch.sinks.net import Link, parse_endpoint, tls_context
 
 DRONE_TYPE = "a-u-A-M-F-Q-r"
@@ -34,6 +40,7 @@ HOME_TYPE = "b-m-p-s-m"
 UNKNOWN = "9999999.0"  # CoT's "not known" for ce, le and hae
 DEFAULT_PORTS = {"udp": 6969, "tcp": 8087, "tls": 8089}
 UID_PREFIX = "dronewatch-"
+PLACE_REFRESH = 0.5  # an unchanged pilot or home event is sent again after stale_s times this
 
 
 def cot_time(t: float) -> str:
@@ -74,11 +81,21 @@ def remarks(rec: dict[str, Any], alert: str | None) -> str:
     return "; ".join(parts)
 
 
+_TEXT = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+_ATTR = (*_TEXT, ('"', "&quot;"), ("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;"))
+
+
+def escape(text: str, table: tuple[tuple[str, str], ...] = _TEXT) -> str:
+    """XML character data (``table``: what to replace, ampersand first)."""
+    for char, entity in table:
+        if char in text:  # mostly not: a scan, no copy
+            text = text.replace(char, entity)
+    return text
+
+
 def _attr(value: Any) -> str:
+    """An XML attribute value in double quotes."""
     return escape(str(value), _ATTR)
-
-
-_ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def event_xml(
@@ -111,18 +128,43 @@ def event_xml(
     )
 
 
+def place_keys(rec: dict[str, Any], text: str) -> dict[str, tuple[Any, ...] | None]:
+    """What the pilot's and the home point's events say (``None``: no position): an event
+    that says the same as the last one sent need not go again before it gets stale."""
+    out: dict[str, tuple[Any, ...] | None] = {"pilot": None, "home": None}
+    if rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
+        out["pilot"] = (rec["operator_lat"], rec["operator_lon"], rec.get("operator_alt"), text)
+    if rec.get("home_lat") is not None and rec.get("home_lon") is not None:
+        out["home"] = (rec["home_lat"], rec["home_lon"], text)
+    return out
+
+
 def track_events(
-    rec: dict[str, Any], now: float, stale_s: float, alert: str | None = None
+    rec: dict[str, Any],
+    now: float,
+    stale_s: float,
+    alert: str | None = None,
+    *,
+    text: str | None = None,
+    parts: frozenset[str] = frozenset({"drone", "pilot", "home"}),
+    stamps: tuple[str, str] | None = None,
 ) -> list[str]:
-    """The CoT events of one track record: drone, pilot, home (those with a position)."""
+    """The CoT events of one track record: drone, pilot, home (those with a position and in
+    ``parts``); ``text``: its remarks, if already made; ``stamps``: ``now`` and ``now +
+    stale_s`` in CoT format, if already made (a batch shares them)."""
     tid = rec["track_id"]
     uid = f"{UID_PREFIX}{tid}"
-    t = cot_time(now)
-    times = (t, t) if rec.get("state") == "ended" else (t, cot_time(now + stale_s))
+    if stamps is None:
+        stamps = (cot_time(now), cot_time(now + stale_s))
+    t = stamps[0]
+    times = (t, t) if rec.get("state") == "ended" else stamps
     name = callsign(rec)
-    text = remarks(rec, alert)
+    if text is None:
+        text = remarks(rec, alert)
     out = []
-    if rec.get("lat") is not None and rec.get("lon") is not None:
+    if "drone" not in parts:
+        pass
+    elif rec.get("lat") is not None and rec.get("lon") is not None:
         out.append(
             event_xml(
                 uid,
@@ -137,7 +179,7 @@ def track_events(
                 speed=rec.get("speed"),
             )
         )
-    if rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
+    if "pilot" in parts and rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
         pilot = f"Pilot of {name}"
         if rec.get("operator_id"):
             pilot += f" ({rec['operator_id']})"
@@ -154,7 +196,7 @@ def track_events(
                 link=(uid, DRONE_TYPE),
             )
         )
-    if rec.get("home_lat") is not None and rec.get("home_lon") is not None:
+    if "home" in parts and rec.get("home_lat") is not None and rec.get("home_lon") is not None:
         out.append(
             event_xml(
                 f"{uid}-home",
@@ -176,6 +218,7 @@ class CotSink(Sink):
 
     kind: ClassVar[str] = "cot"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    linger_s: ClassVar[float] = TRACK_LINGER_S
 
     def __init__(
         self,
@@ -198,6 +241,8 @@ class CotSink(Sink):
         self.interval_s = interval_s
         self._last: dict[str, tuple[float, str]] = {}  # track -> (monotonic sent, state)
         self._alert: dict[str, str] = {}  # track -> message of its open alert
+        # track -> part (pilot, home) -> (what its last event said, monotonic time to resend)
+        self._places: dict[str, dict[str, tuple[tuple[Any, ...], float]]] = {}
         self.events_sent = 0  # CoT events (up to three per track update)
 
     def send(self, events: list[SinkEvent]) -> int:
@@ -207,6 +252,7 @@ class CotSink(Sink):
         sent = 0
         newline = b"\n" if self.link.stream else b""
         declaration = b"" if self.link.stream else b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        stamps = (cot_time(now), cot_time(now + self.stale_s))
         for kind, rec in events:
             tid = rec.get("track_id")
             if tid is None:
@@ -225,15 +271,37 @@ class CotSink(Sink):
             if last is not None and last[1] == state and mono - last[0] < self.interval_s:
                 self.skipped += 1  # a newer update comes within interval_s
                 continue
-            xml = track_events(rec, now, self.stale_s, self._alert.get(tid))
+            text = remarks(rec, self._alert.get(tid))
+            ended = state == "ended"
+            parts = {"drone"}
+            sent_places = self._places.get(tid, {})
+            keys = place_keys(rec, text)
+            for part, key in keys.items():
+                if key is None:
+                    continue
+                last_place = sent_places.get(part)
+                # Again when it moved or says something new, when the track ends, and
+                # before the marker gets stale.
+                if ended or last_place is None or last_place[0] != key or mono >= last_place[1]:
+                    parts.add(part)
+            xml = track_events(
+                rec, now, self.stale_s, text=text, parts=frozenset(parts), stamps=stamps
+            )
             if not xml:
                 self.skipped += 1
                 continue
-            if state == "ended":
+            if ended:
                 self._last.pop(tid, None)
                 self._alert.pop(tid, None)
+                self._places.pop(tid, None)
             else:
                 self._last[tid] = (mono, state)
+                refresh = mono + self.stale_s * PLACE_REFRESH
+                for part in parts - {"drone"}:
+                    key = keys[part]
+                    if key is not None:
+                        sent_places[part] = (key, refresh)
+                self._places[tid] = sent_places
             out.extend(declaration + ev.encode() + newline for ev in xml)
             sent += 1
         if out:

@@ -15,7 +15,8 @@
 ``PREFIX/alerts``
     Every alert event as JSON (the API's Alert), QoS 1, not retained.
 
-Positions go at QoS 0 (the next follows within a second), the rest at QoS 1.
+Positions and discovery configs go at QoS 0 (configs are sent again after a reconnection,
+positions follow within a second), alerts and clears at QoS 1.
 
 Home Assistant discovery (``--mqtt-out-discovery``, default ``homeassistant``): for each
 drone three retained ``device_tracker`` configs, ``DISCOVERY/device_tracker/dronewatch_TRACK_
@@ -27,7 +28,9 @@ months do not pile up every drone ever seen.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import select
 import socket
 import threading
 import time
@@ -37,13 +40,22 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from dronewatch import __version__
-from dronewatch.sinks.base import DEFAULT_QUEUE_MAX, Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.base import (
+    DEFAULT_QUEUE_MAX,
+    TRACK_LINGER_S,
+    Kind,
+    Sink,
+    SinkError,
+    SinkEvent,
+)
 from dronewatch.store.records import alert_json
 
 DEFAULT_PREFIX = "dronewatch/out"
 ROLES = ("drone", "pilot", "home")
-MAX_QUEUED = 2000  # messages paho holds while the broker is away
+MAX_QUEUED = 10_000  # QoS 1 messages paho holds unacknowledged (batches of 1,000 events)
 CONNECT_WAIT_S = 5.0
+SEND_TIMEOUT_S = 5.0  # a broker that reads nothing for this long is given up
+KEEPALIVE_S = 30
 
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # non-finite floats become null
@@ -53,9 +65,76 @@ def _json(value: Any) -> bytes:
     return _encode(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def _safe(text: str) -> str:
     """A topic level / object id from a track id (no wildcards, separators or spaces)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def _gathering_client() -> type:
+    """paho's client whose socket writes can be gathered: while ``gathered`` is a list, the
+    packets that ``publish`` writes are collected there and :func:`_flush` sends them in one
+    ``sendall`` (paho writes each message with its own ``send``: one system call and one trip
+    through the TCP stack per message)."""
+    import paho.mqtt.client as paho
+
+    class GatheringClient(paho.Client):  # type: ignore[misc]
+        gathered: list[bytes] | None = None
+
+        def _sock_send(self, buf: bytes | bytearray) -> int:
+            if self.gathered is not None and self._sock is not None:
+                self.gathered.append(bytes(buf))
+                return len(buf)
+            return int(super()._sock_send(buf))
+
+    return GatheringClient
+
+
+def publish_packet(topic: str, payload: bytes | str, retain: bool = False) -> bytes:
+    """An MQTT 3.1.1 PUBLISH packet at QoS 0 (section 3.3): fixed header (type 3, the
+    retain flag), remaining length (variable-length integer), topic (UTF-8, length-prefixed),
+    payload. ``ValueError`` for a topic paho would refuse too."""
+    name = topic.encode()
+    if not name or len(name) > 65535 or "+" in topic or "#" in topic or "\0" in topic:
+        raise ValueError(f"invalid MQTT topic {topic!r}")
+    body = payload.encode() if isinstance(payload, str) else payload
+    remaining = 2 + len(name) + len(body)
+    if remaining > 268_435_455:
+        raise ValueError("MQTT payload too large")
+    flag = 0x31 if retain else 0x30
+    if remaining < 0x4000:  # one or two bytes of length: nearly every message
+        if remaining < 0x80:
+            head = bytes((flag, remaining))
+        else:
+            head = bytes((flag, (remaining & 0x7F) | 0x80, remaining >> 7))
+    else:
+        out = bytearray((flag,))
+        while True:
+            byte, remaining = remaining & 0x7F, remaining >> 7
+            out.append(byte | 0x80 if remaining else byte)
+            if not remaining:
+                break
+        head = bytes(out)
+    return b"".join((head, len(name).to_bytes(2, "big"), name, body))
+
+
+def _flush(client: Any, timeout_s: float) -> None:
+    """Send what ``client`` gathered (``OSError``, the socket closed, if it cannot be sent
+    within ``timeout_s``: paho then sees the connection lost and reconnects)."""
+    data = b"".join(client.gathered or ())
+    client.gathered = None
+    sock = client.socket()
+    if not data:
+        return
+    if sock is None:
+        raise OSError("connection lost")
+    try:
+        sock.settimeout(timeout_s)
+        sock.sendall(data)
+        sock.setblocking(False)  # paho's sockets do not block
+    except OSError:
+        sock.close()
+        raise
 
 
 def drone_state(rec: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +155,7 @@ class MqttOutSink(Sink):
 
     kind: ClassVar[str] = "mqtt"
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
+    linger_s: ClassVar[float] = TRACK_LINGER_S
 
     def __init__(
         self,
@@ -109,6 +189,8 @@ class MqttOutSink(Sink):
         self._announced: set[str] = set()  # tracks whose discovery configs are out
         self._last: dict[str, tuple[float, str]] = {}
         self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
+        self.messages = 0  # MQTT messages published (up to three per track update)
+        self._connect()  # the client, not connected yet (bad TLS files: SinkError now)
 
     # -- topics ----------------------------------------------------------------------------
 
@@ -158,16 +240,23 @@ class MqttOutSink(Sink):
             }
         return out
 
-    # -- connection ------------------------------------------------------------------------
+    # -- connection ----------------------------------------------------------------------
+    #
+    # paho's network loop runs in this sink's worker thread (no ``loop_start`` thread): a
+    # publish writes its packet at once, acknowledgements and keepalives are read after each
+    # batch and when idle (``idle``, every second). One thread, no wake-up per message.
 
     def _connect(self) -> Any:
         from dronewatch.sources.mqtt import new_client
 
         try:
-            client = new_client(self.broker, self.client_id)
+            client = new_client(self.broker, self.client_id, client_class=_gathering_client())
         except ValueError as exc:
             raise SinkError(str(exc)) from exc
         client.max_queued_messages_set(MAX_QUEUED)
+        # No inflight window: QoS 1 messages go at once, their acks are read after each batch
+        # (paho rescans every unacknowledged message on each ack when a window is set).
+        client.max_inflight_messages_set(0)
         client.will_set(self.status_topic, "offline", qos=1, retain=True)
 
         def on_connect(client: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
@@ -183,24 +272,101 @@ class MqttOutSink(Sink):
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
-        client.connect_async(self.broker.host, self.broker.port, keepalive=30)
-        client.loop_start()
+        client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
         self._client = client
         return client
+
+    def _ensure_connected(self) -> Any:
+        """The client, connected (CONNACK received); ``OSError`` saying why not."""
+        client = self._client
+        if client is None:
+            client = self._connect()
+        if self._connected.is_set() and client.socket() is not None:
+            return client
+        self._connected.clear()
+        self._refused = None
+        try:
+            client.reconnect()  # the same client: unacknowledged QoS 1 messages go again
+        except (OSError, ValueError) as exc:
+            raise OSError(f"MQTT broker {self.broker}: no connection ({exc})") from exc
+        # A new connection: what went at QoS 0 before may have been lost with the old one.
+        self._announced.clear()
+        self._places.clear()
+        end = time.monotonic() + CONNECT_WAIT_S
+        while not self._connected.is_set():
+            if self._refused is not None:
+                raise OSError(f"MQTT broker {self.broker}: {self._refused}")
+            left = end - time.monotonic()
+            sock = client.socket()
+            if left <= 0 or sock is None:
+                raise OSError(f"MQTT broker {self.broker}: no connection (no CONNACK)")
+            select.select([sock], [], [], min(left, 0.1))
+            if client.loop_read() != 0 and self._refused is None:
+                raise OSError(f"MQTT broker {self.broker}: no connection (closed)")
+        return client
+
+    def _pump(self, client: Any) -> None:
+        """Write what paho holds, read what the broker sent (acks, pings), keep alive;
+        ``OSError`` if the connection is lost or the broker stops reading."""
+        rc = client.loop_read()
+        end = None
+        while rc == 0 and client.want_write():  # the socket's buffer was full
+            sock = client.socket()
+            if sock is None:
+                break
+            if end is None:
+                end = time.monotonic() + SEND_TIMEOUT_S
+            left = end - time.monotonic()
+            if left <= 0:
+                raise OSError(f"MQTT broker {self.broker}: not reading (send timed out)")
+            select.select([], [sock], [], min(left, 0.1))
+            rc = client.loop_write()
+        if rc == 0:
+            rc = client.loop_misc()
+        if rc != 0 or client.socket() is None:
+            self._connected.clear()
+            raise OSError(f"MQTT broker {self.broker}: connection lost ({rc})")
+
+    def idle(self) -> None:
+        client = self._client
+        if client is not None and self._connected.is_set():
+            self._pump(client)
+
+    def reset(self) -> None:
+        """After a failure: keep the client (what it holds is sent after reconnecting)."""
 
     def _publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 1
     ) -> None:
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        client = self._client
+        if qos == 0 and client.gathered is not None:
+            # A QoS 0 PUBLISH has no packet id and no acknowledgement: nothing for paho to
+            # track. Written straight into the gathered batch, in order with paho's packets.
+            client.gathered.append(publish_packet(topic, payload, retain))
+            self.messages += 1
+            return
+        info = client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != 0:
             raise OSError(f"MQTT publish to {topic} failed: {info.rc}")
+        self.messages += 1
 
     def send(self, events: list[SinkEvent]) -> int:
-        if self._client is None:
-            self._connect()
-        if not self._connected.wait(CONNECT_WAIT_S):
-            why = self._refused or "no connection"
-            raise OSError(f"MQTT broker {self.broker}: {why}")
+        client = self._ensure_connected()
+        client.gathered = []  # paho's pending writes, if any, go first
+        try:
+            if client.want_write():
+                client.loop_write()
+            sent = self._send(client, events)
+        finally:
+            try:
+                _flush(client, SEND_TIMEOUT_S)
+            except OSError as exc:
+                self._connected.clear()
+                raise OSError(f"MQTT broker {self.broker}: not reading ({exc})") from exc
+        self._pump(client)  # acknowledgements of the previous batches
+        return sent
+
+    def _send(self, client: Any, events: list[SinkEvent]) -> int:
         mono = time.monotonic()
         sent = 0
         for kind, rec in events:
@@ -229,10 +395,11 @@ class MqttOutSink(Sink):
         ended = state == "ended"
         if self.discovery is not None and not ended and tid not in self._announced:
             for topic, config in self.discovery_configs(rec).items():
-                self._publish(topic, _json(config), retain=True)
+                self._publish(topic, _json(config), retain=True, qos=0)
             self._announced.add(tid)
-        # Positions at QoS 0: the next one follows within a second (no acknowledgement to
-        # wait for: half the broker round trips); configs, clears and alerts at QoS 1.
+        # Positions and discovery configs at QoS 0: nothing to acknowledge (configs are sent
+        # again after a reconnection, positions follow within a second); the clears and
+        # alerts at QoS 1 (paho sends them again if the connection drops first).
         self._publish(
             self.track_topic(tid, "state"), _json(drone_state(rec)), retain=not ended, qos=0
         )
@@ -265,12 +432,22 @@ class MqttOutSink(Sink):
 
     def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            try:
-                if self._connected.is_set():
-                    info = client.publish(self.status_topic, "offline", qos=1, retain=True)
-                    info.wait_for_publish(1.0)
+        if client is None:
+            return
+        try:
+            if self._connected.is_set() and client.socket() is not None:
+                info = client.publish(self.status_topic, "offline", qos=1, retain=True)
+                end = time.monotonic() + 1.0
+                while not info.is_published() and time.monotonic() < end:
+                    sock = client.socket()
+                    if sock is None:
+                        break
+                    select.select([sock], [], [], 0.05)
+                    client.loop_read()
+                    client.loop_write()
                 client.disconnect()
-            finally:
-                client.loop_stop()
-                self._connected.clear()
+        finally:
+            self._connected.clear()
+            sock = client.socket()
+            if sock is not None:  # disconnect() closes it once DISCONNECT is written
+                sock.close()

@@ -44,6 +44,7 @@ class SinkSettings:
     syslog_ca: Path | None = None  # tls://: the CA of the syslog server (default: system's)
     mqtt_out: list[str] = field(default_factory=list)  # mqtt(s)://HOST:PORT/PREFIX
     mqtt_out_discovery: str | None = "homeassistant"  # HA discovery prefix; None: off
+    mqtt_out_interval_s: float = 1.0  # one MQTT state update per track at most this often
     notify: list[str] = field(default_factory=list)  # apprise URLs
     queue_max: int = DEFAULT_QUEUE_MAX  # events waiting per sink at most
 
@@ -129,7 +130,14 @@ def open_sinks(settings: SinkSettings, store: Store | None = None) -> SinkSet:
         MqttOutSink = _sink_class("mqtt_out", "MqttOutSink")
 
         for url in settings.mqtt_out:
-            out.append(MqttOutSink(url, discovery_prefix=settings.mqtt_out_discovery, queue_max=q))
+            out.append(
+                MqttOutSink(
+                    url,
+                    discovery_prefix=settings.mqtt_out_discovery,
+                    interval_s=settings.mqtt_out_interval_s,
+                    queue_max=q,
+                )
+            )
     if settings.notify:
         NotifySink = _sink_class("notify", "NotifySink")
 
@@ -258,6 +266,14 @@ def sink_options(fn: F) -> F:
             help="Home Assistant MQTT discovery prefix.",
         ),
         click.option("--mqtt-out-no-discovery", is_flag=True, help="No Home Assistant discovery."),
+        click.option(
+            "--mqtt-out-interval-s",
+            type=click.FloatRange(0.0),
+            default=1.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="At most one MQTT state update per drone this often (state changes at once).",
+        ),
         click.option(
             "--notify",
             multiple=True,

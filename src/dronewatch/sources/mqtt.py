@@ -470,14 +470,19 @@ def open_message(payload: bytes, sensor_id: str, keys: SensorKeys | None = None)
 
 
 def new_client(
-    broker: Broker, client_id: str, *, v5: bool = False, manual_ack: bool = False
+    broker: Broker,
+    client_id: str,
+    *,
+    v5: bool = False,
+    manual_ack: bool = False,
+    client_class: Any = None,
 ) -> Any:
     """A paho client for ``broker`` (MQTT 3.1.1, or 5 with ``v5``), reconnecting by itself.
-    ``ValueError`` if the TLS files cannot be used."""
+    ``ValueError`` if the TLS files cannot be used. ``client_class``: a subclass of paho's."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-    client = paho.Client(
+    client = (client_class or paho.Client)(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,

@@ -89,6 +89,30 @@ class Outbox:
         except Exception as exc:
             raise store_error(exc) from exc
 
+    def done_keys(self, keys: list[str]) -> None:
+        """The receiver took the rows with these keys: forget them."""
+        if not keys:
+            return
+        o = m.outbox
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(o.delete().where(o.c.target == self.target, o.c.key.in_(keys)))
+        except Exception as exc:
+            raise store_error(exc) from exc
+
+    def retry_key(self, key: str, next_attempt: float, error: str) -> None:
+        """A first attempt at the row with this key failed: try again at ``next_attempt``."""
+        o = m.outbox
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    o.update()
+                    .where(o.c.target == self.target, o.c.key == key)
+                    .values(attempts=o.c.attempts + 1, next_attempt=next_attempt, last_error=error)
+                )
+        except Exception as exc:
+            raise store_error(exc) from exc
+
     def retry(self, item: OutboxItem, next_attempt: float, error: str) -> None:
         """A failed attempt: try again at ``next_attempt``."""
         o = m.outbox
