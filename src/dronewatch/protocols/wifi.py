@@ -332,12 +332,13 @@ def _partial(found: Found, error: DecodeError) -> Found:
 def _walk_elements(data: bytes, p: int, end: int) -> Found:
     found: Found = []
     table = VENDOR_ELEMENTS
-    while p + 2 <= end:
-        eid = data[p]
+    last = end - 2  # where the last element header can start
+    while p <= last:
+        if data[p] != ELEMENT_VENDOR:
+            p += data[p + 1] + 2
+            continue
         q = p + 2
         p = q + data[p + 1]
-        if eid != ELEMENT_VENDOR:
-            continue
         kind = table.get(data[q : q + 3])
         if kind is None:
             continue
