@@ -225,7 +225,8 @@ class JsonLineEncoder:
         self._frame: Frame | None = None
         self._head = b""
         # id(message) -> (message, its part of the line): the message is held, so its id
-        # cannot be reused by another object while the entry lives.
+        # cannot be reused by another object while the entry lives (an entry found for the
+        # id of a message is that message's).
         self._bodies: dict[int, tuple[Message, bytes]] = {}
 
     def line(self, decoded: Decoded) -> bytes:
@@ -244,7 +245,7 @@ class JsonLineEncoder:
                 f.frequency_hz, f.sensor_id,
             ))[:-1] + b","
         entry = self._bodies.get(id(m))
-        if entry is not None and entry[0] is m:
+        if entry is not None:
             return self._head + entry[1]
         body = self._encode(build(m))[1:] + b"\n"  # '"type":...}' and the newline
         if len(self._bodies) >= self.BODIES_MAX:
@@ -267,7 +268,7 @@ class JsonLineEncoder:
         parts: list[bytes] = []
         for m in messages:
             entry = bodies.get(id(m))
-            if entry is not None and entry[0] is m:
+            if entry is not None:
                 parts.append(entry[1])
                 continue
             build = builders.get(type(m), _NO_BUILDER)

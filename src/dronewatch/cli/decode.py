@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -153,10 +153,17 @@ class DroneTable:
 
     def add_frame(self, frame: Frame, messages: list[Message]) -> None:
         """Add the messages of one frame."""
-        self._pending.append((frame, messages))
-        self._count += len(messages)
-        if self._count >= self.BATCH:
-            self.flush()
+        self.add_frames(((frame, messages),))
+
+    def add_frames(self, frames: Iterable[tuple[Frame, list[Message]]]) -> None:
+        """Add the messages of each frame, as :func:`decode_frame_messages` gives them."""
+        pending = self._pending
+        for item in frames:
+            pending.append(item)
+            self._count += len(item[1])
+            if self._count >= self.BATCH:
+                self.flush()
+                pending = self._pending
 
     def flush(self) -> None:
         """Apply the messages added since the last flush."""
@@ -364,9 +371,16 @@ class _JsonLines:
 
     def add_frame(self, frame: Frame, messages: list[Message]) -> None:
         """The lines of one frame's messages."""
-        self._pending.append(self._lines(frame, messages))
-        if len(self._pending) >= self.CHUNK:
-            self.flush()
+        self.add_frames(((frame, messages),))
+
+    def add_frames(self, frames: Iterable[tuple[Frame, list[Message]]]) -> None:
+        """The lines of each frame's messages, as :func:`decode_frame_messages` gives them."""
+        lines = self._lines
+        pending = self._pending
+        for frame, messages in frames:
+            pending.append(lines(frame, messages))
+            if len(pending) >= self.CHUNK:
+                self.flush()
 
     def flush(self) -> None:
         if not self._pending:
@@ -468,10 +482,9 @@ def command(
         try:
             frames = open_capture(path, options, stats)
             decoded = decode_frame_messages(frames, stats, strict=strict)
-            add = table.add_frame if lines is None else lines.add_frame
+            sink = table if lines is None else lines
             try:
-                for frame, messages in _progress(decoded, stats, path.name, progress):
-                    add(frame, messages)
+                sink.add_frames(_progress(decoded, stats, path.name, progress))
             finally:
                 if lines is not None:
                     lines.flush()
@@ -522,11 +535,8 @@ def _decode_live(
                 if live.done:
                     break
                 continue
-            for frame, messages in decode_frame_messages(batch.frames, stats, strict=strict):
-                if lines is not None:
-                    lines.add_frame(frame, messages)
-                else:
-                    table.add_frame(frame, messages)
+            (table if lines is None else lines).add_frames(
+                decode_frame_messages(batch.frames, stats, strict=strict))
             if lines is not None:
                 lines.flush()
                 sys.stdout.flush()

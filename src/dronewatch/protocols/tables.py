@@ -24,7 +24,6 @@ numpy is imported only by the vectorised encoders.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
 import math
@@ -577,6 +576,8 @@ def show(name: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    import argparse  # (only for this command: decoding never needs it)
+
     parser = argparse.ArgumentParser(
         prog="python -m dronewatch.protocols.tables",
         description="Print the code the table engine generates for a message layout.",

@@ -176,7 +176,10 @@ def _rt_layout(data: bytes) -> tuple[int, int, int, int]:
     return layout
 
 
-_CHANNELS: dict[int, tuple[int | None, float]] = {}
+# (channel, frequency in Hz) by radiotap channel frequency in MHz (0: not given)
+_CHANNELS: dict[int, tuple[int | None, float | None]] = {0: (None, None)}
+# dBm by radiotap antenna signal byte (a signed 8-bit number)
+_DBM = tuple(float(s - 256 if s > 127 else s) for s in range(256))
 
 
 def frames_from_radiotap(data: bytes, time: float, sensor_id: str = "local") -> list[Frame]:
@@ -192,19 +195,17 @@ def frames_from_radiotap(data: bytes, time: float, sensor_id: str = "local") -> 
             raise Corrupt("802.11 frame with a bad FCS", reason="bad-fcs")
         if flags & RT_FLAG_FCS:
             end -= 4
-    channel: int | None = None
-    freq: float | None = None
+    channel: int | None
+    freq: float | None
     if chan_off >= 0:
         mhz = data[chan_off] | data[chan_off + 1] << 8
-        if mhz:
-            known = _CHANNELS.get(mhz)
-            if known is None:
-                known = _CHANNELS[mhz] = (channel_from_mhz(mhz), mhz * 1e6)
-            channel, freq = known
-    rssi: float | None = None
-    if sig_off >= 0:
-        s = data[sig_off]
-        rssi = float(s - 256 if s > 127 else s)
+        known = _CHANNELS.get(mhz)
+        if known is None:
+            known = _CHANNELS[mhz] = (channel_from_mhz(mhz), mhz * 1e6)
+        channel, freq = known
+    else:
+        channel = freq = None
+    rssi = _DBM[data[sig_off]] if sig_off >= 0 else None
     return frames_from_80211(data, time, sensor_id, hlen, end, rssi, channel, freq)
 
 
@@ -332,12 +333,13 @@ def _partial(found: Found, error: DecodeError) -> Found:
 def _walk_elements(data: bytes, p: int, end: int) -> Found:
     found: Found = []
     table = VENDOR_ELEMENTS
-    while p + 2 <= end:
-        eid = data[p]
+    last = end - 2  # where the last element header can start
+    while p <= last:
+        if data[p] != ELEMENT_VENDOR:
+            p += data[p + 1] + 2
+            continue
         q = p + 2
         p = q + data[p + 1]
-        if eid != ELEMENT_VENDOR:
-            continue
         kind = table.get(data[q : q + 3])
         if kind is None:
             continue

@@ -100,6 +100,12 @@ _ENCODERS: dict[type, Encoder] = {
 }
 _ENCODERS[Authentication] = _encode_auth
 
+#: Decoder by header byte (type nibble, version nibble); None for a message refused (a
+#: reserved type, a newer version, a pack).
+_BY_HEADER: list[Decoder | None] = [
+    _DECODERS[head >> 4] if head & 0x0F <= _MAX_VERSION else None for head in range(256)
+]
+
 _CACHE_MAX = 8192
 _cache: dict[bytes, Message] = {}  # decoded messages by their 25 bytes
 
@@ -120,10 +126,9 @@ def _decode_new(key: bytes) -> Message:
             f"Remote ID message of {len(key)} bytes, expected {MESSAGE_SIZE}",
             reason="astm-truncated",
         )
-    head = key[0]
-    decoder = _DECODERS[head >> 4]
-    if decoder is None or head & 0x0F > _MAX_VERSION:
-        raise _refusal(head)
+    decoder = _BY_HEADER[key[0]]
+    if decoder is None:
+        raise _refusal(key[0])
     msg = decoder(key)
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
@@ -160,13 +165,19 @@ _PACK_SPLIT = [
 ]
 
 
-def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
-    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF).
+#: The count of messages of every well-formed pack header (type 0xF, a supported version,
+#: 25-byte messages, 1..9 of them), by its 3 bytes: one lookup checks a header.
+_PACK_COUNTS: dict[bytes, int] = {
+    bytes((MessageType.MESSAGE_PACK << 4 | version, MESSAGE_SIZE, count)): count
+    for version in range(_MAX_VERSION + 1)
+    for count in range(1, MAX_PACK_MESSAGES + 1)
+}
 
-    A pack whose count runs past the end of its bytes (its element was cut, or its sender
-    announced more than it sent) gives its complete messages, and one ``astm-truncated``
-    error for the rest.
-    """
+
+def _checked_count(payload: bytes, errors: list[DecodeError]) -> int:
+    """The number of complete messages of a pack whose header is not well formed or whose
+    messages are cut short: raises for a bad header; for a cut pack, one ``astm-truncated``
+    error in ``errors``."""
     n = len(payload)
     if n < PACK_HEADER_SIZE:
         raise Truncated(f"message pack of {n} bytes", reason="astm-truncated")
@@ -177,19 +188,30 @@ def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
     count = payload[2]
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise Corrupt(f"message pack of {count} messages", reason="astm-pack-count")
-    errors: list[DecodeError] = []
     if n < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
         complete = (n - PACK_HEADER_SIZE) // MESSAGE_SIZE
         errors.append(Truncated(
             f"message pack announces {count} messages but ends after {complete} and "
             f"{(n - PACK_HEADER_SIZE) % MESSAGE_SIZE} bytes", reason="astm-truncated"))
-        count = complete
-    keys = _PACK_SPLIT[count](payload)
-    known = list(map(_cache.get, keys))  # the messages seen before, None for the others
-    if None not in known:
-        return known, errors  # type: ignore[return-value]  # (no None in it)
+        return complete
+    return count
+
+
+def _decode_pack(payload: bytes) -> tuple[list[Message], list[DecodeError]]:
+    """The messages of a pack (``payload`` is bytes whose type nibble is 0xF).
+
+    A pack whose count runs past the end of its bytes (its element was cut, or its sender
+    announced more than it sent) gives its complete messages, and one ``astm-truncated``
+    error for the rest.
+    """
+    errors: list[DecodeError] = []
+    count = _PACK_COUNTS.get(payload[:PACK_HEADER_SIZE])
+    if count is None or len(payload) < PACK_HEADER_SIZE + count * MESSAGE_SIZE:
+        count = _checked_count(payload, errors)
+    get = _cache.get
     messages: list[Message] = []
-    for key, msg in zip(keys, known, strict=True):
+    for key in _PACK_SPLIT[count](payload):
+        msg = get(key)  # the messages seen before are answered from the cache
         if msg is None:
             try:
                 msg = _decode_new(key)
