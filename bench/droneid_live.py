@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,43 +86,24 @@ def decodable(bursts: list[Burst], rate: float) -> list[Burst]:
 # -- the player (a separate process) --------------------------------------------------------
 
 
-def play(args: argparse.Namespace) -> None:
+def stream_blocks(seed: int, seconds: float, drones: int, rate: float, cf32: bool,
+                  block: int) -> Iterator[np.ndarray]:
+    """The played stream, ``block`` samples at a time: interleaved float32 scaled to +-1
+    (``cf32``) or int16 (ci16). Deterministic in its arguments (tests replay it)."""
     from dronewatch.phy.ocusync.transmitter import transmit
 
-    rate = args.rate
-    bursts = schedule(args.seed, args.seconds, args.drones, rate)
-    rng = np.random.default_rng(args.seed + 1)
+    bursts = schedule(seed, seconds, drones, rate)
+    rng = np.random.default_rng(seed + 1)
     pool_n = int(0.25 * rate)
-    cf32 = args.via.startswith("zmq")
     # The noise pool in the output format: a block without a burst is a slice of it.
     noise_f = rng.standard_normal(2 * pool_n) * NOISE_STD
     noise = ((noise_f / 32768.0).astype(np.float32) if cf32
              else np.clip(np.round(noise_f), -32768, 32767).astype(np.int16))
     del noise_f
     in_band = 2 * NOISE_STD**2 * 9e6 / rate  # noise power in 9 MHz
-    block = int((BLOCK_S / 10 if cf32 else BLOCK_S) * rate)  # ZMQ: 2 MB messages
-    total = int(args.seconds * rate)
-    if cf32:
-        import zmq
-
-        # zmq-push: GNU Radio's ZMQ PUSH Sink (waits for the reader); zmq: its PUB Sink.
-        push = args.via == "zmq-push"
-        sock = zmq.Context.instance().socket(zmq.PUSH if push else zmq.PUB)
-        sock.setsockopt(zmq.SNDHWM, 64)
-        sock.bind(args.zmq)
-        time.sleep(1.5)  # the subscriber connects (PUB drops before that)
-
-        def write(b: bytes) -> None:
-            sock.send(b, copy=False)
-    else:
-        out = open(args.out, "wb", buffering=0)  # noqa: SIM115
-
-        def write(b: bytes) -> None:
-            out.write(b)
-
+    total = int(seconds * rate)
     waves: dict[int, np.ndarray] = {}
     longest = int(1e-3 * rate)
-    t0 = time.monotonic()
     pos = 0
     k = 0
     lo = 0  # the first burst that may still reach into the stream
@@ -142,7 +124,9 @@ def play(args: argparse.Namespace) -> None:
                 w = transmit(b.payload, sample_rate=rate, freq_offset_hz=b.freq_hz, amplitude=amp)
                 v = np.empty(2 * len(w), np.float32)
                 v[0::2], v[1::2] = w.real, w.imag
-                waves[i] = v / 32768.0 if cf32 else v
+                if cf32:  # (this scaling once missed the burst's first block: 90 dB strong)
+                    v /= 32768.0
+                waves[i] = v
             a = max(pos, b.start)
             e = min(pos + n, b.start + len(v) // 2)
             if e > a:
@@ -156,9 +140,38 @@ def play(args: argparse.Namespace) -> None:
                 else:
                     seg[:] = np.clip(np.round(seg + add), -32768, 32767).astype(np.int16)
             i += 1
-        write(x.tobytes() if cf32 else memoryview(x))
+        yield x
         pos += n
         k += 1
+
+
+def play(args: argparse.Namespace) -> None:
+    rate = args.rate
+    cf32 = args.via.startswith("zmq")
+    block = int((BLOCK_S / 10 if cf32 else BLOCK_S) * rate)  # ZMQ: 2 MB messages
+    if cf32:
+        import zmq
+
+        # zmq-push: GNU Radio's ZMQ PUSH Sink (waits for the reader); zmq: its PUB Sink.
+        push = args.via == "zmq-push"
+        sock = zmq.Context.instance().socket(zmq.PUSH if push else zmq.PUB)
+        sock.setsockopt(zmq.SNDHWM, 64)
+        sock.bind(args.zmq)
+        time.sleep(1.5)  # the subscriber connects (PUB drops before that)
+
+        def write(b: np.ndarray) -> None:
+            sock.send(b.tobytes(), copy=False)
+    else:
+        out = open(args.out, "wb", buffering=0)  # noqa: SIM115
+
+        def write(b: np.ndarray) -> None:
+            out.write(memoryview(b))
+
+    t0 = time.monotonic()
+    pos = 0
+    for x in stream_blocks(args.seed, args.seconds, args.drones, rate, cf32, block):
+        write(x)
+        pos += len(x) // 2
         if args.paced:
             delay = t0 + pos / rate - time.monotonic()
             if delay > 0:
@@ -236,8 +249,11 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     ok = decodable(sent, rate)
     by_payload = {b.payload: b for b in sent}
     got = {f.payload: f for f in frames}
-    false = [p for p, f in got.items() if p not in by_payload
-             or abs(f.extra["sample_offset"] - by_payload[p].start) > 200]
+    # Every frame is checked (a payload decoded twice, once at a wrong time, is a false decode).
+    false_frames = [f for f in frames if f.payload not in by_payload
+                    or abs(f.extra["sample_offset"] - by_payload[f.payload].start) > 200]
+    false = [f.payload for f in false_frames]
+    duplicates = len(frames) - len(got)
     decoded_ok = [b for b in ok if b.payload in got]
     decoded_all = [b for b in sent if b.payload in got]
     missed_low = sorted(round(b.snr_db, 1) for b in ok if b.payload not in got)
@@ -251,10 +267,17 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
         "decoded_total": len(decoded_all), "false_decodes": len(false),
         "missed_decodable_snr_db": missed_low[:20],
         # (decoded offset, payload head, where it was sent or None, its SNR)
-        "false_detail": [(got[p].extra["sample_offset"], p[:5].hex(),
-                          by_payload[p].start if p in by_payload else None,
-                          round(by_payload[p].snr_db, 1) if p in by_payload else None)
-                         for p in false][:10],
+        "duplicate_decodes": duplicates,
+        "duplicate_detail": [(f.extra["sample_offset"], f.payload[:5].hex(),
+                              f.extra["freq_offset_hz"], f.extra["snr_db"], f.extra["layout"],
+                              f.extra.get("combined_bursts", 1))
+                             for f in frames if sum(g.payload == f.payload for g in frames) > 1
+                             ][:20],
+        "false_detail": [(f.extra["sample_offset"], f.payload[:5].hex(),
+                          by_payload[f.payload].start if f.payload in by_payload else None,
+                          round(by_payload[f.payload].snr_db, 1)
+                          if f.payload in by_payload else None)
+                         for f in false_frames][:10],
         "dropped_samples": d["dropped_samples"], "blocks_dropped": d["blocks_dropped"],
         "max_rss_mb": round(ru1.ru_maxrss / 1024),
         "rss_mb_quartiles": [rss_mb[min(len(rss_mb) - 1, len(rss_mb) * q // 4)]

@@ -36,6 +36,12 @@ POST_S = 900e-6  # segment end after the coarse start
 SEARCH_S = 125e-6  # core start searched within +- this of the coarse start
 PREROLL_S = 1.0e-3
 OVERLAP_S = 1.2e-3
+#: Two CRC-checked decodes of one payload this close in time, one of them this much weaker,
+#: are one transmission and its echo (an image or a leak of a very strong burst into another
+#: candidate): reported once, the stronger. (A drone repeating a block on another channel
+#: would be heard at about the same strength: both are kept.)
+ECHO_S = 2e-3
+ECHO_DB = 20.0
 #: A window also takes candidates this far outside its own span (duplicates are dropped).
 EDGE_S = 150e-6
 WINDOW_S = 0.1
@@ -86,6 +92,7 @@ class ReceiverStats:
     crc_ok: int = 0
     crc_failed: int = 0
     samples_zeroed: int = 0  # not finite, or beyond MAX_SAMPLE_MAGNITUDE
+    echoes: int = 0  # second decodes of one transmission (image, leak), not reported
 
 
 def decode_baseband(
@@ -243,6 +250,18 @@ class Receiver:
             res = self._decode_candidate(x, base, cand)
             if res is None or self._duplicate(res):
                 continue
+            twin = self._same_transmission(res)
+            if twin is not None:
+                # One transmission decoded twice (an image or a leak of a very strong burst
+                # into another channel's candidate): the stronger decode stands.
+                self.stats.echoes += 1
+                if twin.snr_db >= res.snr_db or twin not in out:
+                    continue
+                out.remove(twin)
+                self._recent.remove(twin)
+                self._recent.append(res)
+                out.append(res)
+                continue
             self.stats.synced += 1
             if res.crc_ok:
                 self.stats.crc_ok += 1
@@ -260,6 +279,19 @@ class Receiver:
             abs(r.sample_offset - coarse) < tol and abs(r.freq_offset_hz - freq_hz) < 1.5e6
             for r in self._recent
         )
+
+    def _same_transmission(self, res: BurstResult) -> BurstResult | None:
+        """A decode of the same payload within ``ECHO_S`` of this one and ``ECHO_DB`` stronger
+        or weaker, at any frequency."""
+        if not res.crc_ok:
+            return None
+        tol = int(ECHO_S * self.sample_rate)
+        for r in self._recent:
+            if (r.crc_ok and r.payload == res.payload
+                    and abs(r.sample_offset - res.sample_offset) < tol
+                    and abs(r.snr_db - res.snr_db) >= ECHO_DB):
+                return r
+        return None
 
     def _duplicate(self, res: BurstResult) -> bool:
         tol = int(300e-6 * self.sample_rate)
