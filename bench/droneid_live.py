@@ -1,5 +1,6 @@
 """Live DroneID reception (issue 11): an IQ stream played by another process, through a pipe
-(raw ci16 on a FIFO, as from ``hackrf_transfer``/``rx_sdr``) or GNU Radio ZMQ (cf32), into the
+(raw ci16 on a FIFO, as from ``hackrf_transfer``/``rx_sdr``) or GNU Radio ZMQ (ci16, "Complex
+Short" items, or cf32 with ``--zmq-format cf32``), into the
 ``iq:``/``zmq:`` live source (sample counter, bounded DSP queue, the OcuSync receiver).
 
 The player builds the stream as it goes (a noise pool plus bursts): ``--drones`` drones, each
@@ -147,9 +148,10 @@ def stream_blocks(seed: int, seconds: float, drones: int, rate: float, cf32: boo
 
 def play(args: argparse.Namespace) -> None:
     rate = args.rate
-    cf32 = args.via.startswith("zmq")
-    block = int((BLOCK_S / 10 if cf32 else BLOCK_S) * rate)  # ZMQ: 2 MB messages
-    if cf32:
+    zmq_via = args.via.startswith("zmq")
+    cf32 = zmq_via and args.zmq_format == "cf32"
+    block = int((BLOCK_S / 10 if zmq_via else BLOCK_S) * rate)  # ZMQ: 1-2 MB messages
+    if zmq_via:
         import zmq
 
         # zmq-push: GNU Radio's ZMQ PUSH Sink (waits for the reader); zmq: its PUB Sink.
@@ -160,7 +162,7 @@ def play(args: argparse.Namespace) -> None:
         time.sleep(1.5)  # the subscriber connects (PUB drops before that)
 
         def write(b: np.ndarray) -> None:
-            sock.send(b.tobytes(), copy=False)
+            sock.send(b.tobytes(), copy=False)  # (a noise-pool slice is a view: copied)
     else:
         out = open(args.out, "wb", buffering=0)  # noqa: SIM115
 
@@ -176,7 +178,7 @@ def play(args: argparse.Namespace) -> None:
             delay = t0 + pos / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-    if cf32:
+    if zmq_via:
         time.sleep(1.0)
     print(json.dumps({"wall_s": round(time.monotonic() - t0, 2)}), file=sys.stderr)
 
@@ -193,7 +195,8 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     rate = args.rate
     tmp = Path(tempfile.mkdtemp(prefix="dw-live-"))
     cmd = [sys.executable, __file__, "--play", "--seconds", str(args.seconds), "--drones",
-           str(args.drones), "--seed", str(args.seed), "--rate", str(rate), "--via", args.via]
+           str(args.drones), "--seed", str(args.seed), "--rate", str(rate), "--via", args.via,
+           "--zmq-format", args.zmq_format]
     if args.paced:
         cmd.append("--paced")
     # Played as fast as possible: measure how fast the receiver goes (it waits, no drops).
@@ -204,7 +207,9 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
             s.bind(("127.0.0.1", 0))
             url = f"tcp://127.0.0.1:{s.getsockname()[1]}"
         cmd += ["--zmq", url]
-        spec = f"zmq:{url}?pattern=pull" if args.via == "zmq-push" else f"zmq:{url}"
+        spec = f"zmq:{url}?format={args.zmq_format}"
+        if args.via == "zmq-push":
+            spec += "&pattern=pull"
     else:
         fifo = tmp / "iq.fifo"
         os.mkfifo(fifo)
@@ -259,7 +264,8 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     missed_low = sorted(round(b.snr_db, 1) for b in ok if b.payload not in got)
     wall = end - (first or end)
     return {
-        "via": args.via, "drones": args.drones, "paced": args.paced, "rate_msps": rate / 1e6,
+        "via": args.via + (f" {args.zmq_format}" if args.via.startswith("zmq") else ""),
+        "drones": args.drones, "paced": args.paced, "rate_msps": rate / 1e6,
         "capture_s": round(capture_s, 2), "wall_s": round(wall, 2),
         "realtime_factor": round(capture_s / wall, 2) if wall else None,
         "cpu_s_per_capture_s": round(cpu / capture_s, 2) if capture_s else None,
@@ -295,6 +301,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=FS_DEFAULT)
     ap.add_argument("--via", choices=("pipe", "zmq", "zmq-push"), default="pipe")
     ap.add_argument("--paced", action="store_true", help="play at the real sample rate")
+    ap.add_argument("--zmq-format", choices=("ci16", "cf32"), default="ci16",
+                    help="ZMQ items: complex shorts (half the bytes) or complex floats")
     ap.add_argument("--play", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--zmq", help=argparse.SUPPRESS)

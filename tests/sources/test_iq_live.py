@@ -110,15 +110,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("pattern", ["sub", "pull"])
-def test_zmq_real_rate_decodes_while_running(pattern: str) -> None:
+@pytest.mark.parametrize(("pattern", "fmt"), [("sub", "cf32"), ("pull", "cf32"),
+                                             ("pull", "ci16")])
+def test_zmq_real_rate_decodes_while_running(pattern: str, fmt: str) -> None:
     pytest.importorskip("zmq")
     url = f"tcp://127.0.0.1:{_free_port()}"
     n = 3
-    source = open_live(f"zmq:{url}?pattern={pattern}", _options())
+    # (the options say --iq-format ci16: the URL's format wins)
+    query = f"?pattern={pattern}&format={fmt}"
+    source = open_live(f"zmq:{url}{query}", _options())
     source.start()
     push = ["--push"] if pattern == "pull" else []
-    writer = _play("cf32", str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url, *push)
+    writer = _play(fmt, str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url, *push)
     try:
         frames, live_first = _collect(source, writer, n)
     finally:
@@ -128,15 +131,19 @@ def test_zmq_real_rate_decodes_while_running(pattern: str) -> None:
     _check(frames, n)
     assert source.health().detail["dropped_samples"] == 0
     assert source.health().detail["pattern"] == pattern
+    assert source.health().detail["format"] == {"cf32": "cf32_le", "ci16": "ci16_le"}[fmt]
 
 
 def test_zmq_pattern_spelling() -> None:
     from dronewatch.sources.iq_zmq import parse_target
 
-    assert parse_target("tcp://h:1") == ("tcp://h:1", "sub")
-    assert parse_target("tcp://h:1?pattern=PULL") == ("tcp://h:1", "pull")
+    assert parse_target("tcp://h:1") == ("tcp://h:1", "sub", None)
+    assert parse_target("tcp://h:1?pattern=PULL") == ("tcp://h:1", "pull", None)
+    assert parse_target("tcp://h:1?pattern=pull&format=ci16") == ("tcp://h:1", "pull", "ci16")
     with pytest.raises(ValueError, match="pattern=pull"):
         parse_target("tcp://h:1?pattern=req")
+    with pytest.raises(ValueError, match="format=ci16"):
+        parse_target("tcp://h:1?format=ci12")
 
 
 class _Scripted(IQStreamSource):
