@@ -79,6 +79,11 @@ class SampleFormat:
         """Interleaved components -> complex64 (even length expected)."""
         if self.component == np.dtype("<f4"):
             return raw.view(np.complex64)
+        if not self.offset and self.component.kind == "i":
+            # One pass (convert and scale together): ci16 at 50 MS/s is 100 M values a second.
+            out = np.empty(raw.shape, np.float32)
+            np.multiply(raw, np.float32(self.scale), out=out)
+            return out.view(np.complex64)
         with np.errstate(over="ignore"):  # cf64 beyond float32 range -> inf, zeroed later
             f = raw.astype(np.float32)
         if self.offset:

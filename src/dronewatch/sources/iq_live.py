@@ -80,14 +80,22 @@ class IQChunk:
 
 @dataclass(slots=True)
 class _Segment:
-    """A stretch of one epoch for a DSP worker: its samples and the previous one's tail."""
+    """A stretch of one epoch for a DSP worker: the previous one's tail, then its samples,
+    contiguous in a pooled buffer laid out ``[lead area (LEAD_S) | body area (SEGMENT_S)]``."""
 
     seq: int
-    lead: npt.NDArray[np.complex64] | None  # the previous segment's last LEAD_S (same epoch)
-    body: npt.NDArray[np.complex64]
-    start: int  # stream index of body[0]
+    buf: npt.NDArray[np.complex64]
+    lead: int  # samples of the previous segment's tail (same epoch) before the body, or 0
+    body: int  # samples of this segment
+    start: int  # stream index of the body's first sample
     centre: float | None
     final: bool  # the last of its epoch (its bursts up to its end are its own)
+    lead_area: int
+
+    @property
+    def samples(self) -> npt.NDArray[np.complex64]:
+        """Lead and body (a view of ``buf``)."""
+        return self.buf[self.lead_area - self.lead : self.lead_area + self.body]
 
 
 class IQStreamSource(LiveSource):
@@ -138,8 +146,11 @@ class IQStreamSource(LiveSource):
         self._pending_gap = False
         self._seg_len = int(SEGMENT_S * self.sample_rate)
         self._lead_len = int(LEAD_S * self.sample_rate)
-        self._parts: list[npt.NDArray[np.complex64]] = []  # the segment being filled
-        self._parts_len = 0
+        # The segment being filled, in a pooled buffer [lead area | body area]: the samples
+        # are copied once, into memory that is used again (no fresh pages per segment).
+        self._fill: npt.NDArray[np.complex64] | None = None
+        self._parts_len = 0  # samples in its body area
+        self._pool: list[npt.NDArray[np.complex64]] = []  # free buffers
         self._seg_start = 0  # stream index of its first sample
         self._seg_centre: float | None = center_freq_hz
         self._lead: npt.NDArray[np.complex64] | None = None  # the previous segment's tail
@@ -229,7 +240,10 @@ class IQStreamSource(LiveSource):
         x = chunk.samples
         while len(x):
             take = min(len(x), self._seg_len - self._parts_len)
-            self._parts.append(x[:take])
+            if self._fill is None:
+                self._fill = self._take_buffer()
+            at = self._lead_len + self._parts_len
+            self._fill[at : at + take] = x[:take]
             self._parts_len += take
             x = x[take:]
             if self._parts_len >= self._seg_len:
@@ -240,15 +254,20 @@ class IQStreamSource(LiveSource):
 
     def _dispatch(self, final: bool) -> None:
         """Queue the filled segment (with the previous one's tail) or drop it, counted."""
-        if self._parts_len == 0:
+        if self._parts_len == 0 or self._fill is None:
             return
-        body = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts)
-        self._parts, self._parts_len = [], 0
-        seg = _Segment(self._seq, self._lead, body, self._seg_start, self._seg_centre, final)
+        buf, n = self._fill, self._parts_len
+        self._fill, self._parts_len = None, 0
+        lead = 0
+        if self._lead is not None:
+            lead = len(self._lead)
+            buf[self._lead_len - lead : self._lead_len] = self._lead
+        seg = _Segment(self._seq, buf, lead, n, self._seg_start, self._seg_centre, final,
+                       self._lead_len)
         self._seq += 1
         # Its tail leads the next segment in: a burst across the boundary is whole there.
+        body = buf[self._lead_len : self._lead_len + n]
         self._lead = None if final else body[-self._lead_len :].copy()
-        n = len(body)
         if self.backpressure:
             while self._wq_samples > 0 and self._wq_samples + n > self._wq_max:
                 if self._stop_flag is not None and self._stop_flag.is_set():
@@ -261,9 +280,21 @@ class IQStreamSource(LiveSource):
         if full:  # the DSP fell behind: drop this segment whole, counted
             self.blocks_dropped += 1
             self.dropped_samples += n
+            self._give_buffer(buf)
             self._finished(seg.seq, [])
             return
         self._wq.put(seg)
+
+    def _take_buffer(self) -> npt.NDArray[np.complex64]:
+        with self._lock:
+            if self._pool:
+                return self._pool.pop()
+        return np.empty(self._lead_len + self._seg_len, np.complex64)
+
+    def _give_buffer(self, buf: npt.NDArray[np.complex64]) -> None:
+        """A segment's buffer is free again (at most the segments in flight are kept)."""
+        with self._lock:
+            self._pool.append(buf)
 
     def _work(self, k: int) -> None:
         """A DSP worker: one receiver per segment (the workers share the queue)."""
@@ -276,22 +307,23 @@ class IQStreamSource(LiveSource):
                 if seg is None:
                     self._wq.put(None)  # for the other workers
                     return
+                x = seg.samples
                 if not self._checked_spectrum:
-                    self._check_spectrum(seg.body)
-                lead = seg.lead if seg.lead is not None else np.zeros(0, np.complex64)
-                x = np.concatenate([lead, seg.body]) if len(lead) else seg.body
+                    self._check_spectrum(x[seg.lead :])
                 rx = Receiver(self.sample_rate, center_freq_hz=seg.centre)
-                results = rx.feed(x) + rx.flush()
+                results = rx.run(x)  # in place: no copy of the segment
                 # Each burst start belongs to exactly one segment: [start - edge, end - edge)
                 # (the last of an epoch to its end); its tail's bursts are whole in the next.
                 edge = int(EDGE_S * self.sample_rate)
-                base = seg.start - len(lead)
-                lo = seg.start - edge if len(lead) else seg.start
-                hi = seg.start + len(seg.body) - (0 if seg.final else edge)
+                base = seg.start - seg.lead
+                lo = seg.start - edge if seg.lead else seg.start
+                hi = seg.start + seg.body - (0 if seg.final else edge)
                 mine = [r for r in results if lo <= base + r.sample_offset < hi]
                 frames = self._frames(mine, base, seg.centre)
+                del x
+                self._give_buffer(seg.buf)
                 with self._lock:
-                    self._wq_samples -= len(seg.body)
+                    self._wq_samples -= seg.body
                     self._zeroed += rx.stats.samples_zeroed
                 self._finished(seg.seq, frames)
                 self._cpu[k] = time.thread_time() - cpu0

@@ -170,8 +170,8 @@ class Receiver:
         self._overlap = int(OVERLAP_S * fs)
         self._hop = max(int(self.config.window_s * fs), 4 * self._overlap)
         # Fixed store: preroll + one window (hop + overlap); memory is bounded whatever the
-        # capture length or chunk size.
-        self._store = np.zeros(self._preroll + self._hop + self._overlap, dtype=np.complex64)
+        # capture length or chunk size. Allocated by the first ``feed`` (``run`` needs none).
+        self._store = np.zeros(0, dtype=np.complex64)
         self._len = 0  # valid samples in _store
         self._buf_start = 0  # stream index of _store[0]
         self._next = 0  # stream index where the next hop begins
@@ -185,8 +185,50 @@ class Receiver:
         return self._store[: self._len]
 
     # -- streaming -----------------------------------------------------------------------
+    def run(self, x: npt.NDArray[np.complexfloating]) -> list[BurstResult]:
+        """Every burst of a whole capture in memory: ``feed(x) + flush()`` with the same
+        windows, analysed in place (no copy of ``x``; ``x`` itself is never modified)."""
+        if self._len or self._next:
+            raise RuntimeError("Receiver.run: a fresh receiver analyses a whole capture")
+        x = np.asarray(x, dtype=np.complex64).ravel()
+        if not _all_sane(x.view(np.float32), MAX_SAMPLE_MAGNITUDE):
+            x = x.copy()
+            self._sanitise(x)
+        out: list[BurstResult] = []
+        n = len(x)
+        lo = 0
+        while lo + self._hop + self._overlap <= n:
+            self._view(x, lo, lo + self._hop + self._overlap)
+            out.extend(self._window(lo, lo + self._hop))
+            lo += self._hop
+        if lo < n:
+            self._view(x, lo, n)
+            out.extend(self._window(lo, n))
+        self._next = n
+        self._store = np.zeros(0, dtype=np.complex64)  # (no reference to x kept)
+        self._len = 0
+        self._buf_start = n
+        return out
+
+    def _view(self, x: npt.NDArray[np.complex64], lo: int, hi: int) -> None:
+        """Make x[lo - preroll : hi] the store, as ``feed`` would hold it for window lo."""
+        start = max(0, lo - self._preroll)
+        self._store = x[start:hi]
+        self._len = hi - start
+        self._buf_start = start
+
+    def _sanitise(self, dst: npt.NDArray[np.complex64]) -> None:
+        """NaN / Inf / absurd samples (a broken file or driver): zeroed, counted."""
+        parts = dst.view(np.float32).reshape(-1, 2)
+        bad = ~(np.abs(parts) <= MAX_SAMPLE_MAGNITUDE).all(axis=1)  # NaN fails <=
+        dst[bad] = 0
+        self.stats.samples_zeroed += int(bad.sum())
+
     def feed(self, chunk: npt.NDArray[np.complexfloating]) -> list[BurstResult]:
         chunk = np.asarray(chunk, dtype=np.complex64).ravel()
+        if len(self._store) == 0:  # the first feed (or the first after ``run``)
+            self._store = np.zeros(self._preroll + self._hop + self._overlap,
+                                   dtype=np.complex64)
         out: list[BurstResult] = []
         pos = 0
         while pos < len(chunk):
@@ -195,11 +237,7 @@ class Receiver:
             dst = self._store[self._len : self._len + n]
             dst[:] = chunk[pos : pos + n]
             if not _all_sane(dst.view(np.float32), MAX_SAMPLE_MAGNITUDE):
-                # NaN / Inf / absurd samples (a broken file or driver): zero them, keep the rest.
-                parts = dst.view(np.float32).reshape(-1, 2)
-                bad = ~(np.abs(parts) <= MAX_SAMPLE_MAGNITUDE).all(axis=1)  # NaN fails <=
-                dst[bad] = 0
-                self.stats.samples_zeroed += int(bad.sum())
+                self._sanitise(dst)
             self._len += n
             pos += n
             while self._buf_start + self._len >= self._next + self._hop + self._overlap:
@@ -388,7 +426,7 @@ def receive(
 ) -> list[BurstResult]:
     """Every burst in one in-memory capture."""
     rx = Receiver(sample_rate, center_freq_hz=center_freq_hz, config=config)
-    return rx.feed(x) + rx.flush()
+    return rx.run(x)
 
 
 _WARM = False
