@@ -75,6 +75,17 @@ class SampleFormat:
     def sample_bytes(self) -> int:
         return 2 * self.component.itemsize
 
+    def convert_into(self, raw: npt.NDArray[Any], out: npt.NDArray[np.complex64]) -> None:
+        """Interleaved components -> ``out`` (``len(raw) // 2`` samples), in one pass for
+        floats and signed integers (no temporary array)."""
+        dst = out.view(np.float32)
+        if self.component == np.dtype("<f4"):
+            dst[:] = raw
+        elif not self.offset and self.component.kind == "i":
+            np.multiply(raw, np.float32(self.scale), out=dst)
+        else:
+            out[:] = self.convert(raw)
+
     def convert(self, raw: npt.NDArray[Any]) -> npt.NDArray[np.complex64]:
         """Interleaved components -> complex64 (even length expected)."""
         if self.component == np.dtype("<f4"):

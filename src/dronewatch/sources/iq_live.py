@@ -41,12 +41,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dronewatch.model import Frame
+
+if TYPE_CHECKING:
+    from dronewatch.sources.iq import SampleFormat
 from dronewatch.sources.live import (
     LiveOptions,
     LiveSource,
@@ -66,6 +69,9 @@ POLL_S = 0.25
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
 
 
+NO_SAMPLES: npt.NDArray[np.complex64] = np.zeros(0, np.complex64)
+
+
 @dataclass(slots=True)
 class IQChunk:
     """Samples in stream order, and what happened just before them."""
@@ -76,6 +82,13 @@ class IQChunk:
     center_freq_hz: float | None = None  # the centre from this chunk on (None: unchanged)
     overflow: bool = False  # the device reported an overflow (counted)
     skipped_before: int = 0  # samples read but deliberately not analysed (retune settling)
+    #: Instead of ``samples``: the interleaved components as read, converted by ``raw_format``
+    #: straight into the segment (one pass over the data, no complex64 copy in between).
+    raw: npt.NDArray[Any] | None = None
+    raw_format: SampleFormat | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples) if self.raw is None else len(self.raw) // 2
 
 
 @dataclass(slots=True)
@@ -206,7 +219,7 @@ class IQStreamSource(LiveSource):
 
     def _offer(self, chunk: IQChunk) -> None:
         """Number the chunk's samples and add them to the segment being filled."""
-        n = len(chunk.samples)
+        n = len(chunk)
         if chunk.overflow:
             self.overflows += 1
         if chunk.dropped_before > 0:
@@ -237,19 +250,23 @@ class IQStreamSource(LiveSource):
             self._seg_centre = self.center_freq_hz
         self.samples += n
         self.samples_received += n
-        x = chunk.samples
-        while len(x):
-            take = min(len(x), self._seg_len - self._parts_len)
+        done = 0
+        while done < n:
+            take = min(n - done, self._seg_len - self._parts_len)
             if self._fill is None:
                 self._fill = self._take_buffer()
             at = self._lead_len + self._parts_len
-            self._fill[at : at + take] = x[:take]
+            dst = self._fill[at : at + take]
+            if chunk.raw is not None and chunk.raw_format is not None:
+                chunk.raw_format.convert_into(chunk.raw[2 * done : 2 * (done + take)], dst)
+            else:
+                dst[:] = chunk.samples[done : done + take]
             self._parts_len += take
-            x = x[take:]
+            done += take
             if self._parts_len >= self._seg_len:
                 self._dispatch(final=False)
-                if len(x):
-                    self._seg_start = self.samples - len(x)
+                if done < n:
+                    self._seg_start = self.samples - (n - done)
                     self._seg_centre = self.center_freq_hz
 
     def _dispatch(self, final: bool) -> None:
@@ -481,15 +498,22 @@ class _Decoder:
         self._rest = b""
 
     def feed(self, data: bytes) -> npt.NDArray[np.complex64]:
+        out: npt.NDArray[np.complex64] = self.fmt.convert(self.components(data))
+        return out
+
+    def chunk(self, data: bytes, **kw: Any) -> IQChunk:
+        """The whole samples of ``data`` (and what was left over before) as a chunk of raw
+        components, converted when the stream copies them into a segment."""
+        return IQChunk(NO_SAMPLES, raw=self.components(data), raw_format=self.fmt, **kw)
+
+    def components(self, data: bytes) -> npt.NDArray[Any]:
         if self._rest:
             data = self._rest + data
         size = self.fmt.sample_bytes
         whole = len(data) // size * size
         self._rest = data[whole:]
         count = whole // self.fmt.component.itemsize
-        raw = np.frombuffer(data, dtype=self.fmt.component, count=count)
-        out: npt.NDArray[np.complex64] = self.fmt.convert(raw)
-        return out
+        return np.frombuffer(data, dtype=self.fmt.component, count=count)
 
     @property
     def pending(self) -> int:
@@ -553,7 +577,7 @@ class RawIQSource(IQStreamSource):
         try:
             for data in fd_reads(fd, stop, READ_BYTES):
                 self.bytes_read += len(data)
-                yield IQChunk(dec.feed(data))
+                yield dec.chunk(data)
         finally:
             if own:
                 os.close(fd)
@@ -570,7 +594,7 @@ class RawIQSource(IQStreamSource):
             for data in socket_reads(sock, stop, READ_BYTES):
                 self.bytes_read += len(data)
                 # a new connection: samples between the two are lost (how many is unknown)
-                yield IQChunk(dec.feed(data), gap=first and self.connections > 1)
+                yield dec.chunk(data, gap=first and self.connections > 1)
                 first = False
             if not stop.is_set():
                 raise SourceError(f"{self.name} closed the stream; connecting again")

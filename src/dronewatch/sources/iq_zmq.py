@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dronewatch.sources.iq_live import (
+    NO_SAMPLES,
     POLL_S,
     IQChunk,
     IQStreamSource,
@@ -127,7 +128,8 @@ class ZmqIQSource(IQStreamSource):
                 if whole:
                     raw = np.frombuffer(data, dtype=self.fmt.component,
                                         count=whole // self.fmt.component.itemsize)
-                    yield IQChunk(self.fmt.convert(raw))  # cf32: a view, no copy
+                    # converted straight into the stream's segment (one pass, no copy)
+                    yield IQChunk(NO_SAMPLES, raw=raw, raw_format=self.fmt)
         finally:
             sock.close(0)
 
