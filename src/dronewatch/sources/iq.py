@@ -81,8 +81,10 @@ class SampleFormat:
         dst = out.view(np.float32)
         if self.component == np.dtype("<f4"):
             dst[:] = raw
-        elif not self.offset and self.component.kind == "i":
-            np.multiply(raw, np.float32(self.scale), out=dst)
+        elif not self.offset and self.component.kind == "i" and self.component.isnative:
+            from dronewatch.sources.iq_kernels import scale_into
+
+            scale_into(raw, self.scale, dst)
         else:
             out[:] = self.convert(raw)
 
