@@ -11,7 +11,8 @@ real rate (``--paced``) or as fast as the pipe takes it.
 Prints: capture-seconds per wall-second (real-time factor), CPU-seconds of the receiving
 process per capture-second, bursts present / decodable (>= 0 dB, overlapping no other burst in
 time and frequency) / decoded, false decodes (a CRC-checked payload that was not sent),
-samples dropped (whole blocks the receiver could not take), max RSS, start-up, and the load
+samples dropped (whole blocks the receiver could not take), max RSS and RSS sampled every second
+(start, end, series, growth of the second half's peak over the first half's), start-up, and the load
 average (the machine is shared: figures under load are not the receiver's alone).
 
     .venv/bin/python bench/droneid_live.py --drones 1 --seconds 10 --via pipe --paced
@@ -286,8 +287,13 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
                          for f in false_frames][:10],
         "dropped_samples": d["dropped_samples"], "blocks_dropped": d["blocks_dropped"],
         "max_rss_mb": round(ru1.ru_maxrss / 1024),
-        "rss_mb_quartiles": [rss_mb[min(len(rss_mb) - 1, len(rss_mb) * q // 4)]
-                             for q in range(5)] if rss_mb else [],
+        # RSS sampled every second from the stream's start: flat means bounded
+        "rss_mb_start": rss_mb[0] if rss_mb else None,
+        "rss_mb_end": rss_mb[-1] if rss_mb else None,
+        "rss_mb_max_sampled": max(rss_mb) if rss_mb else None,
+        "rss_mb_series": rss_mb[:: max(1, len(rss_mb) // 12)],
+        "rss_mb_growth_second_half": (max(rss_mb[len(rss_mb) // 2 :]) - max(
+            rss_mb[: len(rss_mb) // 2 + 1])) if len(rss_mb) > 2 else None,
         "startup_s": round(startup_s, 2),
         "load_avg": os.getloadavg(),
     }

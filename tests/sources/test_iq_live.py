@@ -318,3 +318,47 @@ def test_serve_and_sensor_options_name_a_stream() -> None:
     assert source.sample_rate == 20e6 and source.center_freq_hz == 2414.5e6
     zmq_source = open_live("zmq:tcp://127.0.0.1:5555", LiveOptions(extra=r.extra()))
     assert isinstance(zmq_source, IQStreamSource) and zmq_source.sample_rate == 20e6
+
+
+class _Stalling(_Scripted):
+    """Its chunks, then nothing at all (a device or flowgraph that stalled), until stopped."""
+
+    def __init__(self, chunks: list[IQChunk]) -> None:
+        super().__init__(chunks)
+        self.stalled = threading.Event()
+
+    def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
+        yield from super().chunks(stop)
+        self.stalled.set()
+        stop.wait()
+
+
+def test_stalled_stream_warns_keeps_its_bursts_and_stops_cleanly() -> None:
+    # One period (a burst in it, and Inf/NaN samples), then the stream stalls: the burst is
+    # decoded, the bad samples counted; after RATE_CHECK_S the arrival rate says the stream is
+    # slower than --sample-rate (a stall, or a wrong rate: burst times would drift); the
+    # source keeps running and stops when asked.
+    from dronewatch.sources.iq_live import RATE_CHECK_S
+
+    x = _burst_period(0)
+    x[500_000:500_010] = np.inf
+    x[600_000:600_005] = np.nan + 1j
+    source = _Stalling([IQChunk(x)])
+    source.start()
+    frames: list[Frame] = []
+    warned = False
+    deadline = time.monotonic() + RATE_CHECK_S + WAIT_S
+    try:
+        while time.monotonic() < deadline and not (frames and warned):
+            batch = source.get(0.25)
+            if batch is not None:
+                frames += batch.frames
+            warned = any("slower than" in w for w in source.health().detail.get("warnings", []))
+        h = source.health()
+        assert source.stalled.is_set() and h.state is SourceState.RUNNING
+    finally:
+        source.stop()
+    assert [f.payload for f in frames] == [iqplay.blocks()[0]]
+    assert warned and "stalled" in (h.last_error or "")
+    assert h.detail["samples_zeroed"] == 15 and h.detail["samples"] == len(x)
+    assert source.done or source.health().state is SourceState.STOPPED
