@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-import scipy.ndimage
-import scipy.signal
 
 from dronewatch.jit import njit
+from dronewatch.phy.ocusync.filters import gamma_quantile, maximum_filter2d, uniform_filter1d
 from dronewatch.phy.ocusync.numerology import BANDWIDTH_HZ
 
 BIN_TARGET_HZ = 0.75e6
@@ -136,9 +135,8 @@ def detect(
     excess = pm / floor[None, :] - 1.0
     # No wrap-around: a band hanging over the capture edge is not a decodable burst, and
     # wrapping would make edge bins local maxima fed by the other edge.
-    band = scipy.ndimage.uniform_filter1d(excess, grid.box_bins, axis=1, mode="constant")
-    box = scipy.ndimage.uniform_filter1d(band, grid.box_cells, axis=0, mode="constant",
-                                         origin=-(grid.box_cells // 2))
+    band = uniform_filter1d(excess, grid.box_bins, axis=1)
+    box = uniform_filter1d(band, grid.box_cells, axis=0, origin=-(grid.box_cells // 2))
     valid = n_cells - grid.box_cells + 1
     box = box[:valid]
     sigma = 1.0 / np.sqrt(m * grid.box_bins * grid.box_cells)
@@ -203,8 +201,7 @@ def _local_maxima(
     for run in np.split(hot, breaks):
         lo, hi = max(0, int(run[0]) - pad), min(box.shape[0], int(run[-1]) + pad + 1)
         sub = box[lo:hi]
-        mx = scipy.ndimage.maximum_filter(sub, size=(size_t, size_f), mode="constant",
-                                          cval=-np.inf)
+        mx = maximum_filter2d(sub, (size_t, size_f))
         t, f = np.nonzero((sub == mx) & (sub > threshold))
         ts_all.append(t + lo)
         fs_all.append(f)
@@ -218,7 +215,5 @@ def _quantile_bias(m: int, q: float) -> float:
     """Ratio of the q-quantile to the mean of a Gamma(m, 1/m) variable."""
     key = (m, q)
     if key not in _BIAS:
-        import scipy.stats
-
-        _BIAS[key] = float(scipy.stats.gamma.ppf(q, m, scale=1.0 / m))
+        _BIAS[key] = gamma_quantile(q, m)
     return _BIAS[key]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.ndimage
 
+from dronewatch.phy.ocusync.filters import uniform_filter1d
 from dronewatch.phy.ocusync.numerology import CARRIER_OFFSETS, LAYOUTS, Layout
 from dronewatch.phy.ocusync.ofdm import reference_carriers
 
@@ -72,9 +72,9 @@ def smooth(h: npt.NDArray[np.complex128], width: int = SMOOTH_WIDTH) -> npt.NDAr
         return h.copy()
     b0 = _slope(h)
     flat = h * np.exp(-1j * b0 * _K)
-    num_r = scipy.ndimage.uniform_filter1d(flat.real, width, mode="constant")
-    num_i = scipy.ndimage.uniform_filter1d(flat.imag, width, mode="constant")
-    den = scipy.ndimage.uniform_filter1d(np.ones(len(h)), width, mode="constant")
+    num_r = uniform_filter1d(flat.real, width)
+    num_i = uniform_filter1d(flat.imag, width)
+    den = uniform_filter1d(np.ones(len(h)), width)
     out: npt.NDArray[np.complex128] = ((num_r + 1j * num_i) / den) * np.exp(1j * b0 * _K)
     return out
 
