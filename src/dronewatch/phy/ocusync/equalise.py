@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dronewatch.phy.ocusync.filters import uniform_filter1d
-from dronewatch.phy.ocusync.numerology import CARRIER_OFFSETS, LAYOUTS, Layout
+from dronewatch.phy.ocusync.numerology import CARRIER_OFFSETS, LAYOUTS, NFFT, Layout
 from dronewatch.phy.ocusync.ofdm import reference_carriers
 
 SMOOTH_WIDTH = 15
@@ -55,6 +55,13 @@ _PAIR_LAG = np.flatnonzero(
     (np.arange(len(CARRIER_OFFSETS)) + LAG < len(CARRIER_OFFSETS))
     & (np.sign(CARRIER_OFFSETS) == np.sign(np.roll(CARRIER_OFFSETS, -LAG)))
 )
+
+
+def delay_samples(h: npt.NDArray[np.complex128]) -> float:
+    """Delay (samples at 15.36 MS/s, fractional) of a channel response from the start of
+    the FFT window it was measured with: its mean phase slope across carriers, which a delay
+    of d samples makes -2 pi d / NFFT per carrier (the centroid of a multipath channel)."""
+    return -_slope(h) * NFFT / (2.0 * np.pi)
 
 
 def _slope(r: npt.NDArray[np.complex128]) -> float:

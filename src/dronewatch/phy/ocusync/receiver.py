@@ -24,13 +24,15 @@ from dronewatch.jit import njit
 from dronewatch.phy.ocusync.coding import decode_llrs
 from dronewatch.phy.ocusync.demod import burst_llrs
 from dronewatch.phy.ocusync.detect import Candidate, DetectorConfig, detect
-from dronewatch.phy.ocusync.equalise import estimate
+from dronewatch.phy.ocusync.equalise import delay_samples, estimate
 from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, Layout
 from dronewatch.phy.ocusync.ofdm import demodulate_at
 from dronewatch.phy.ocusync.resample import resample
 from dronewatch.phy.ocusync.scrambler import descramble_llrs
 from dronewatch.phy.ocusync.sync import BACKOFF, SyncResult, synchronise
 
+#: Largest fine-timing correction (samples at 15.36 MS/s) taken from the channel's slope.
+MAX_FINE = 8.0
 PRE_S = 200e-6  # segment margin before the coarse start
 POST_S = 900e-6  # segment end after the coarse start
 SEARCH_S = 125e-6  # core start searched within +- this of the coarse start
@@ -120,7 +122,12 @@ def decode_baseband(
     channel = estimate(carriers, sync.layout)
     llrs = descramble_llrs(burst_llrs(carriers, sync.layout, channel))
     block = decode_llrs(llrs, max_iterations=max_iterations)
+    # Sub-sample timing: the channel's delay from the FFT windows' start (BACKOFF samples
+    # before each symbol) says where the burst really starts; bounded to the CP (a noisy
+    # slope must not move the start by more than the sync could be off).
+    fine = delay_samples(channel.h) - BACKOFF
     core = BurstResultCore(
+        timing_fine=float(np.clip(fine, -MAX_FINE, MAX_FINE)),
         snr_db=channel.snr_db,
         crc_ok=block.crc_ok,
         payload=block.payload,
@@ -134,6 +141,7 @@ def decode_baseband(
 class BurstResultCore:
     """What :func:`decode_baseband` learnt about one burst (before stream bookkeeping)."""
 
+    timing_fine: float  # samples at 15.36 MS/s to add to the start (sub-sample timing)
     snr_db: float
     crc_ok: bool
     payload: bytes | None
@@ -366,7 +374,7 @@ class Receiver:
         if got is None:
             return None
         sync, start, core = got
-        offset = base + a + round(start * fs / FS)
+        offset = base + a + round((start + core.timing_fine) * fs / FS)
         payload, crc_ok, iterations, combined = core.payload, core.crc_ok, core.iterations, 1
         if not crc_ok and self.config.combine_depth > 0:
             payload, iterations, combined = self._chase(offset, core.llrs)
