@@ -75,12 +75,16 @@ class SampleFormat:
     def sample_bytes(self) -> int:
         return 2 * self.component.itemsize
 
-    def convert_into(self, raw: npt.NDArray[Any], out: npt.NDArray[np.complex64]) -> None:
+    def convert_into(self, raw: npt.NDArray[Any], out: npt.NDArray[np.complex64],
+                     compiled: bool = True) -> None:
         """Interleaved components -> ``out`` (``len(raw) // 2`` samples), in one pass for
-        floats and signed integers (no temporary array)."""
+        floats and signed integers (no temporary array; ``compiled``: by a numba kernel, else
+        by numpy, which needs no compiler loaded)."""
         dst = out.view(np.float32)
         if self.component == np.dtype("<f4"):
             dst[:] = raw
+        elif not self.offset and self.component.kind == "i" and not compiled:
+            np.multiply(raw, np.float32(self.scale), out=dst)
         elif not self.offset and self.component.kind == "i" and self.component.isnative:
             from dronewatch.sources.iq_kernels import scale_into
 

@@ -125,7 +125,7 @@ class IQStreamSource(LiveSource):
         center_freq_hz: float | None = None,
     ) -> None:
         super().__init__(name, queue_batches=options.queue_batches)
-        from dronewatch.phy.ocusync.receiver import MAX_SAMPLE_RATE_HZ
+        from dronewatch.phy.ocusync.numerology import MAX_SAMPLE_RATE_HZ
 
         if not np.isfinite(sample_rate) or not 10e6 <= sample_rate <= MAX_SAMPLE_RATE_HZ:
             raise ValueError(
@@ -174,6 +174,8 @@ class IQStreamSource(LiveSource):
         self._cpu: dict[int, float] = {}  # worker -> CPU seconds
         self._checked_spectrum = False
         self._rate_warned = False
+        self._warmed = threading.Event()  # the receiver's kernels are loaded
+        self.warm_up_s: float | None = None  # how long loading them took (health)
 
     # -- what a kind implements ---------------------------------------------------------------
 
@@ -184,9 +186,8 @@ class IQStreamSource(LiveSource):
     # -- the stream ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        from dronewatch.phy.ocusync.receiver import warm_up
-
-        warm_up()  # the kernels, before the first samples (not while they pile up)
+        # The stream is read at once; the first DSP worker loads the receiver's kernels
+        # (warm_up: ~0.4 s of CPU) while the first samples wait in the bounded queue.
         self._stop_flag = stop
         workers = [threading.Thread(target=self._work, args=(k,), daemon=True,
                                     name=f"dronewatch-dsp{k}-{self.name}")
@@ -258,7 +259,10 @@ class IQStreamSource(LiveSource):
             at = self._lead_len + self._parts_len
             dst = self._fill[at : at + take]
             if chunk.raw is not None and chunk.raw_format is not None:
-                chunk.raw_format.convert_into(chunk.raw[2 * done : 2 * (done + take)], dst)
+                # (numpy until the DSP worker has loaded the compiled kernels: the reader
+                # never waits for the compiler)
+                chunk.raw_format.convert_into(chunk.raw[2 * done : 2 * (done + take)], dst,
+                                              compiled=self._warmed.is_set())
             else:
                 dst[:] = chunk.samples[done : done + take]
             self._parts_len += take
@@ -315,10 +319,23 @@ class IQStreamSource(LiveSource):
 
     def _work(self, k: int) -> None:
         """A DSP worker: one receiver per segment (the workers share the queue)."""
-        from dronewatch.phy.ocusync.receiver import Receiver
-
         cpu0 = time.thread_time()
         try:
+            if k == 0:
+                t0 = time.monotonic()
+                try:
+                    from dronewatch.phy.ocusync.receiver import warm_up
+
+                    warm_up()  # kernels loaded before the first segment, not during a burst
+                    self.warm_up_s = time.monotonic() - t0
+                finally:
+                    self._warmed.set()  # (a failure shows in the segments' decoding)
+            else:
+                while not self._warmed.wait(POLL_S):
+                    if self._stop_flag is not None and self._stop_flag.is_set():
+                        return
+            from dronewatch.phy.ocusync.receiver import Receiver
+
             while True:
                 seg = self._wq.get()
                 if seg is None:
@@ -421,6 +438,7 @@ class IQStreamSource(LiveSource):
             "crc_failed": self.crc_failed,
             "dsp_cpu_s": round(self.cpu_s, 3),
             "queued_samples": self._wq_samples,
+            "warm_up_s": None if self.warm_up_s is None else round(self.warm_up_s, 3),
         }
         if self._first_mono is not None:
             wall = time.monotonic() - self._first_mono

@@ -25,7 +25,7 @@ from dronewatch.phy.ocusync.coding import decode_llrs
 from dronewatch.phy.ocusync.demod import burst_llrs
 from dronewatch.phy.ocusync.detect import Candidate, DetectorConfig, detect
 from dronewatch.phy.ocusync.equalise import delay_samples, estimate
-from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, Layout
+from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, MAX_SAMPLE_RATE_HZ, Layout
 from dronewatch.phy.ocusync.ofdm import demodulate_at
 from dronewatch.phy.ocusync.resample import resample
 from dronewatch.phy.ocusync.scrambler import descramble_llrs
@@ -47,9 +47,6 @@ ECHO_DB = 20.0
 #: A window also takes candidates this far outside its own span (duplicates are dropped).
 EDGE_S = 150e-6
 WINDOW_S = 0.1
-#: Widest sample rate read (an Ettus X310 records 200 MS/s): the receiver's window store
-#: grows with the rate (about 0.8 GB a GS/s), so a wider one is refused before allocating.
-MAX_SAMPLE_RATE_HZ = 250e6
 #: A sample component larger than this is no radio measurement (integer formats scale to
 #: +-1, float recorders stay far below): like NaN and Inf it would swamp the power of every
 #: window it is in and hide the bursts there, so it is zeroed (and counted).
