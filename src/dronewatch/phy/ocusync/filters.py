@@ -24,16 +24,18 @@ def uniform_filter1d(
     x: npt.NDArray[np.floating], size: int, axis: int = -1, origin: int = 0
 ) -> npt.NDArray[np.floating]:
     """Moving mean over ``size`` along ``axis``, zeros outside (``scipy.ndimage.uniform_filter1d``
-    with ``mode="constant"``); accumulated in float64, returned in ``x``'s dtype."""
+    with ``mode="constant"``); accumulated in float64, returned in ``x``'s dtype. A running sum
+    over the zero-padded input: two contiguous slices of it, no gather."""
     a = np.moveaxis(np.asarray(x), axis, -1)
     n = a.shape[-1]
-    lo = _window_start(size, origin)
-    c = np.zeros((*a.shape[:-1], n + 1), np.float64)
-    np.cumsum(a, axis=-1, dtype=np.float64, out=c[..., 1:])
-    i = np.arange(n)
-    a0 = np.clip(i + lo, 0, n)
-    a1 = np.clip(i + lo + size, 0, n)
-    out = ((c[..., a1] - c[..., a0]) / size).astype(a.dtype, copy=False)
+    lo = _window_start(size, origin)  # output i averages input [i + lo, i + lo + size)
+    left, right = max(0, -lo), max(0, lo + size - 1)
+    c = np.zeros((*a.shape[:-1], left + n + right + 1), np.float64)
+    np.cumsum(a, axis=-1, dtype=np.float64, out=c[..., 1 + left : 1 + left + n])
+    c[..., 1 + left + n :] = c[..., left + n : left + n + 1]  # (zeros after: the sum holds)
+    s = lo + left
+    out = ((c[..., s + size : s + size + n] - c[..., s : s + n]) / size).astype(a.dtype,
+                                                                               copy=False)
     return np.moveaxis(out, -1, axis)
 
 
