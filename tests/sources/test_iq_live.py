@@ -204,21 +204,25 @@ def test_losses_advance_the_counter_exactly() -> None:
     assert d["samples"] == 3 * n + lost
 
 
-def test_worker_behind_drops_whole_segments_counted() -> None:
-    from dronewatch.sources.iq_live import QUEUE_S, SEGMENT_S
+@pytest.mark.parametrize("warm", [True, False])
+def test_worker_behind_drops_whole_segments_counted(warm: bool) -> None:
+    from dronewatch.sources.iq_live import QUEUE_S, SEGMENT_S, WARM_QUEUE_S
 
     period = _burst_period(0)
     source = _Scripted([IQChunk(period) for _ in range(6)])
-    # Offer everything with no worker running: the queue holds QUEUE_S of samples at most,
-    # the rest is dropped in whole segments, counted.
+    if warm:
+        source._warmed.set()  # (the kernels are loaded: the steady-state queue)
+    # Offer everything with no worker running: the queue holds QUEUE_S of samples at most
+    # (plus WARM_QUEUE_S while the kernels load), the rest is dropped in whole segments, counted.
     for ch in source._chunks:
         source._offer(ch)
     d = source.detail()
     seg = int(SEGMENT_S * RATE)
-    assert d["blocks_dropped"] >= 10
+    assert d["blocks_dropped"] >= (10 if warm else 5)
     assert d["dropped_samples"] == d["blocks_dropped"] * seg
     assert d["samples"] == 6 * len(period)
-    assert d["queued_samples"] <= int(QUEUE_S * RATE)
+    assert d["queued_samples"] <= int((QUEUE_S + (0 if warm else WARM_QUEUE_S)) * RATE)
+    assert d["queued_samples"] > int((QUEUE_S + (0 if warm else WARM_QUEUE_S)) * RATE) - seg
     assert d["queued_samples"] + d["dropped_samples"] + source._parts_len == 6 * len(period)
 
 

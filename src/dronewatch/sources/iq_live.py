@@ -58,6 +58,9 @@ from dronewatch.sources.live import (
 )
 
 QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
+#: ... and this much more while the first worker loads the receiver's kernels (a second on a
+#: busy machine): the stream is read from the start, nothing dropped for the warm-up.
+WARM_QUEUE_S = 1.0
 SEGMENT_S = 0.1  # the stream is cut into segments this long, one per worker at a time
 LEAD_S = 2e-3  # each segment starts with the previous one's last samples
 EDGE_S = 0.7e-3  # > a burst: a burst starting this close to a segment's end is the next's
@@ -155,6 +158,7 @@ class IQStreamSource(LiveSource):
         self._wq: queue.Queue[_Segment | None] = queue.Queue()
         self._wq_samples = 0  # samples in the work queue
         self._wq_max = max(int(QUEUE_S * self.sample_rate), 2 * int(SEGMENT_S * self.sample_rate))
+        self._wq_max_warm = self._wq_max + int(WARM_QUEUE_S * self.sample_rate)
         self._lock = threading.Lock()
         self._pending_gap = False
         self._seg_len = int(SEGMENT_S * self.sample_rate)
@@ -164,6 +168,8 @@ class IQStreamSource(LiveSource):
         self._fill: npt.NDArray[np.complex64] | None = None
         self._parts_len = 0  # samples in its body area
         self._pool: list[npt.NDArray[np.complex64]] = []  # free buffers
+        # (at most what is in flight once warm: a full queue, one per worker, the one filling)
+        self._pool_max = -(-self._wq_max // self._seg_len) + self.workers + 1
         self._seg_start = 0  # stream index of its first sample
         self._seg_centre: float | None = center_freq_hz
         self._lead: npt.NDArray[np.complex64] | None = None  # the previous segment's tail
@@ -290,12 +296,12 @@ class IQStreamSource(LiveSource):
         body = buf[self._lead_len : self._lead_len + n]
         self._lead = None if final else body[-self._lead_len :].copy()
         if self.backpressure:
-            while self._wq_samples > 0 and self._wq_samples + n > self._wq_max:
+            while self._wq_samples > 0 and self._wq_samples + n > self._queue_limit():
                 if self._stop_flag is not None and self._stop_flag.is_set():
                     break
                 time.sleep(0.002)
         with self._lock:
-            full = self._wq_samples + n > self._wq_max and self._wq_samples > 0
+            full = self._wq_samples + n > self._queue_limit() and self._wq_samples > 0
             if not full:
                 self._wq_samples += n
         if full:  # the DSP fell behind: drop this segment whole, counted
@@ -306,6 +312,9 @@ class IQStreamSource(LiveSource):
             return
         self._wq.put(seg)
 
+    def _queue_limit(self) -> int:
+        return self._wq_max if self._warmed.is_set() else self._wq_max_warm
+
     def _take_buffer(self) -> npt.NDArray[np.complex64]:
         with self._lock:
             if self._pool:
@@ -315,7 +324,8 @@ class IQStreamSource(LiveSource):
     def _give_buffer(self, buf: npt.NDArray[np.complex64]) -> None:
         """A segment's buffer is free again (at most the segments in flight are kept)."""
         with self._lock:
-            self._pool.append(buf)
+            if len(self._pool) < self._pool_max:
+                self._pool.append(buf)  # (beyond: the warm-up's extra buffers are freed)
 
     def _work(self, k: int) -> None:
         """A DSP worker: one receiver per segment (the workers share the queue)."""
