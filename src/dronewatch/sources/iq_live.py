@@ -525,21 +525,21 @@ class _Decoder:
         self.fmt = fmt
         self._rest = b""
 
-    def feed(self, data: bytes) -> npt.NDArray[np.complex64]:
+    def feed(self, data: bytes | memoryview) -> npt.NDArray[np.complex64]:
         out: npt.NDArray[np.complex64] = self.fmt.convert(self.components(data))
         return out
 
-    def chunk(self, data: bytes, **kw: Any) -> IQChunk:
+    def chunk(self, data: bytes | memoryview, **kw: Any) -> IQChunk:
         """The whole samples of ``data`` (and what was left over before) as a chunk of raw
         components, converted when the stream copies them into a segment."""
         return IQChunk(NO_SAMPLES, raw=self.components(data), raw_format=self.fmt, **kw)
 
-    def components(self, data: bytes) -> npt.NDArray[Any]:
+    def components(self, data: bytes | memoryview) -> npt.NDArray[Any]:
         if self._rest:
-            data = self._rest + data
+            data = self._rest + bytes(data)
         size = self.fmt.sample_bytes
         whole = len(data) // size * size
-        self._rest = data[whole:]
+        self._rest = bytes(data[whole:])  # (a copy: ``data`` may be a reused buffer)
         count = whole // self.fmt.component.itemsize
         return np.frombuffer(data, dtype=self.fmt.component, count=count)
 
@@ -596,14 +596,15 @@ class RawIQSource(IQStreamSource):
             yield from self._file_chunks(stop)
 
     def _file_chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
-        from dronewatch.sources.stream import fd_reads, open_input
+        from dronewatch.sources.stream import fd_reads_into, open_input
 
         fd, own = open_input(self.target, "an IQ stream")
         with contextlib.suppress(OSError):  # a larger pipe buffer: fewer, larger reads
             fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
         dec = _Decoder(self.fmt)
+        buf = bytearray(READ_BYTES)  # reused: each chunk is taken in before the next read
         try:
-            for data in fd_reads(fd, stop, READ_BYTES):
+            for data in fd_reads_into(fd, stop, buf):
                 self.bytes_read += len(data)
                 yield dec.chunk(data)
         finally:
