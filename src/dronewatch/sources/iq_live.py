@@ -61,6 +61,7 @@ QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
 #: ... and this much more while the first worker loads the receiver's kernels (a second on a
 #: busy machine): the stream is read from the start, nothing dropped for the warm-up.
 WARM_QUEUE_S = 1.0
+WARM_QUEUE_MAX_SAMPLES = 50_000_000  # (400 MB: wider streams get less than a second)
 SEGMENT_S = 0.1  # the stream is cut into segments this long, one per worker at a time
 LEAD_S = 2e-3  # each segment starts with the previous one's last samples
 EDGE_S = 0.7e-3  # > a burst: a burst starting this close to a segment's end is the next's
@@ -158,7 +159,8 @@ class IQStreamSource(LiveSource):
         self._wq: queue.Queue[_Segment | None] = queue.Queue()
         self._wq_samples = 0  # samples in the work queue
         self._wq_max = max(int(QUEUE_S * self.sample_rate), 2 * int(SEGMENT_S * self.sample_rate))
-        self._wq_max_warm = self._wq_max + int(WARM_QUEUE_S * self.sample_rate)
+        self._wq_max_warm = self._wq_max + min(int(WARM_QUEUE_S * self.sample_rate),
+                                               WARM_QUEUE_MAX_SAMPLES)
         self._lock = threading.Lock()
         self._pending_gap = False
         self._seg_len = int(SEGMENT_S * self.sample_rate)
