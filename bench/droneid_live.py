@@ -23,6 +23,7 @@ average (the machine is shared: figures under load are not the receiver's alone)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -151,7 +152,8 @@ def play(args: argparse.Namespace) -> None:
     rate = args.rate
     zmq_via = args.via.startswith("zmq")
     cf32 = zmq_via and args.zmq_format == "cf32"
-    block = int((BLOCK_S / 10 if zmq_via else BLOCK_S) * rate)  # ZMQ: 1-2 MB messages
+    # ZMQ: 1-2 MB messages (--zmq-items: GNU Radio sends one per work() call, tens of kB)
+    block = (args.zmq_items or int(BLOCK_S / 10 * rate)) if zmq_via else int(BLOCK_S * rate)
     if zmq_via:
         import zmq
 
@@ -163,16 +165,20 @@ def play(args: argparse.Namespace) -> None:
         time.sleep(1.5)  # the subscriber connects (PUB drops before that)
 
         def write(b: np.ndarray) -> None:
-            sock.send(b.tobytes(), copy=False)  # (a noise-pool slice is a view: copied)
+            # zero-copy: ZMQ keeps a reference until sent (the noise pool is never written,
+            # a block with a burst is a fresh copy)
+            sock.send(memoryview(b), copy=False)
     else:
         out = open(args.out, "wb", buffering=0)  # noqa: SIM115
 
         def write(b: np.ndarray) -> None:
             out.write(memoryview(b))
 
-    t0 = time.monotonic()
+    blocks = stream_blocks(args.seed, args.seconds, args.drones, rate, cf32, block)
+    first = next(blocks)  # (the transmitter's kernels load here, before the clock starts:
+    t0 = time.monotonic()  # a player that starts late must not catch up faster than real time)
     pos = 0
-    for x in stream_blocks(args.seed, args.seconds, args.drones, rate, cf32, block):
+    for x in itertools.chain([first], blocks):
         write(x)
         pos += len(x) // 2
         if args.paced:
@@ -194,7 +200,7 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="dw-live-"))
     cmd = [sys.executable, __file__, "--play", "--seconds", str(args.seconds), "--drones",
            str(args.drones), "--seed", str(args.seed), "--rate", str(rate), "--via", args.via,
-           "--zmq-format", args.zmq_format]
+           "--zmq-format", args.zmq_format, "--zmq-items", str(args.zmq_items)]
     if args.paced:
         cmd.append("--paced")
     # Played as fast as possible: measure how fast the receiver goes (it waits, no drops).
@@ -311,6 +317,8 @@ def main() -> None:
     ap.add_argument("--paced", action="store_true", help="play at the real sample rate")
     ap.add_argument("--zmq-format", choices=("ci16", "cf32"), default="ci16",
                     help="ZMQ items: complex shorts (half the bytes) or complex floats")
+    ap.add_argument("--zmq-items", type=int, default=0,
+                    help="samples per ZMQ message (default 250000; GNU Radio: ~4096-65536)")
     ap.add_argument("--play", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--zmq", help=argparse.SUPPRESS)

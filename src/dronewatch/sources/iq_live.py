@@ -183,6 +183,7 @@ class IQStreamSource(LiveSource):
         self._checked_spectrum = False
         self._rate_warned = False
         self._warmed = threading.Event()  # the receiver's kernels are loaded
+        self._caught_up = False  # ... and the samples queued meanwhile are down to QUEUE_S
         self.warm_up_s: float | None = None  # how long loading them took (health)
 
     # -- what a kind implements ---------------------------------------------------------------
@@ -315,7 +316,14 @@ class IQStreamSource(LiveSource):
         self._wq.put(seg)
 
     def _queue_limit(self) -> int:
-        return self._wq_max if self._warmed.is_set() else self._wq_max_warm
+        """The warm-up's larger queue holds until the workers have caught up with what piled
+        up meanwhile (shrinking it at once would drop the next segments)."""
+        if self._caught_up:
+            return self._wq_max
+        if self._warmed.is_set() and self._wq_samples <= self._wq_max:
+            self._caught_up = True
+            return self._wq_max
+        return self._wq_max_warm
 
     def _take_buffer(self) -> npt.NDArray[np.complex64]:
         with self._lock:

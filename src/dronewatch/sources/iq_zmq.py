@@ -40,6 +40,8 @@ from dronewatch.sources.live import LiveOptions, LiveSource, SourceFatal
 #: ZMQ drops beyond it is unseen (PUB/SUB has no sequence numbers); the source's own drops
 #: are counted.
 RCVHWM = 64
+#: At most this much is taken from the socket per chunk (the messages that are waiting).
+DRAIN_BYTES = 8 << 20
 
 
 #: ``?pattern=`` spellings -> our socket type: GNU Radio's PUSH sink is read with PULL,
@@ -117,9 +119,22 @@ class ZmqIQSource(IQStreamSource):
             while not stop.is_set():
                 if not poller.poll(int(POLL_S * 1000)):
                     continue
-                msg = sock.recv(copy=False)
-                self.messages += 1
-                data: Any = msg.buffer  # no copy of the samples
+                # Every message already here, at once: GNU Radio sends one per work() call
+                # (tens of kB), and a chunk per message costs the reader more than the copy
+                # that joins them.
+                parts: list[Any] = []
+                size_b = 0
+                while size_b < DRAIN_BYTES:
+                    try:
+                        msg = sock.recv(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self.messages += 1
+                    parts.append(msg.buffer)  # no copy of the samples
+                    size_b += len(parts[-1])
+                if not parts:
+                    continue
+                data: Any = parts[0] if len(parts) == 1 else b"".join(parts)
                 if self._rest:
                     data = self._rest + bytes(data)
                 size = self.fmt.sample_bytes
