@@ -106,6 +106,22 @@ def stream_blocks(seed: int, seconds: float, drones: int, rate: float, cf32: boo
     in_band = 2 * NOISE_STD**2 * 9e6 / rate  # noise power in 9 MHz
     total = int(seconds * rate)
     waves: dict[int, np.ndarray] = {}
+
+    def wave(i: int) -> np.ndarray:
+        b = bursts[i]
+        amp = float(np.sqrt(10 ** (b.snr_db / 10) * in_band))
+        w = transmit(b.payload, sample_rate=rate, freq_offset_hz=b.freq_hz, amplitude=amp)
+        v = np.empty(2 * len(w), np.float32)
+        v[0::2], v[1::2] = w.real, w.imag
+        if cf32:  # (this scaling once missed the burst's first block: 90 dB strong)
+            v /= 32768.0
+        return v
+
+    # The first second's bursts (one per drone) before the first block: a player paced from
+    # its first block must not fall behind making them, then catch up faster than real time.
+    for i, b in enumerate(bursts):
+        if b.start < rate:
+            waves[i] = wave(i)
     longest = int(1e-3 * rate)
     pos = 0
     k = 0
@@ -123,13 +139,7 @@ def stream_blocks(seed: int, seconds: float, drones: int, rate: float, cf32: boo
             b = bursts[i]
             v = waves.get(i)
             if v is None:
-                amp = float(np.sqrt(10 ** (b.snr_db / 10) * in_band))
-                w = transmit(b.payload, sample_rate=rate, freq_offset_hz=b.freq_hz, amplitude=amp)
-                v = np.empty(2 * len(w), np.float32)
-                v[0::2], v[1::2] = w.real, w.imag
-                if cf32:  # (this scaling once missed the burst's first block: 90 dB strong)
-                    v /= 32768.0
-                waves[i] = v
+                v = waves[i] = wave(i)
             a = max(pos, b.start)
             e = min(pos + n, b.start + len(v) // 2)
             if e > a:
