@@ -243,6 +243,8 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
     next_rss = time.monotonic()
     page = os.sysconf("SC_PAGE_SIZE")
     first: float | None = None
+    caught: float | None = None
+    total = int(args.seconds * rate)
     deadline = time.monotonic() + 10 * args.seconds + 60
     while time.monotonic() < deadline:
         batch = source.get(0.25)
@@ -255,13 +257,15 @@ def receive(args: argparse.Namespace) -> dict[str, object]:
             next_rss += 1.0
         if first is None and d["samples"]:
             first = time.monotonic()
+        if caught is None and d["samples"] >= total and d["queued_samples"] == 0:
+            caught = time.monotonic()  # all of it read and analysed (ZMQ has no end of stream)
         if source.done:
             break
         if args.via.startswith("zmq") and player.poll() is not None and d["queued_samples"] == 0:
             time.sleep(1.0)  # the last messages
             if source.health().detail["queued_samples"] == 0:
                 break
-    end = time.monotonic()
+    end = caught if caught is not None and args.via.startswith("zmq") else time.monotonic()
     source.stop()
     player.wait(30)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
