@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--push", action="store_true", help="ZMQ PUSH (back-pressure) not PUB")
     args = ap.parse_args()
     payloads = blocks()[:2]
-    fmt = "cf32" if args.zmq else args.format
+    fmt = args.format  # (GNU Radio's ZMQ sinks send Complex Float or Complex Short items)
     periods = [encode(period_samples(args.rate, args.period, p, i), fmt)
                for i, p in enumerate(payloads)]
     n_periods = round(args.seconds / args.period)

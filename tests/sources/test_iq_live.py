@@ -110,15 +110,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("pattern", ["sub", "pull"])
-def test_zmq_real_rate_decodes_while_running(pattern: str) -> None:
+@pytest.mark.parametrize(("pattern", "fmt"), [("sub", "cf32"), ("pull", "cf32"),
+                                             ("pull", "ci16")])
+def test_zmq_real_rate_decodes_while_running(pattern: str, fmt: str) -> None:
     pytest.importorskip("zmq")
     url = f"tcp://127.0.0.1:{_free_port()}"
     n = 3
-    source = open_live(f"zmq:{url}?pattern={pattern}", _options())
+    # (the options say --iq-format ci16: the URL's format wins)
+    query = f"?pattern={pattern}&format={fmt}"
+    source = open_live(f"zmq:{url}{query}", _options())
     source.start()
     push = ["--push"] if pattern == "pull" else []
-    writer = _play("cf32", str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url, *push)
+    writer = _play(fmt, str(RATE), str(n * PERIOD_S), str(PERIOD_S), "--zmq", url, *push)
     try:
         frames, live_first = _collect(source, writer, n)
     finally:
@@ -128,15 +131,19 @@ def test_zmq_real_rate_decodes_while_running(pattern: str) -> None:
     _check(frames, n)
     assert source.health().detail["dropped_samples"] == 0
     assert source.health().detail["pattern"] == pattern
+    assert source.health().detail["format"] == {"cf32": "cf32_le", "ci16": "ci16_le"}[fmt]
 
 
 def test_zmq_pattern_spelling() -> None:
     from dronewatch.sources.iq_zmq import parse_target
 
-    assert parse_target("tcp://h:1") == ("tcp://h:1", "sub")
-    assert parse_target("tcp://h:1?pattern=PULL") == ("tcp://h:1", "pull")
+    assert parse_target("tcp://h:1") == ("tcp://h:1", "sub", None)
+    assert parse_target("tcp://h:1?pattern=PULL") == ("tcp://h:1", "pull", None)
+    assert parse_target("tcp://h:1?pattern=pull&format=ci16") == ("tcp://h:1", "pull", "ci16")
     with pytest.raises(ValueError, match="pattern=pull"):
         parse_target("tcp://h:1?pattern=req")
+    with pytest.raises(ValueError, match="format=ci16"):
+        parse_target("tcp://h:1?format=ci12")
 
 
 class _Scripted(IQStreamSource):
@@ -197,21 +204,25 @@ def test_losses_advance_the_counter_exactly() -> None:
     assert d["samples"] == 3 * n + lost
 
 
-def test_worker_behind_drops_whole_segments_counted() -> None:
-    from dronewatch.sources.iq_live import QUEUE_S, SEGMENT_S
+@pytest.mark.parametrize("warm", [True, False])
+def test_worker_behind_drops_whole_segments_counted(warm: bool) -> None:
+    from dronewatch.sources.iq_live import QUEUE_S, SEGMENT_S, WARM_QUEUE_S
 
     period = _burst_period(0)
     source = _Scripted([IQChunk(period) for _ in range(6)])
-    # Offer everything with no worker running: the queue holds QUEUE_S of samples at most,
-    # the rest is dropped in whole segments, counted.
+    if warm:
+        source._warmed.set()  # (the kernels are loaded: the steady-state queue)
+    # Offer everything with no worker running: the queue holds QUEUE_S of samples at most
+    # (plus WARM_QUEUE_S while the kernels load), the rest is dropped in whole segments, counted.
     for ch in source._chunks:
         source._offer(ch)
     d = source.detail()
     seg = int(SEGMENT_S * RATE)
-    assert d["blocks_dropped"] >= 10
+    assert d["blocks_dropped"] >= (10 if warm else 5)
     assert d["dropped_samples"] == d["blocks_dropped"] * seg
     assert d["samples"] == 6 * len(period)
-    assert d["queued_samples"] <= int(QUEUE_S * RATE)
+    assert d["queued_samples"] <= int((QUEUE_S + (0 if warm else WARM_QUEUE_S)) * RATE)
+    assert d["queued_samples"] > int((QUEUE_S + (0 if warm else WARM_QUEUE_S)) * RATE) - seg
     assert d["queued_samples"] + d["dropped_samples"] + source._parts_len == 6 * len(period)
 
 
@@ -311,3 +322,47 @@ def test_serve_and_sensor_options_name_a_stream() -> None:
     assert source.sample_rate == 20e6 and source.center_freq_hz == 2414.5e6
     zmq_source = open_live("zmq:tcp://127.0.0.1:5555", LiveOptions(extra=r.extra()))
     assert isinstance(zmq_source, IQStreamSource) and zmq_source.sample_rate == 20e6
+
+
+class _Stalling(_Scripted):
+    """Its chunks, then nothing at all (a device or flowgraph that stalled), until stopped."""
+
+    def __init__(self, chunks: list[IQChunk]) -> None:
+        super().__init__(chunks)
+        self.stalled = threading.Event()
+
+    def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
+        yield from super().chunks(stop)
+        self.stalled.set()
+        stop.wait()
+
+
+def test_stalled_stream_warns_keeps_its_bursts_and_stops_cleanly() -> None:
+    # One period (a burst in it, and Inf/NaN samples), then the stream stalls: the burst is
+    # decoded, the bad samples counted; after RATE_CHECK_S the arrival rate says the stream is
+    # slower than --sample-rate (a stall, or a wrong rate: burst times would drift); the
+    # source keeps running and stops when asked.
+    from dronewatch.sources.iq_live import RATE_CHECK_S
+
+    x = _burst_period(0)
+    x[500_000:500_010] = np.inf
+    x[600_000:600_005] = np.nan + 1j
+    source = _Stalling([IQChunk(x)])
+    source.start()
+    frames: list[Frame] = []
+    warned = False
+    deadline = time.monotonic() + RATE_CHECK_S + WAIT_S
+    try:
+        while time.monotonic() < deadline and not (frames and warned):
+            batch = source.get(0.25)
+            if batch is not None:
+                frames += batch.frames
+            warned = any("slower than" in w for w in source.health().detail.get("warnings", []))
+        h = source.health()
+        assert source.stalled.is_set() and h.state is SourceState.RUNNING
+    finally:
+        source.stop()
+    assert [f.payload for f in frames] == [iqplay.blocks()[0]]
+    assert warned and "stalled" in (h.last_error or "")
+    assert h.detail["samples_zeroed"] == 15 and h.detail["samples"] == len(x)
+    assert source.done or source.health().state is SourceState.STOPPED

@@ -422,9 +422,11 @@ def _is_stream(arg: str) -> bool:
 @click.option("--center-freq", type=float,
               help="Centre frequency of raw IQ files and streams, Hz.")
 @click.option("--iq-zmq", "iq_zmq", multiple=True, metavar="URL",
-              help="Receive complex64 IQ from GNU Radio: a ZMQ PUSH sink with "
+              help="Receive IQ from GNU Radio: a ZMQ PUSH sink with "
               "'tcp://127.0.0.1:5555?pattern=pull' (recommended: no loss) or a ZMQ PUB sink "
-              "with tcp://127.0.0.1:5555 (needs --sample-rate; pip install 'dronewatch[sdr]').")
+              "with tcp://127.0.0.1:5555 (needs --sample-rate; pip install 'dronewatch[sdr]'). "
+              "Items are complex floats, or complex shorts with '&format=ci16' (or "
+              "--iq-format ci16): half the bytes.")
 @click.option("--source", "live_specs", multiple=True, metavar="KIND:TARGET",
               help="Also receive from this live source (repeatable), e.g. stream:-, "
               "tcp://HOST:PORT, wifi:IFACE.")

@@ -41,12 +41,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dronewatch.model import Frame
+
+if TYPE_CHECKING:
+    from dronewatch.sources.iq import SampleFormat
 from dronewatch.sources.live import (
     LiveOptions,
     LiveSource,
@@ -55,6 +58,10 @@ from dronewatch.sources.live import (
 )
 
 QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
+#: ... and this much more while the first worker loads the receiver's kernels (a second on a
+#: busy machine): the stream is read from the start, nothing dropped for the warm-up.
+WARM_QUEUE_S = 1.0
+WARM_QUEUE_MAX_SAMPLES = 50_000_000  # (400 MB: wider streams get less than a second)
 SEGMENT_S = 0.1  # the stream is cut into segments this long, one per worker at a time
 LEAD_S = 2e-3  # each segment starts with the previous one's last samples
 EDGE_S = 0.7e-3  # > a burst: a burst starting this close to a segment's end is the next's
@@ -64,6 +71,9 @@ F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
 POLL_S = 0.25
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
+
+
+NO_SAMPLES: npt.NDArray[np.complex64] = np.zeros(0, np.complex64)
 
 
 @dataclass(slots=True)
@@ -76,18 +86,33 @@ class IQChunk:
     center_freq_hz: float | None = None  # the centre from this chunk on (None: unchanged)
     overflow: bool = False  # the device reported an overflow (counted)
     skipped_before: int = 0  # samples read but deliberately not analysed (retune settling)
+    #: Instead of ``samples``: the interleaved components as read, converted by ``raw_format``
+    #: straight into the segment (one pass over the data, no complex64 copy in between).
+    raw: npt.NDArray[Any] | None = None
+    raw_format: SampleFormat | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples) if self.raw is None else len(self.raw) // 2
 
 
 @dataclass(slots=True)
 class _Segment:
-    """A stretch of one epoch for a DSP worker: its samples and the previous one's tail."""
+    """A stretch of one epoch for a DSP worker: the previous one's tail, then its samples,
+    contiguous in a pooled buffer laid out ``[lead area (LEAD_S) | body area (SEGMENT_S)]``."""
 
     seq: int
-    lead: npt.NDArray[np.complex64] | None  # the previous segment's last LEAD_S (same epoch)
-    body: npt.NDArray[np.complex64]
-    start: int  # stream index of body[0]
+    buf: npt.NDArray[np.complex64]
+    lead: int  # samples of the previous segment's tail (same epoch) before the body, or 0
+    body: int  # samples of this segment
+    start: int  # stream index of the body's first sample
     centre: float | None
     final: bool  # the last of its epoch (its bursts up to its end are its own)
+    lead_area: int
+
+    @property
+    def samples(self) -> npt.NDArray[np.complex64]:
+        """Lead and body (a view of ``buf``)."""
+        return self.buf[self.lead_area - self.lead : self.lead_area + self.body]
 
 
 class IQStreamSource(LiveSource):
@@ -104,7 +129,7 @@ class IQStreamSource(LiveSource):
         center_freq_hz: float | None = None,
     ) -> None:
         super().__init__(name, queue_batches=options.queue_batches)
-        from dronewatch.phy.ocusync.receiver import MAX_SAMPLE_RATE_HZ
+        from dronewatch.phy.ocusync.numerology import MAX_SAMPLE_RATE_HZ
 
         if not np.isfinite(sample_rate) or not 10e6 <= sample_rate <= MAX_SAMPLE_RATE_HZ:
             raise ValueError(
@@ -134,12 +159,19 @@ class IQStreamSource(LiveSource):
         self._wq: queue.Queue[_Segment | None] = queue.Queue()
         self._wq_samples = 0  # samples in the work queue
         self._wq_max = max(int(QUEUE_S * self.sample_rate), 2 * int(SEGMENT_S * self.sample_rate))
+        self._wq_max_warm = self._wq_max + min(int(WARM_QUEUE_S * self.sample_rate),
+                                               WARM_QUEUE_MAX_SAMPLES)
         self._lock = threading.Lock()
         self._pending_gap = False
         self._seg_len = int(SEGMENT_S * self.sample_rate)
         self._lead_len = int(LEAD_S * self.sample_rate)
-        self._parts: list[npt.NDArray[np.complex64]] = []  # the segment being filled
-        self._parts_len = 0
+        # The segment being filled, in a pooled buffer [lead area | body area]: the samples
+        # are copied once, into memory that is used again (no fresh pages per segment).
+        self._fill: npt.NDArray[np.complex64] | None = None
+        self._parts_len = 0  # samples in its body area
+        self._pool: list[npt.NDArray[np.complex64]] = []  # free buffers
+        # (at most what is in flight once warm: a full queue, one per worker, the one filling)
+        self._pool_max = -(-self._wq_max // self._seg_len) + self.workers + 1
         self._seg_start = 0  # stream index of its first sample
         self._seg_centre: float | None = center_freq_hz
         self._lead: npt.NDArray[np.complex64] | None = None  # the previous segment's tail
@@ -150,6 +182,9 @@ class IQStreamSource(LiveSource):
         self._cpu: dict[int, float] = {}  # worker -> CPU seconds
         self._checked_spectrum = False
         self._rate_warned = False
+        self._warmed = threading.Event()  # the receiver's kernels are loaded
+        self._caught_up = False  # ... and the samples queued meanwhile are down to QUEUE_S
+        self.warm_up_s: float | None = None  # how long loading them took (health)
 
     # -- what a kind implements ---------------------------------------------------------------
 
@@ -160,9 +195,8 @@ class IQStreamSource(LiveSource):
     # -- the stream ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        from dronewatch.phy.ocusync.receiver import warm_up
-
-        warm_up()  # the kernels, before the first samples (not while they pile up)
+        # The stream is read at once; the first DSP worker loads the receiver's kernels
+        # (warm_up: ~0.4 s of CPU) while the first samples wait in the bounded queue.
         self._stop_flag = stop
         workers = [threading.Thread(target=self._work, args=(k,), daemon=True,
                                     name=f"dronewatch-dsp{k}-{self.name}")
@@ -195,7 +229,7 @@ class IQStreamSource(LiveSource):
 
     def _offer(self, chunk: IQChunk) -> None:
         """Number the chunk's samples and add them to the segment being filled."""
-        n = len(chunk.samples)
+        n = len(chunk)
         if chunk.overflow:
             self.overflows += 1
         if chunk.dropped_before > 0:
@@ -226,72 +260,124 @@ class IQStreamSource(LiveSource):
             self._seg_centre = self.center_freq_hz
         self.samples += n
         self.samples_received += n
-        x = chunk.samples
-        while len(x):
-            take = min(len(x), self._seg_len - self._parts_len)
-            self._parts.append(x[:take])
+        done = 0
+        while done < n:
+            take = min(n - done, self._seg_len - self._parts_len)
+            if self._fill is None:
+                self._fill = self._take_buffer()
+            at = self._lead_len + self._parts_len
+            dst = self._fill[at : at + take]
+            if chunk.raw is not None and chunk.raw_format is not None:
+                # (numpy until the DSP worker has loaded the compiled kernels: the reader
+                # never waits for the compiler)
+                chunk.raw_format.convert_into(chunk.raw[2 * done : 2 * (done + take)], dst,
+                                              compiled=self._warmed.is_set())
+            else:
+                dst[:] = chunk.samples[done : done + take]
             self._parts_len += take
-            x = x[take:]
+            done += take
             if self._parts_len >= self._seg_len:
                 self._dispatch(final=False)
-                if len(x):
-                    self._seg_start = self.samples - len(x)
+                if done < n:
+                    self._seg_start = self.samples - (n - done)
                     self._seg_centre = self.center_freq_hz
 
     def _dispatch(self, final: bool) -> None:
         """Queue the filled segment (with the previous one's tail) or drop it, counted."""
-        if self._parts_len == 0:
+        if self._parts_len == 0 or self._fill is None:
             return
-        body = self._parts[0] if len(self._parts) == 1 else np.concatenate(self._parts)
-        self._parts, self._parts_len = [], 0
-        seg = _Segment(self._seq, self._lead, body, self._seg_start, self._seg_centre, final)
+        buf, n = self._fill, self._parts_len
+        self._fill, self._parts_len = None, 0
+        lead = 0
+        if self._lead is not None:
+            lead = len(self._lead)
+            buf[self._lead_len - lead : self._lead_len] = self._lead
+        seg = _Segment(self._seq, buf, lead, n, self._seg_start, self._seg_centre, final,
+                       self._lead_len)
         self._seq += 1
         # Its tail leads the next segment in: a burst across the boundary is whole there.
+        body = buf[self._lead_len : self._lead_len + n]
         self._lead = None if final else body[-self._lead_len :].copy()
-        n = len(body)
         if self.backpressure:
-            while self._wq_samples > 0 and self._wq_samples + n > self._wq_max:
+            while self._wq_samples > 0 and self._wq_samples + n > self._queue_limit():
                 if self._stop_flag is not None and self._stop_flag.is_set():
                     break
                 time.sleep(0.002)
         with self._lock:
-            full = self._wq_samples + n > self._wq_max and self._wq_samples > 0
+            full = self._wq_samples + n > self._queue_limit() and self._wq_samples > 0
             if not full:
                 self._wq_samples += n
         if full:  # the DSP fell behind: drop this segment whole, counted
             self.blocks_dropped += 1
             self.dropped_samples += n
+            self._give_buffer(buf)
             self._finished(seg.seq, [])
             return
         self._wq.put(seg)
 
+    def _queue_limit(self) -> int:
+        """The warm-up's larger queue holds until the workers have caught up with what piled
+        up meanwhile (shrinking it at once would drop the next segments)."""
+        if self._caught_up:
+            return self._wq_max
+        if self._warmed.is_set() and self._wq_samples <= self._wq_max:
+            self._caught_up = True
+            return self._wq_max
+        return self._wq_max_warm
+
+    def _take_buffer(self) -> npt.NDArray[np.complex64]:
+        with self._lock:
+            if self._pool:
+                return self._pool.pop()
+        return np.empty(self._lead_len + self._seg_len, np.complex64)
+
+    def _give_buffer(self, buf: npt.NDArray[np.complex64]) -> None:
+        """A segment's buffer is free again (at most the segments in flight are kept)."""
+        with self._lock:
+            if len(self._pool) < self._pool_max:
+                self._pool.append(buf)  # (beyond: the warm-up's extra buffers are freed)
+
     def _work(self, k: int) -> None:
         """A DSP worker: one receiver per segment (the workers share the queue)."""
-        from dronewatch.phy.ocusync.receiver import Receiver
-
         cpu0 = time.thread_time()
         try:
+            if k == 0:
+                t0 = time.monotonic()
+                try:
+                    from dronewatch.phy.ocusync.receiver import warm_up
+
+                    warm_up()  # kernels loaded before the first segment, not during a burst
+                    self.warm_up_s = time.monotonic() - t0
+                finally:
+                    self._warmed.set()  # (a failure shows in the segments' decoding)
+            else:
+                while not self._warmed.wait(POLL_S):
+                    if self._stop_flag is not None and self._stop_flag.is_set():
+                        return
+            from dronewatch.phy.ocusync.receiver import Receiver
+
             while True:
                 seg = self._wq.get()
                 if seg is None:
                     self._wq.put(None)  # for the other workers
                     return
+                x = seg.samples
                 if not self._checked_spectrum:
-                    self._check_spectrum(seg.body)
-                lead = seg.lead if seg.lead is not None else np.zeros(0, np.complex64)
-                x = np.concatenate([lead, seg.body]) if len(lead) else seg.body
+                    self._check_spectrum(x[seg.lead :])
                 rx = Receiver(self.sample_rate, center_freq_hz=seg.centre)
-                results = rx.feed(x) + rx.flush()
+                results = rx.run(x)  # in place: no copy of the segment
                 # Each burst start belongs to exactly one segment: [start - edge, end - edge)
                 # (the last of an epoch to its end); its tail's bursts are whole in the next.
                 edge = int(EDGE_S * self.sample_rate)
-                base = seg.start - len(lead)
-                lo = seg.start - edge if len(lead) else seg.start
-                hi = seg.start + len(seg.body) - (0 if seg.final else edge)
+                base = seg.start - seg.lead
+                lo = seg.start - edge if seg.lead else seg.start
+                hi = seg.start + seg.body - (0 if seg.final else edge)
                 mine = [r for r in results if lo <= base + r.sample_offset < hi]
                 frames = self._frames(mine, base, seg.centre)
+                del x
+                self._give_buffer(seg.buf)
                 with self._lock:
-                    self._wq_samples -= len(seg.body)
+                    self._wq_samples -= seg.body
                     self._zeroed += rx.stats.samples_zeroed
                 self._finished(seg.seq, frames)
                 self._cpu[k] = time.thread_time() - cpu0
@@ -372,6 +458,7 @@ class IQStreamSource(LiveSource):
             "crc_failed": self.crc_failed,
             "dsp_cpu_s": round(self.cpu_s, 3),
             "queued_samples": self._wq_samples,
+            "warm_up_s": None if self.warm_up_s is None else round(self.warm_up_s, 3),
         }
         if self._first_mono is not None:
             wall = time.monotonic() - self._first_mono
@@ -448,16 +535,23 @@ class _Decoder:
         self.fmt = fmt
         self._rest = b""
 
-    def feed(self, data: bytes) -> npt.NDArray[np.complex64]:
+    def feed(self, data: bytes | memoryview) -> npt.NDArray[np.complex64]:
+        out: npt.NDArray[np.complex64] = self.fmt.convert(self.components(data))
+        return out
+
+    def chunk(self, data: bytes | memoryview, **kw: Any) -> IQChunk:
+        """The whole samples of ``data`` (and what was left over before) as a chunk of raw
+        components, converted when the stream copies them into a segment."""
+        return IQChunk(NO_SAMPLES, raw=self.components(data), raw_format=self.fmt, **kw)
+
+    def components(self, data: bytes | memoryview) -> npt.NDArray[Any]:
         if self._rest:
-            data = self._rest + data
+            data = self._rest + bytes(data)
         size = self.fmt.sample_bytes
         whole = len(data) // size * size
-        self._rest = data[whole:]
+        self._rest = bytes(data[whole:])  # (a copy: ``data`` may be a reused buffer)
         count = whole // self.fmt.component.itemsize
-        raw = np.frombuffer(data, dtype=self.fmt.component, count=count)
-        out: npt.NDArray[np.complex64] = self.fmt.convert(raw)
-        return out
+        return np.frombuffer(data, dtype=self.fmt.component, count=count)
 
     @property
     def pending(self) -> int:
@@ -512,16 +606,17 @@ class RawIQSource(IQStreamSource):
             yield from self._file_chunks(stop)
 
     def _file_chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
-        from dronewatch.sources.stream import fd_reads, open_input
+        from dronewatch.sources.stream import fd_reads_into, open_input
 
         fd, own = open_input(self.target, "an IQ stream")
         with contextlib.suppress(OSError):  # a larger pipe buffer: fewer, larger reads
             fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
         dec = _Decoder(self.fmt)
+        buf = bytearray(READ_BYTES)  # reused: each chunk is taken in before the next read
         try:
-            for data in fd_reads(fd, stop, READ_BYTES):
+            for data in fd_reads_into(fd, stop, buf):
                 self.bytes_read += len(data)
-                yield IQChunk(dec.feed(data))
+                yield dec.chunk(data)
         finally:
             if own:
                 os.close(fd)
@@ -538,7 +633,7 @@ class RawIQSource(IQStreamSource):
             for data in socket_reads(sock, stop, READ_BYTES):
                 self.bytes_read += len(data)
                 # a new connection: samples between the two are lost (how many is unknown)
-                yield IQChunk(dec.feed(data), gap=first and self.connections > 1)
+                yield dec.chunk(data, gap=first and self.connections > 1)
                 first = False
             if not stop.is_set():
                 raise SourceError(f"{self.name} closed the stream; connecting again")

@@ -1,4 +1,4 @@
-"""GNU Radio ZMQ IQ -> DJI DroneID frames: ``zmq:tcp://127.0.0.1:5555[?pattern=pull]``.
+"""GNU Radio ZMQ IQ -> DJI DroneID frames: ``zmq:tcp://127.0.0.1:5555[?pattern=pull][&format=ci16]``.
 
 Two GNU Radio sinks are read: *ZMQ PUSH Sink* with ``?pattern=pull`` (recommended: PUSH/PULL
 has back-pressure, the flowgraph waits for this reader and no message is lost) and *ZMQ PUB
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dronewatch.sources.iq_live import (
+    NO_SAMPLES,
     POLL_S,
     IQChunk,
     IQStreamSource,
@@ -39,6 +40,8 @@ from dronewatch.sources.live import LiveOptions, LiveSource, SourceFatal
 #: ZMQ drops beyond it is unseen (PUB/SUB has no sequence numbers); the source's own drops
 #: are counted.
 RCVHWM = 64
+#: At most this much is taken from the socket per chunk (the messages that are waiting).
+DRAIN_BYTES = 8 << 20
 
 
 #: ``?pattern=`` spellings -> our socket type: GNU Radio's PUSH sink is read with PULL,
@@ -46,25 +49,40 @@ RCVHWM = 64
 PATTERNS = ("pull", "sub")
 
 
-def parse_target(target: str) -> tuple[str, str]:
-    """``tcp://h:p?pattern=pull`` -> (``tcp://h:p``, ``pull``); the default pattern is ``sub``."""
+def parse_target(target: str) -> tuple[str, str, str | None]:
+    """``tcp://h:p?pattern=pull&format=ci16`` -> (``tcp://h:p``, ``pull``, ``ci16``); the
+    default pattern is ``sub``, the format None (``--iq-format``, else cf32)."""
+    from dronewatch.sources.iq import RAW_FORMATS
+
     url, _, query = target.partition("?")
     pattern = "sub"
+    fmt: str | None = None
     for item in filter(None, query.split("&")):
         key, _, value = item.partition("=")
-        if key != "pattern" or value.lower() not in PATTERNS:
+        if key == "pattern" and value.lower() in PATTERNS:
+            pattern = value.lower()
+        elif key == "format" and value.lower() in RAW_FORMATS:
+            fmt = value.lower()
+        else:
             raise ValueError(f"ZMQ IQ stream {target!r}: unknown option {item!r} "
                              "(expected pattern=pull for a ZMQ PUSH Sink or pattern=sub for a "
-                             "ZMQ PUB Sink)")
-        pattern = value.lower()
-    return url, pattern
+                             "ZMQ PUB Sink, format=cf32 (Complex Float) or format=ci16 (Complex "
+                             "Short items))")
+    return url, pattern, fmt
 
 
 class ZmqIQSource(IQStreamSource):
     """complex64 messages from GNU Radio's ZMQ PUSH Sink (PULL) or ZMQ PUB Sink (SUB)."""
 
     def __init__(self, target: str, options: LiveOptions) -> None:
-        target, self.pattern = parse_target(target)
+        from dronewatch.sources.iq import raw_format
+
+        target, self.pattern, fmt = parse_target(target)
+        fmt = fmt or options.extra.get("iq_format") or options.extra.get("sdr_format") or "cf32"
+        try:
+            self.fmt = raw_format(str(fmt))
+        except Exception as exc:  # Unsupported: an unknown --iq-format
+            raise ValueError(f"ZMQ IQ stream {target!r}: {exc}") from exc
         if not target.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError(f"ZMQ IQ stream {target!r}: expected zmq:tcp://HOST:PORT")
         rate = stream_rate(options.extra)
@@ -72,12 +90,14 @@ class ZmqIQSource(IQStreamSource):
             raise ValueError(f"ZMQ IQ stream {target!r}: needs --sample-rate (serve/sensor: "
                              "--sdr-rate)")
         super().__init__(f"zmq:{target}", options, rate, stream_centre(options.extra))
+        self.integer_samples = self.fmt.component.kind in "iu"
         self.url = target
         self.messages = 0
         self._rest = b""
 
     def detail(self) -> dict[str, Any]:
-        return {**super().detail(), "messages": self.messages, "pattern": self.pattern}
+        return {**super().detail(), "messages": self.messages, "pattern": self.pattern,
+                "format": self.fmt.datatype}
 
     def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
         try:
@@ -99,15 +119,32 @@ class ZmqIQSource(IQStreamSource):
             while not stop.is_set():
                 if not poller.poll(int(POLL_S * 1000)):
                     continue
-                msg = sock.recv(copy=False)
-                self.messages += 1
-                data: Any = msg.buffer  # no copy of the samples
+                # Every message already here, at once: GNU Radio sends one per work() call
+                # (tens of kB), and a chunk per message costs the reader more than the copy
+                # that joins them.
+                parts: list[Any] = []
+                size_b = 0
+                while size_b < DRAIN_BYTES:
+                    try:
+                        msg = sock.recv(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self.messages += 1
+                    parts.append(msg.buffer)  # no copy of the samples
+                    size_b += len(parts[-1])
+                if not parts:
+                    continue
+                data: Any = parts[0] if len(parts) == 1 else b"".join(parts)
                 if self._rest:
                     data = self._rest + bytes(data)
-                whole = len(data) // 8 * 8
+                size = self.fmt.sample_bytes
+                whole = len(data) // size * size
                 self._rest = bytes(data[whole:])
                 if whole:
-                    yield IQChunk(np.frombuffer(data, dtype=np.complex64, count=whole // 8))
+                    raw = np.frombuffer(data, dtype=self.fmt.component,
+                                        count=whole // self.fmt.component.itemsize)
+                    # converted straight into the stream's segment (one pass, no copy)
+                    yield IQChunk(NO_SAMPLES, raw=raw, raw_format=self.fmt)
         finally:
             sock.close(0)
 

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
-import scipy.ndimage
-import scipy.signal
 
 from dronewatch.jit import njit
+from dronewatch.phy.ocusync.filters import gamma_quantile, maximum_filter2d, uniform_filter1d
 from dronewatch.phy.ocusync.numerology import BANDWIDTH_HZ
 
 BIN_TARGET_HZ = 0.75e6
@@ -71,42 +69,93 @@ def grid_for(sample_rate: float, stride: int = 1) -> Grid:
 def power_map(
     x: npt.NDArray[np.complex64], grid: Grid, stride: int = 1, workers: int = 2
 ) -> npt.NDArray[np.float32]:
-    """Per-cell, per-bin power, shape (n_cells, nbin), bins in ascending frequency."""
+    """Per-cell, per-bin power, shape (n_cells, nbin), bins in ascending frequency.
+
+    Every ``stride``-th ``nbin``-sample block is transformed by a compiled radix-2 FFT fused
+    with the power sum (no spectrum array; scipy's FFT, whose import cost a live source a
+    sixth of its start-up, is not needed). ``workers`` is kept for callers (unused)."""
     n_cells = len(x) // grid.cell
     if n_cells == 0:
         return np.zeros((0, grid.nbin), dtype=np.float32)
-    blocks = x[: n_cells * grid.cell].reshape(n_cells, grid.frames_per_cell, grid.nbin)
-    if stride > 1:
-        blocks = blocks[:, ::stride, :]
-    # A (periodic) Hann window keeps the leakage skirts of strong bursts out of neighbouring
-    # channels. It is applied after the FFT, as the exact 3-tap kernel (-1/4, 1/2, -1/4)
-    # over neighbouring bins, inside _cell_power: no windowed copy of the samples.
-    spec = scipy.fft.fft(blocks, axis=2, workers=workers)
     out = np.empty((n_cells, grid.nbin), dtype=np.float32)
-    _cell_power(spec, out)
+    bitrev, twr, twi = _fft_tables(grid.nbin)
+    _cell_power_fft(np.ascontiguousarray(x[: n_cells * grid.cell]), n_cells,
+                    grid.frames_per_cell, stride, bitrev, twr, twi, out)
     return out
 
 
+_TABLES: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float32],
+                         npt.NDArray[np.float32]]] = {}
+
+
+def _fft_tables(n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32],
+                                 npt.NDArray[np.float32]]:
+    """(bit-reversal permutation, twiddle cos, twiddle -sin) of an ``n``-point FFT."""
+    if n not in _TABLES:
+        bits = n.bit_length() - 1
+        if 1 << bits != n:
+            raise ValueError(f"FFT size {n} is not a power of two")
+        k = np.arange(n)
+        rev = np.zeros(n, np.int64)
+        for b in range(bits):
+            rev |= ((k >> b) & 1) << (bits - 1 - b)
+        w = np.exp(-2j * np.pi * np.arange(n // 2) / n)
+        _TABLES[n] = (rev, w.real.astype(np.float32), w.imag.astype(np.float32))
+    return _TABLES[n]
+
+
 @njit()
-def _cell_power(spec: npt.NDArray[np.complex64], out: npt.NDArray[np.float32]) -> None:
-    """out[c, shifted bin] = mean over frames of |Hann-windowed spec[c, f, bin]|^2
-    (fftshift order); the window is the circular 3-tap kernel over bins."""
-    n_cells, n_frames, nbin = spec.shape
+def _cell_power_fft(
+    x: npt.NDArray[np.complex64], n_cells: int, frames: int, stride: int,
+    bitrev: npt.NDArray[np.int64], twr: npt.NDArray[np.float32], twi: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+) -> None:
+    """out[c, shifted bin] = mean over the cell's used blocks (every ``stride``-th of
+    ``frames``) of |Hann-windowed FFT|^2 (fftshift order); the periodic Hann window is the
+    exact circular 3-tap kernel (-1/4, 1/2, -1/4) over bins, applied after the FFT. The
+    cell's blocks are transformed together (innermost loop over blocks: vectorised)."""
+    nbin = bitrev.size
     half = nbin // 2
+    cell = frames * nbin
+    nb = frames // stride
     h0, h1 = np.float32(0.5), np.float32(0.25)
-    row = np.zeros(nbin, dtype=np.float32)
+    re = np.empty((nbin, nb), dtype=np.float32)
+    im = np.empty((nbin, nb), dtype=np.float32)
     for c in range(n_cells):
-        row[:] = 0.0
-        for f in range(n_frames):
-            s = spec[c, f]
-            for b in range(nbin):
-                lo = b - 1 if b > 0 else nbin - 1
-                hi = b + 1 if b < nbin - 1 else 0
-                vr = h0 * s[b].real - h1 * (s[lo].real + s[hi].real)
-                vi = h0 * s[b].imag - h1 * (s[lo].imag + s[hi].imag)
-                row[b] += vr * vr + vi * vi
+        for f in range(nb):
+            base = c * cell + f * stride * nbin
+            for k in range(nbin):
+                v = x[base + bitrev[k]]
+                re[k, f] = v.real
+                im[k, f] = v.imag
+        m = 2
+        while m <= nbin:
+            hm = m // 2
+            step = nbin // m
+            for start in range(0, nbin, m):
+                for j in range(hm):
+                    wr = twr[j * step]
+                    wi = twi[j * step]
+                    a = start + j
+                    b = a + hm
+                    ra, ia, rb, ib = re[a], im[a], re[b], im[b]
+                    for f in range(nb):
+                        tr = wr * rb[f] - wi * ib[f]
+                        ti = wr * ib[f] + wi * rb[f]
+                        rb[f] = ra[f] - tr
+                        ib[f] = ia[f] - ti
+                        ra[f] += tr
+                        ia[f] += ti
+            m *= 2
         for b in range(nbin):
-            out[c, (b + half) % nbin] = row[b] / n_frames
+            lo = b - 1 if b > 0 else nbin - 1
+            hi = b + 1 if b < nbin - 1 else 0
+            acc = np.float32(0.0)
+            for f in range(nb):
+                vr = h0 * re[b, f] - h1 * (re[lo, f] + re[hi, f])
+                vi = h0 * im[b, f] - h1 * (im[lo, f] + im[hi, f])
+                acc += vr * vr + vi * vi
+            out[c, (b + half) % nbin] = acc / nb
 
 
 def detect(
@@ -136,9 +185,8 @@ def detect(
     excess = pm / floor[None, :] - 1.0
     # No wrap-around: a band hanging over the capture edge is not a decodable burst, and
     # wrapping would make edge bins local maxima fed by the other edge.
-    band = scipy.ndimage.uniform_filter1d(excess, grid.box_bins, axis=1, mode="constant")
-    box = scipy.ndimage.uniform_filter1d(band, grid.box_cells, axis=0, mode="constant",
-                                         origin=-(grid.box_cells // 2))
+    band = uniform_filter1d(excess, grid.box_bins, axis=1)
+    box = uniform_filter1d(band, grid.box_cells, axis=0, origin=-(grid.box_cells // 2))
     valid = n_cells - grid.box_cells + 1
     box = box[:valid]
     sigma = 1.0 / np.sqrt(m * grid.box_bins * grid.box_cells)
@@ -203,8 +251,7 @@ def _local_maxima(
     for run in np.split(hot, breaks):
         lo, hi = max(0, int(run[0]) - pad), min(box.shape[0], int(run[-1]) + pad + 1)
         sub = box[lo:hi]
-        mx = scipy.ndimage.maximum_filter(sub, size=(size_t, size_f), mode="constant",
-                                          cval=-np.inf)
+        mx = maximum_filter2d(sub, (size_t, size_f))
         t, f = np.nonzero((sub == mx) & (sub > threshold))
         ts_all.append(t + lo)
         fs_all.append(f)
@@ -218,7 +265,5 @@ def _quantile_bias(m: int, q: float) -> float:
     """Ratio of the q-quantile to the mean of a Gamma(m, 1/m) variable."""
     key = (m, q)
     if key not in _BIAS:
-        import scipy.stats
-
-        _BIAS[key] = float(scipy.stats.gamma.ppf(q, m, scale=1.0 / m))
+        _BIAS[key] = gamma_quantile(q, m)
     return _BIAS[key]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.ndimage
 
-from dronewatch.phy.ocusync.numerology import CARRIER_OFFSETS, LAYOUTS, Layout
+from dronewatch.phy.ocusync.filters import uniform_filter1d
+from dronewatch.phy.ocusync.numerology import CARRIER_OFFSETS, LAYOUTS, NFFT, Layout
 from dronewatch.phy.ocusync.ofdm import reference_carriers
 
 SMOOTH_WIDTH = 15
@@ -57,6 +57,13 @@ _PAIR_LAG = np.flatnonzero(
 )
 
 
+def delay_samples(h: npt.NDArray[np.complex128]) -> float:
+    """Delay (samples at 15.36 MS/s, fractional) of a channel response from the start of
+    the FFT window it was measured with: its mean phase slope across carriers, which a delay
+    of d samples makes -2 pi d / NFFT per carrier (the centroid of a multipath channel)."""
+    return -_slope(h) * NFFT / (2.0 * np.pi)
+
+
 def _slope(r: npt.NDArray[np.complex128]) -> float:
     """Mean phase slope (rad per carrier) of ``r``: coarse from neighbours (unambiguous up to
     +-pi per carrier), then refined over pairs LAG carriers apart (LAG times the lever arm)."""
@@ -72,9 +79,9 @@ def smooth(h: npt.NDArray[np.complex128], width: int = SMOOTH_WIDTH) -> npt.NDAr
         return h.copy()
     b0 = _slope(h)
     flat = h * np.exp(-1j * b0 * _K)
-    num_r = scipy.ndimage.uniform_filter1d(flat.real, width, mode="constant")
-    num_i = scipy.ndimage.uniform_filter1d(flat.imag, width, mode="constant")
-    den = scipy.ndimage.uniform_filter1d(np.ones(len(h)), width, mode="constant")
+    num_r = uniform_filter1d(flat.real, width)
+    num_i = uniform_filter1d(flat.imag, width)
+    den = uniform_filter1d(np.ones(len(h)), width)
     out: npt.NDArray[np.complex128] = ((num_r + 1j * num_i) / den) * np.exp(1j * b0 * _K)
     return out
 

@@ -18,6 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 FS: float = 15.36e6  # processing sample rate
+#: Widest capture rate the receiver reads (an Ettus X310 records 200 MS/s): its window store
+#: grows with the rate (about 0.8 GB a GS/s), so a wider one is refused before allocating.
+MAX_SAMPLE_RATE_HZ: float = 250e6
 NFFT: int = 1024
 SUBCARRIER_HZ: float = 15e3
 N_CARRIERS: int = 600  # used carriers, DC excluded

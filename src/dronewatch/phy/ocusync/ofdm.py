@@ -6,7 +6,6 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
 
 from dronewatch.phy.ocusync.numerology import (
     BITS_PER_SYMBOL,
@@ -77,7 +76,7 @@ def modulate(grid: npt.NDArray[np.complexfloating], layout: Layout) -> npt.NDArr
     full = np.zeros((spec.n_symbols, NFFT), dtype=np.complex128)
     full[:, CARRIER_BINS] = grid
     # Scale so that the time-domain samples have unit mean power.
-    sym = scipy.fft.ifft(full, axis=1) * (NFFT / np.sqrt(N_CARRIERS))
+    sym = np.fft.ifft(full, axis=1) * (NFFT / np.sqrt(N_CARRIERS))
     parts = []
     for i, cp in enumerate(spec.cp):
         parts.append(sym[i, NFFT - cp :])
@@ -90,6 +89,6 @@ def demodulate_at(
 ) -> npt.NDArray[np.complex128]:
     """FFT of 1024-sample windows starting at ``starts``; used carriers, shape (n, 600)."""
     idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(NFFT)[None, :]
-    spec = scipy.fft.fft(x[idx].astype(np.complex128), axis=1) * (np.sqrt(N_CARRIERS) / NFFT)
+    spec = np.fft.fft(x[idx].astype(np.complex128), axis=1) * (np.sqrt(N_CARRIERS) / NFFT)
     out: npt.NDArray[np.complex128] = spec[:, CARRIER_BINS]
     return out

@@ -24,24 +24,29 @@ from dronewatch.jit import njit
 from dronewatch.phy.ocusync.coding import decode_llrs
 from dronewatch.phy.ocusync.demod import burst_llrs
 from dronewatch.phy.ocusync.detect import Candidate, DetectorConfig, detect
-from dronewatch.phy.ocusync.equalise import estimate
-from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, Layout
+from dronewatch.phy.ocusync.equalise import delay_samples, estimate
+from dronewatch.phy.ocusync.numerology import FS, LAYOUTS, MAX_SAMPLE_RATE_HZ, Layout
 from dronewatch.phy.ocusync.ofdm import demodulate_at
 from dronewatch.phy.ocusync.resample import resample
 from dronewatch.phy.ocusync.scrambler import descramble_llrs
 from dronewatch.phy.ocusync.sync import BACKOFF, SyncResult, synchronise
 
+#: Largest fine-timing correction (samples at 15.36 MS/s) taken from the channel's slope.
+MAX_FINE = 8.0
 PRE_S = 200e-6  # segment margin before the coarse start
 POST_S = 900e-6  # segment end after the coarse start
 SEARCH_S = 125e-6  # core start searched within +- this of the coarse start
 PREROLL_S = 1.0e-3
 OVERLAP_S = 1.2e-3
+#: Two CRC-checked decodes of one payload this close in time, one of them this much weaker,
+#: are one transmission and its echo (an image or a leak of a very strong burst into another
+#: candidate): reported once, the stronger. (A drone repeating a block on another channel
+#: would be heard at about the same strength: both are kept.)
+ECHO_S = 2e-3
+ECHO_DB = 20.0
 #: A window also takes candidates this far outside its own span (duplicates are dropped).
 EDGE_S = 150e-6
 WINDOW_S = 0.1
-#: Widest sample rate read (an Ettus X310 records 200 MS/s): the receiver's window store
-#: grows with the rate (about 0.8 GB a GS/s), so a wider one is refused before allocating.
-MAX_SAMPLE_RATE_HZ = 250e6
 #: A sample component larger than this is no radio measurement (integer formats scale to
 #: +-1, float recorders stay far below): like NaN and Inf it would swamp the power of every
 #: window it is in and hide the bursts there, so it is zeroed (and counted).
@@ -86,6 +91,7 @@ class ReceiverStats:
     crc_ok: int = 0
     crc_failed: int = 0
     samples_zeroed: int = 0  # not finite, or beyond MAX_SAMPLE_MAGNITUDE
+    echoes: int = 0  # second decodes of one transmission (image, leak), not reported
 
 
 def decode_baseband(
@@ -113,7 +119,12 @@ def decode_baseband(
     channel = estimate(carriers, sync.layout)
     llrs = descramble_llrs(burst_llrs(carriers, sync.layout, channel))
     block = decode_llrs(llrs, max_iterations=max_iterations)
+    # Sub-sample timing: the channel's delay from the FFT windows' start (BACKOFF samples
+    # before each symbol) says where the burst really starts; bounded to the CP (a noisy
+    # slope must not move the start by more than the sync could be off).
+    fine = delay_samples(channel.h) - BACKOFF
     core = BurstResultCore(
+        timing_fine=float(np.clip(fine, -MAX_FINE, MAX_FINE)),
         snr_db=channel.snr_db,
         crc_ok=block.crc_ok,
         payload=block.payload,
@@ -127,6 +138,7 @@ def decode_baseband(
 class BurstResultCore:
     """What :func:`decode_baseband` learnt about one burst (before stream bookkeeping)."""
 
+    timing_fine: float  # samples at 15.36 MS/s to add to the start (sub-sample timing)
     snr_db: float
     crc_ok: bool
     payload: bytes | None
@@ -163,8 +175,8 @@ class Receiver:
         self._overlap = int(OVERLAP_S * fs)
         self._hop = max(int(self.config.window_s * fs), 4 * self._overlap)
         # Fixed store: preroll + one window (hop + overlap); memory is bounded whatever the
-        # capture length or chunk size.
-        self._store = np.zeros(self._preroll + self._hop + self._overlap, dtype=np.complex64)
+        # capture length or chunk size. Allocated by the first ``feed`` (``run`` needs none).
+        self._store = np.zeros(0, dtype=np.complex64)
         self._len = 0  # valid samples in _store
         self._buf_start = 0  # stream index of _store[0]
         self._next = 0  # stream index where the next hop begins
@@ -178,8 +190,50 @@ class Receiver:
         return self._store[: self._len]
 
     # -- streaming -----------------------------------------------------------------------
+    def run(self, x: npt.NDArray[np.complexfloating]) -> list[BurstResult]:
+        """Every burst of a whole capture in memory: ``feed(x) + flush()`` with the same
+        windows, analysed in place (no copy of ``x``; ``x`` itself is never modified)."""
+        if self._len or self._next:
+            raise RuntimeError("Receiver.run: a fresh receiver analyses a whole capture")
+        x = np.asarray(x, dtype=np.complex64).ravel()
+        if not _all_sane(x.view(np.float32), MAX_SAMPLE_MAGNITUDE):
+            x = x.copy()
+            self._sanitise(x)
+        out: list[BurstResult] = []
+        n = len(x)
+        lo = 0
+        while lo + self._hop + self._overlap <= n:
+            self._view(x, lo, lo + self._hop + self._overlap)
+            out.extend(self._window(lo, lo + self._hop))
+            lo += self._hop
+        if lo < n:
+            self._view(x, lo, n)
+            out.extend(self._window(lo, n))
+        self._next = n
+        self._store = np.zeros(0, dtype=np.complex64)  # (no reference to x kept)
+        self._len = 0
+        self._buf_start = n
+        return out
+
+    def _view(self, x: npt.NDArray[np.complex64], lo: int, hi: int) -> None:
+        """Make x[lo - preroll : hi] the store, as ``feed`` would hold it for window lo."""
+        start = max(0, lo - self._preroll)
+        self._store = x[start:hi]
+        self._len = hi - start
+        self._buf_start = start
+
+    def _sanitise(self, dst: npt.NDArray[np.complex64]) -> None:
+        """NaN / Inf / absurd samples (a broken file or driver): zeroed, counted."""
+        parts = dst.view(np.float32).reshape(-1, 2)
+        bad = ~(np.abs(parts) <= MAX_SAMPLE_MAGNITUDE).all(axis=1)  # NaN fails <=
+        dst[bad] = 0
+        self.stats.samples_zeroed += int(bad.sum())
+
     def feed(self, chunk: npt.NDArray[np.complexfloating]) -> list[BurstResult]:
         chunk = np.asarray(chunk, dtype=np.complex64).ravel()
+        if len(self._store) == 0:  # the first feed (or the first after ``run``)
+            self._store = np.zeros(self._preroll + self._hop + self._overlap,
+                                   dtype=np.complex64)
         out: list[BurstResult] = []
         pos = 0
         while pos < len(chunk):
@@ -188,11 +242,7 @@ class Receiver:
             dst = self._store[self._len : self._len + n]
             dst[:] = chunk[pos : pos + n]
             if not _all_sane(dst.view(np.float32), MAX_SAMPLE_MAGNITUDE):
-                # NaN / Inf / absurd samples (a broken file or driver): zero them, keep the rest.
-                parts = dst.view(np.float32).reshape(-1, 2)
-                bad = ~(np.abs(parts) <= MAX_SAMPLE_MAGNITUDE).all(axis=1)  # NaN fails <=
-                dst[bad] = 0
-                self.stats.samples_zeroed += int(bad.sum())
+                self._sanitise(dst)
             self._len += n
             pos += n
             while self._buf_start + self._len >= self._next + self._hop + self._overlap:
@@ -243,6 +293,18 @@ class Receiver:
             res = self._decode_candidate(x, base, cand)
             if res is None or self._duplicate(res):
                 continue
+            twin = self._same_transmission(res)
+            if twin is not None:
+                # One transmission decoded twice (an image or a leak of a very strong burst
+                # into another channel's candidate): the stronger decode stands.
+                self.stats.echoes += 1
+                if twin.snr_db >= res.snr_db or twin not in out:
+                    continue
+                out.remove(twin)
+                self._recent.remove(twin)
+                self._recent.append(res)
+                out.append(res)
+                continue
             self.stats.synced += 1
             if res.crc_ok:
                 self.stats.crc_ok += 1
@@ -260,6 +322,19 @@ class Receiver:
             abs(r.sample_offset - coarse) < tol and abs(r.freq_offset_hz - freq_hz) < 1.5e6
             for r in self._recent
         )
+
+    def _same_transmission(self, res: BurstResult) -> BurstResult | None:
+        """A decode of the same payload within ``ECHO_S`` of this one and ``ECHO_DB`` stronger
+        or weaker, at any frequency."""
+        if not res.crc_ok:
+            return None
+        tol = int(ECHO_S * self.sample_rate)
+        for r in self._recent:
+            if (r.crc_ok and r.payload == res.payload
+                    and abs(r.sample_offset - res.sample_offset) < tol
+                    and abs(r.snr_db - res.snr_db) >= ECHO_DB):
+                return r
+        return None
 
     def _duplicate(self, res: BurstResult) -> bool:
         tol = int(300e-6 * self.sample_rate)
@@ -296,7 +371,7 @@ class Receiver:
         if got is None:
             return None
         sync, start, core = got
-        offset = base + a + round(start * fs / FS)
+        offset = base + a + round((start + core.timing_fine) * fs / FS)
         payload, crc_ok, iterations, combined = core.payload, core.crc_ok, core.iterations, 1
         if not crc_ok and self.config.combine_depth > 0:
             payload, iterations, combined = self._chase(offset, core.llrs)
@@ -356,7 +431,7 @@ def receive(
 ) -> list[BurstResult]:
     """Every burst in one in-memory capture."""
     rx = Receiver(sample_rate, center_freq_hz=center_freq_hz, config=config)
-    return rx.feed(x) + rx.flush()
+    return rx.run(x)
 
 
 _WARM = False

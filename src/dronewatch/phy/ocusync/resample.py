@@ -7,8 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-import scipy.signal
 
+from dronewatch.phy.ocusync.filters import kaiser_lowpass, kaiser_order, resample_poly
 from dronewatch.phy.ocusync.numerology import FS
 
 #: Passband edge and stopband start (Hz) of the anti-alias filter when going down to 15.36
@@ -39,13 +39,10 @@ def design_filter(up: int, down: int, fs_in: float) -> npt.NDArray[np.float64]:
     f_stop = min(max(STOP_HZ, fs_out - f_pass) if fs_out < fs_in else fs_in - f_pass, fs_up / 2)
     f_stop = max(f_stop, f_pass * 1.05)
     width = (f_stop - f_pass) / (fs_up / 2.0)
-    numtaps, beta = scipy.signal.kaiserord(ATTEN_DB, width)
+    numtaps, beta = kaiser_order(ATTEN_DB, width)
     numtaps |= 1
     cutoff = (f_pass + f_stop) / 2.0
-    h: npt.NDArray[np.float64] = np.asarray(
-        scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta), fs=fs_up),
-        dtype=np.float64,
-    )
+    h = kaiser_lowpass(numtaps, cutoff, beta, fs_up)
     h.setflags(write=False)
     return h
 
@@ -58,5 +55,4 @@ def resample(
     if up == down:
         return np.asarray(x, dtype=np.complex64)
     h = design_filter(up, down, float(fs_in))
-    y = scipy.signal.resample_poly(np.asarray(x, dtype=np.complex64), up, down, window=h)
-    return np.asarray(y, dtype=np.complex64)
+    return resample_poly(np.asarray(x, dtype=np.complex64), up, down, h)

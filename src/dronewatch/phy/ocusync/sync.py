@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
 
 from dronewatch.phy.ocusync.numerology import (
     CARRIER_OFFSETS,
@@ -83,7 +82,7 @@ def symbol_spectra(
 ) -> npt.NDArray[np.complex128]:
     """Full 1024-bin spectra (scaled as in :mod:`ofdm`) of windows at ``starts``."""
     idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(NFFT)[None, :]
-    out: npt.NDArray[np.complex128] = scipy.fft.fft(
+    out: npt.NDArray[np.complex128] = np.fft.fft(
         np.asarray(y, dtype=np.complex128)[idx], axis=1
     ) * (np.sqrt(600) / NFFT)
     return out
