@@ -15,6 +15,7 @@ class DecodeStats:
     messages_decoded: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     samples_zeroed: int = 0  # IQ samples not finite or absurdly large, zeroed before reading
+    warnings: list[str] = field(default_factory=list)  # what the input suggests is wrong
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -29,6 +30,7 @@ class DecodeStats:
         self.messages_decoded += other.messages_decoded
         self.skipped.update(other.skipped)
         self.samples_zeroed += other.samples_zeroed
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
 
     def summary(self) -> str:
         """One line for people, e.g. for stderr at the end of ``dronewatch decode``."""
@@ -41,13 +43,18 @@ class DecodeStats:
             line += f" ({reasons})"
         if self.samples_zeroed:
             line += f"; {self.samples_zeroed} IQ samples not finite or absurd were zeroed"
+        for warning in self.warnings:
+            line += f"; warning: {warning}"
         return line
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "packets_read": self.packets_read,
             "frames_read": self.frames_read,
             "messages_decoded": self.messages_decoded,
             "skipped": dict(self.skipped),
             "samples_zeroed": self.samples_zeroed,
         }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out

@@ -93,6 +93,16 @@ def test_iq_file_goes_through_the_same_path(data_dir: Path) -> None:
     assert any(r.get("serial") == "1WNBH3900201N1" for r in records)
 
 
+def test_iq_file_at_a_wrong_sample_rate_says_which_rate_decodes(data_dir: Path) -> None:
+    # The 50 MS/s capture given as 30.72 MS/s: nothing decoded, and the summary says the
+    # rate at which its bursts decode (CRC-checked) instead of ending silently.
+    code, out, err = _run("--json", "--iq-format", "cf32", "--sample-rate", "30.72e6",
+                          str(data_dir / "mavic_air_2.cf32"))
+    assert code == 0, err
+    assert out == ""
+    assert "warning: DroneID bursts decode when the samples are read at 50 MS/s" in err
+
+
 def test_table_merges_transmitters_of_one_drone() -> None:
     from dronewatch.cli.decode import DroneTable
     from dronewatch.model import Decoded, Frame, Transport

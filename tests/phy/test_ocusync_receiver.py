@@ -18,6 +18,7 @@ from dronewatch.phy.ocusync.receiver import (
     Receiver,
     ReceiverConfig,
     decode_baseband,
+    rate_hint,
     receive,
 )
 from dronewatch.phy.ocusync.transmitter import burst_baseband, transmit
@@ -67,6 +68,19 @@ def test_real_mavic_air_2_all_three_bursts(data_dir: Path) -> None:
     assert ok[2].freq_offset_hz == pytest.approx(-12.4702e6, abs=5e3)
     assert [round(r.time_s * 1e3, 2) for r in ok] == [1.86, 2.57, 3.31]
     assert len(results) == 3  # nothing else in the capture looks like DroneID
+
+
+def test_a_wrong_sample_rate_is_named_by_the_rate_the_real_bursts_decode_at(data_dir: Path) -> None:
+    # The real 50 MS/s Mavic capture read at other rates decodes nothing; rate_hint finds
+    # the rate at which it does (CRC-checked), from below and from above; noise gives none.
+    x = np.fromfile(data_dir / "mavic_air_2.cf32", dtype=np.complex64)
+    for wrong in (30.72e6, 61.44e6):
+        assert not any(r.crc_ok for r in receive(x, wrong))
+        assert rate_hint(x, wrong) == 50e6
+    assert rate_hint(x, 40e6, rates=(30.72e6, 61.44e6)) is None  # 50 MS/s not among them
+    rng = np.random.default_rng(3)
+    noise = (rng.standard_normal(1 << 20) + 1j * rng.standard_normal(1 << 20)).astype(np.complex64)
+    assert rate_hint(noise * np.complex64(0.01), 50e6) is None
 
 
 @pytest.mark.parametrize("layout", [Layout.SYM9, Layout.SYM8])

@@ -245,6 +245,17 @@ def test_nan_samples_and_format_warnings() -> None:
     assert spectrum_warnings(huge)
 
 
+def test_a_wrong_sample_rate_is_named_from_the_bursts(data_dir: Path) -> None:
+    # The real 50 MS/s Mavic capture streamed as if it were 30.72 MS/s: nothing decodes, and
+    # the source says at which rate its bursts do (health warnings, the source keeps going).
+    x = np.fromfile(data_dir / "mavic_air_2.cf32", dtype=np.complex64)
+    source = _Scripted([IQChunk(x)], rate=30.72e6)
+    frames = _run(source)
+    assert frames == []
+    warnings = source.health().detail.get("warnings", [])
+    assert any("read at 50 MS/s" in w and "--sample-rate" in w for w in warnings), warnings
+
+
 def test_bad_specs_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="--iq-format"):
         open_live("iq:-", LiveOptions(extra={"sample_rate_hz": 50e6}))

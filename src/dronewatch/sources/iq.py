@@ -492,6 +492,10 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             yield burst_frame(r, t, centre, options.sensor_id)
 
     count = None if src.data_size is None else src.data_size // src.fmt.sample_bytes
+    # The samples around the first burst candidate, kept while nothing decodes: if none ever
+    # does, they are tried at the other common SDR rates (a wrong --sample-rate, see rate_hint).
+    previous: npt.NDArray[np.complex64] | None = None
+    candidate_samples: list[npt.NDArray[np.complex64]] = []
     try:
         with src.data_path.open("rb") as fh:
             fh.seek(src.data_offset)
@@ -500,8 +504,24 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             if src.data_offset % src.fmt.sample_bytes:
                 raise Corrupt(f"{path}: samples not aligned in the archive", reason="sigmf-data")
             for chunk in prefetch(samples):
+                seen = rx.stats.candidates
                 yield from frames(rx.feed(chunk))
+                if not candidate_samples and rx.stats.candidates > seen and not rx.stats.crc_ok:
+                    candidate_samples = [c for c in (previous, chunk) if c is not None]
+                previous = chunk
             yield from frames(rx.flush())
+            if not candidate_samples and rx.stats.candidates and previous is not None:
+                candidate_samples = [previous]
+        if candidate_samples and not rx.stats.crc_ok:
+            from dronewatch.phy.ocusync.receiver import rate_hint
+
+            rate = rate_hint(np.concatenate(candidate_samples), src.sample_rate,
+                             center_freq_hz=centre0)
+            if rate is not None:
+                stats.warnings.append(
+                    f"DroneID bursts decode when the samples are read at {rate / 1e6:g} MS/s, "
+                    f"not at {src.sample_rate / 1e6:g} MS/s: is the sample rate right?"
+                )
     finally:
         stats.samples_zeroed += rx.stats.samples_zeroed
 

@@ -71,6 +71,9 @@ F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
 POLL_S = 0.25
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
+#: While nothing has decoded, the 1st, 30th and 300th segment with burst candidates and no
+#: decode are tried at the other common SDR rates (a wrong --sample-rate; ~1 s CPU a try).
+RATE_HINT_AT = (1, 30, 300)
 
 
 NO_SAMPLES: npt.NDArray[np.complex64] = np.zeros(0, np.complex64)
@@ -182,6 +185,8 @@ class IQStreamSource(LiveSource):
         self._cpu: dict[int, float] = {}  # worker -> CPU seconds
         self._checked_spectrum = False
         self._rate_warned = False
+        self._undecoded_segments = 0  # segments with candidates and no decode, none ever
+        self._rate_hinted = False
         self._warmed = threading.Event()  # the receiver's kernels are loaded
         self._caught_up = False  # ... and the samples queued meanwhile are down to QUEUE_S
         self.warm_up_s: float | None = None  # how long loading them took (health)
@@ -366,6 +371,9 @@ class IQStreamSource(LiveSource):
                     self._check_spectrum(x[seg.lead :])
                 rx = Receiver(self.sample_rate, center_freq_hz=seg.centre)
                 results = rx.run(x)  # in place: no copy of the segment
+                if (rx.stats.candidates and not self.bursts and not self._rate_hinted
+                        and not any(r.crc_ok for r in results)):
+                    self._hint_rate(x, seg.centre)
                 # Each burst start belongs to exactly one segment: [start - edge, end - edge)
                 # (the last of an epoch to its end); its tail's bursts are whole in the next.
                 edge = int(EDGE_S * self.sample_rate)
@@ -427,6 +435,24 @@ class IQStreamSource(LiveSource):
         self._checked_spectrum = True
         for warning in spectrum_warnings(x[: 1 << 16], self.integer_samples):
             self.warn(warning)
+
+    def _hint_rate(self, x: npt.NDArray[np.complex64], centre: float | None) -> None:
+        """Warn when the bursts of a segment that decoded nothing decode at another common
+        SDR rate (tried on a few such segments while nothing at all has decoded)."""
+        from dronewatch.phy.ocusync.receiver import rate_hint
+
+        with self._lock:
+            self._undecoded_segments += 1
+            if self._undecoded_segments not in RATE_HINT_AT:
+                return
+        rate = rate_hint(x, self.sample_rate, center_freq_hz=centre)
+        if rate is not None:
+            self._rate_hinted = True
+            self.warn(
+                f"DroneID bursts decode when the samples are read at {rate / 1e6:g} MS/s, "
+                f"not at the {self.sample_rate / 1e6:g} MS/s --sample-rate says: is "
+                "--sample-rate right?"
+            )
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

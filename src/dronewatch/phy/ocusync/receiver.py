@@ -434,6 +434,32 @@ def receive(
     return rx.run(x)
 
 
+#: The sample rates SDRs are run at for DroneID (S/s): LTE-style multiples of 3.84 MS/s and
+#: round ones. A stream that holds no burst at its ``--sample-rate`` is tried at these.
+COMMON_RATES_SPS = (15.36e6, 20e6, 23.04e6, 30.72e6, 40e6, 46.08e6, 50e6, 56e6, 61.44e6)
+
+
+def rate_hint(
+    x: npt.NDArray[np.complexfloating],
+    sample_rate: float,
+    *,
+    center_freq_hz: float | None = None,
+    rates: tuple[float, ...] = COMMON_RATES_SPS,
+) -> float | None:
+    """The first of ``rates`` (nearest ``sample_rate`` first) at which ``x`` holds a
+    CRC-checked DroneID burst: for samples that, read at ``sample_rate``, hold none. How a
+    wrong ``--sample-rate`` shows in the signal: an OFDM burst read at a rate a few percent
+    off does not decode, and the CRC-24A leaves no false hint. ``None``: no burst at any."""
+    tried = sorted(
+        (r for r in rates if abs(r / sample_rate - 1) > 0.005 and 10e6 <= r <= MAX_SAMPLE_RATE_HZ),
+        key=lambda r: abs(np.log(r / sample_rate)),
+    )
+    for rate in tried:
+        if any(r.crc_ok for r in receive(x, rate, center_freq_hz=center_freq_hz)):
+            return rate
+    return None
+
+
 _WARM = False
 
 
