@@ -248,8 +248,14 @@ def test_nan_samples_and_format_warnings() -> None:
 def test_a_wrong_sample_rate_is_named_from_the_bursts(data_dir: Path) -> None:
     # The real 50 MS/s Mavic capture streamed as if it were 30.72 MS/s: nothing decodes, and
     # the source says at which rate its bursts do (health warnings, the source keeps going).
+    from dronewatch.sources.iq_live import RATE_HINT_AT, SEGMENT_S
+
     x = np.fromfile(data_dir / "mavic_air_2.cf32", dtype=np.complex64)
-    source = _Scripted([IQChunk(x)], rate=30.72e6)
+    rng = np.random.default_rng(5)
+    gap = int(SEGMENT_S * 30.72e6)  # the capture again in each segment, up to the first try
+    noise = ((rng.standard_normal(gap) + 1j * rng.standard_normal(gap)) * 0.002).astype(np.complex64)
+    source = _Scripted([IQChunk(np.concatenate([x, noise])) for _ in range(RATE_HINT_AT[0])],
+                       rate=30.72e6)
     frames = _run(source)
     assert frames == []
     warnings = source.health().detail.get("warnings", [])

@@ -71,9 +71,10 @@ F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
 POLL_S = 0.25
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
-#: While nothing has decoded, the 1st, 30th and 300th segment with burst candidates and no
-#: decode are tried at the other common SDR rates (a wrong --sample-rate; ~1 s CPU a try).
-RATE_HINT_AT = (1, 30, 300)
+#: While nothing has decoded, the 3rd, 30th and 300th segment with burst candidates and no
+#: decode are tried at the other common SDR rates (a wrong --sample-rate; ~1 s CPU a try; not
+#: the 1st: at the right rate a weak burst may fail before the first one decodes).
+RATE_HINT_AT = (3, 30, 300)
 
 
 NO_SAMPLES: npt.NDArray[np.complex64] = np.zeros(0, np.complex64)
