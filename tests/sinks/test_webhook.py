@@ -207,14 +207,16 @@ def test_connection_kept_alive_and_renewed(tmp_path: Path) -> None:
             recs = [alert(n=n)]
             store.write(WriteBatch(alerts=recs, outbox=sinks.outbox_rows(recs)))
             sinks.publish([], recs)
-            wait_for(lambda n=n: len(rx.received) == n + 1, what=f"alert {n} delivered")
+            # (answered, not only received: a connection dropped between the two would
+            # rightly make the sink send that alert again, with the same key)
+            wait_for(lambda n=n: sink.stats().delivered == n + 1, what=f"alert {n} delivered")
         assert len(rx.connections) == 1
         rx.drop_connections()
         recs = [alert(n=n) for n in range(3, 6)]
         store.write(WriteBatch(alerts=recs, outbox=sinks.outbox_rows(recs)))
         sinks.publish([], recs)
-        wait_for(lambda: len(rx.received) == 6, what="three more after the connection closed")
-        assert len(rx.connections) == 2
+        wait_for(lambda: sink.stats().delivered == 6, what="three more after the connection closed")
+        assert len(rx.received) == 6 and len(rx.connections) == 2
         wait_for(lambda: sink.outbox.pending() == 0, what="delivered rows deleted")
         st = sink.stats()
         assert st.failed == 0 and st.delivered == 6 and st.queue_depth == 0
