@@ -97,5 +97,5 @@ def test_rate_limits_are_options() -> None:
     assert result.exit_code == 0, result.output
     assert seen[0].mqtt_out_interval_s == 5.0 and seen[0].cot_interval_s == 2.0
     sinks = open_sinks(seen[0])
-    assert sorted((s.kind, s.interval_s) for s in sinks.sinks) == [("cot", 2.0), ("mqtt", 5.0)]  # type: ignore[attr-defined]
+    assert sorted((s.kind, s.throttle.interval_s) for s in sinks.sinks) == [("cot", 2.0), ("mqtt", 5.0)]  # type: ignore[attr-defined]
     assert SinkSettings().mqtt_out_interval_s == 1.0

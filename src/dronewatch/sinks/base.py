@@ -40,6 +40,34 @@ TRACK_LINGER_S = 0.25  # track sinks: positions go at most once a second per tra
 IDLE_S = 1.0  # a worker with nothing to send looks after its connection this often
 
 
+class TrackThrottle:
+    """At most one update per track every ``interval_s``; a change of state goes at once
+    (CoT and MQTT out: a map or a home automation needs a drone's place once a second, not
+    every frame)."""
+
+    __slots__ = ("_last", "interval_s")
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last: dict[str, tuple[float, str]] = {}  # track -> (monotonic sent, state)
+
+    def due(self, tid: str, state: str, mono: float) -> bool:
+        """Whether an update of ``tid`` in ``state`` goes now."""
+        last = self._last.get(tid)
+        return last is None or last[1] != state or mono - last[0] >= self.interval_s
+
+    def sent(self, tid: str, state: str, mono: float) -> None:
+        """An update went (an ended track is forgotten)."""
+        if state == "ended":
+            self._last.pop(tid, None)
+        else:
+            self._last[tid] = (mono, state)
+
+    def forget(self, tid: str) -> None:
+        """The next update of ``tid`` goes at once."""
+        self._last.pop(tid, None)
+
+
 class SinkError(ValueError):
     """A sink cannot be configured (bad URL, unreadable secret, missing extra...)."""
 

@@ -31,6 +31,7 @@ from dronewatch.sinks.base import (
     Sink,
     SinkError,
     SinkEvent,
+    TrackThrottle,
 )
 from dronewatch.sinks.net import Link, parse_endpoint, tls_context
 
@@ -238,8 +239,7 @@ class CotSink(Sink):
             raise SinkError(f"--cot {url}: --cot-cert/--cot-key need tls://")
         self.link = Link(ep, tls)
         self.stale_s = stale_s
-        self.interval_s = interval_s
-        self._last: dict[str, tuple[float, str]] = {}  # track -> (monotonic sent, state)
+        self.throttle = TrackThrottle(interval_s)
         self._alert: dict[str, str] = {}  # track -> message of its open alert
         # track -> part (pilot, home) -> (what its last event said, monotonic time to resend)
         self._places: dict[str, dict[str, tuple[tuple[Any, ...], float]]] = {}
@@ -263,12 +263,11 @@ class CotSink(Sink):
                     self._alert.pop(tid, None)
                 else:
                     self._alert[tid] = str(rec.get("message"))
-                self._last.pop(tid, None)  # the next update goes at once, with the alert
+                self.throttle.forget(tid)  # the next update goes at once, with the alert
                 self.skipped += 1
                 continue
             state = str(rec.get("state"))
-            last = self._last.get(tid)
-            if last is not None and last[1] == state and mono - last[0] < self.interval_s:
+            if not self.throttle.due(tid, state, mono):
                 self.skipped += 1  # a newer update comes within interval_s
                 continue
             text = remarks(rec, self._alert.get(tid))
@@ -290,12 +289,11 @@ class CotSink(Sink):
             if not xml:
                 self.skipped += 1
                 continue
+            self.throttle.sent(tid, state, mono)
             if ended:
-                self._last.pop(tid, None)
                 self._alert.pop(tid, None)
                 self._places.pop(tid, None)
             else:
-                self._last[tid] = (mono, state)
                 refresh = mono + self.stale_s * PLACE_REFRESH
                 for part in parts - {"drone"}:
                     key = keys[part]

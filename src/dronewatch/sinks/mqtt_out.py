@@ -47,6 +47,7 @@ from dronewatch.sinks.base import (
     Sink,
     SinkError,
     SinkEvent,
+    TrackThrottle,
 )
 from dronewatch.store.records import alert_json
 
@@ -180,14 +181,13 @@ class MqttOutSink(Sink):
         super().__init__(f"{self.broker}/{prefix}", queue_max=queue_max)
         self.prefix = prefix
         self.discovery = discovery_prefix
-        self.interval_s = interval_s
+        self.throttle = TrackThrottle(interval_s)
         digest = hashlib.sha256(f"{self.broker}/{prefix}".encode()).hexdigest()[:8]
         self.client_id = client_id or f"dronewatch-out-{socket.gethostname()}-{digest}"
         self._client: Any = None
         self._connected = threading.Event()
         self._refused: str | None = None
         self._announced: set[str] = set()  # tracks whose discovery configs are out
-        self._last: dict[str, tuple[float, str]] = {}
         self._places: dict[tuple[str, str], tuple[Any, ...]] = {}  # (track, part) -> last sent
         self.messages = 0  # MQTT messages published (up to three per track update)
         self._connect()  # the client, not connected yet (bad TLS files: SinkError now)
@@ -379,15 +379,11 @@ class MqttOutSink(Sink):
                 self.skipped += 1
                 continue
             state = str(rec.get("state"))
-            last = self._last.get(tid)
-            if last is not None and last[1] == state and mono - last[0] < self.interval_s:
+            if not self.throttle.due(tid, state, mono):
                 self.skipped += 1
                 continue
             self._track(rec, tid, state)
-            if state == "ended":
-                self._last.pop(tid, None)
-            else:
-                self._last[tid] = (mono, state)
+            self.throttle.sent(tid, state, mono)
             sent += 1
         return sent
 
