@@ -513,15 +513,12 @@ def read_frames(path: Path, options: CaptureOptions, stats: DecodeStats) -> Iter
             if not candidate_samples and rx.stats.candidates and previous is not None:
                 candidate_samples = [previous]
         if candidate_samples and not rx.stats.crc_ok:
-            from dronewatch.phy.ocusync.receiver import rate_hint
+            from dronewatch.phy.ocusync.receiver import rate_hint, rate_hint_warning
 
             rate = rate_hint(np.concatenate(candidate_samples), src.sample_rate,
                              center_freq_hz=centre0)
             if rate is not None:
-                stats.warnings.append(
-                    f"DroneID bursts decode when the samples are read at {rate / 1e6:g} MS/s, "
-                    f"not at {src.sample_rate / 1e6:g} MS/s: is the sample rate right?"
-                )
+                stats.warnings.append(rate_hint_warning(rate, src.sample_rate))
     finally:
         stats.samples_zeroed += rx.stats.samples_zeroed
 

@@ -440,7 +440,7 @@ class IQStreamSource(LiveSource):
     def _hint_rate(self, x: npt.NDArray[np.complex64], centre: float | None) -> None:
         """Warn when the bursts of a segment that decoded nothing decode at another common
         SDR rate (tried on a few such segments while nothing at all has decoded)."""
-        from dronewatch.phy.ocusync.receiver import rate_hint
+        from dronewatch.phy.ocusync.receiver import rate_hint, rate_hint_warning
 
         with self._lock:
             self._undecoded_segments += 1
@@ -449,11 +449,7 @@ class IQStreamSource(LiveSource):
         rate = rate_hint(x, self.sample_rate, center_freq_hz=centre)
         if rate is not None:
             self._rate_hinted = True
-            self.warn(
-                f"DroneID bursts decode when the samples are read at {rate / 1e6:g} MS/s, "
-                f"not at the {self.sample_rate / 1e6:g} MS/s --sample-rate says: is "
-                "--sample-rate right?"
-            )
+            self.warn(rate_hint_warning(rate, self.sample_rate))
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:

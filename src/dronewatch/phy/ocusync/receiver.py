@@ -460,6 +460,14 @@ def rate_hint(
     return None
 
 
+def rate_hint_warning(rate: float, sample_rate: float) -> str:
+    """What a user is told when :func:`rate_hint` found ``rate`` for ``sample_rate``."""
+    return (
+        f"DroneID bursts decode when the samples are read at {rate / 1e6:g} MS/s, not at "
+        f"{sample_rate / 1e6:g} MS/s: is the sample rate (--sample-rate) right?"
+    )
+
+
 _WARM = False
 
 
