@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -323,28 +324,37 @@ def show(name: str, r: dict[str, Any]) -> None:
 
 
 def summary(results: dict[str, list[dict[str, Any]]]) -> None:
-    def best(name: str, key: str, low: bool = True) -> float:
-        vals = [r[key] for r in results[name]]
-        return min(vals) if low else max(vals)
+    """Best and median of the runs (off and on alternate, so a change of the machine's load
+    falls on both): on a shared machine one run says little."""
 
-    print("\n== summary (best of runs)")
+    def pick(name: str, key: str, low: bool = True) -> tuple[float, float]:
+        vals = [r[key] for r in results[name]]
+        return (min(vals) if low else max(vals)), statistics.median(vals)
+
+    def line(mode: str, key: str, off: tuple[float, float], on: tuple[float, float]) -> None:
+        figures = "  ".join(
+            f"{label} off {a:8.1f} on {b:8.1f} ({(b / a - 1) * 100:+5.1f}%)"
+            for label, a, b in (("best", off[0], on[0]), ("median", off[1], on[1]))
+        )
+        print(f"  {mode:8s} {key:24s} {figures}")
+
+    runs = max((len(v) for v in results.values()), default=0)
+    print(f"\n== summary ({runs} runs each; best and median)")
     for mode in ("paced", "unpaced"):
         off, on = f"{mode} sinks off", f"{mode} sinks on"
         if off not in results or on not in results:
             continue
         for key in ("pipeline_us_per_obs", "process_us_per_obs"):
-            a, b = best(off, key), best(on, key)
-            print(f"  {mode:8s} {key:22s} off {a:8.1f}  on {b:8.1f}  ({(b / a - 1) * 100:+.1f}%)")
-        a, b = best(off, "obs_per_s", False), best(on, "obs_per_s", False)
-        print(
-            f"  {mode:8s} {'obs_per_s':22s} off {a:8.0f}  on {b:8.0f}  ({(b / a - 1) * 100:+.1f}%)"
-        )
+            line(mode, key, pick(off, key), pick(on, key))
+        line(mode, "obs_per_s", pick(off, "obs_per_s", False), pick(on, "obs_per_s", False))
         # The sinks' own threads: the part of the cost that does not move with the load of
         # the machine as much as the difference of two whole-process figures does.
-        a, b = best(off, "process_us_per_obs"), best(on, "sinks_us_per_obs")
+        base = pick(off, "process_us_per_obs")
+        own = pick(on, "sinks_us_per_obs")
         print(
-            f"  {mode:8s} {'sink_threads_us_per_obs':22s} {b:.1f} us, {b / a * 100:.1f}% of the "
-            f"process's CPU with sinks off"
+            f"  {mode:8s} {'sink_threads_us_per_obs':24s} best {own[0]:.1f} us "
+            f"({own[0] / base[0] * 100:.1f}% of the process's CPU with sinks off), median "
+            f"{own[1]:.1f} us ({own[1] / base[1] * 100:.1f}%)"
         )
     print(f"  load average after: {os.getloadavg()}")
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import json
-import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -38,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dronewatch import __version__
 from dronewatch.sinks.base import Kind, Sink, SinkError, SinkEvent
+from dronewatch.sinks.http_post import MAX_ANSWER, PostConnection
 from dronewatch.store import Store, StoreError
 from dronewatch.store.outbox import Outbox, OutboxItem, outbox_row
 from dronewatch.store.records import alert_json
@@ -53,7 +52,6 @@ DUE_LIMIT = 50  # events taken from the outbox per round
 FRESH_MAX = 10_000  # alerts held in memory for the worker (beyond: read from the outbox)
 SETTLE_S = 0.5  # delivered rows are deleted together after at most this long
 SETTLE_MAX = 200  # or once this many wait
-MAX_ANSWER = 65536  # of a receiver's answer, read (a longer one closes the connection)
 _KEYS = uuid.UUID("5f0d0c52-9a4e-4b8e-9d0a-6c1f0f3d2b7a")  # namespace of idempotency keys
 
 
@@ -119,18 +117,25 @@ class WebhookSink(Sink):
         self._worked = False  # the last round sent something
         self._overflow = False  # offer() dropped what it held: read the outbox
         self._backlog = True  # rows may wait for a retry (unknown at start: ask the outbox)
-        p = urlsplit(url)
-        self._path = urlunsplit(("", "", p.path or "/", p.query, ""))
-        self._auth: dict[str, str] = {}
+        auth: dict[str, str] = {}
         if p.username is not None:  # http://user:password@host/...: HTTP basic authentication
             user = urllib.parse.unquote(p.username)
             password = urllib.parse.unquote(p.password or "")
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            self._auth["Authorization"] = f"Basic {token}"
+            auth["Authorization"] = f"Basic {token}"
         proxies = urllib.request.getproxies()
         self._proxied = p.scheme in proxies and not urllib.request.proxy_bypass(p.hostname or "")
-        self._http: http.client.HTTPConnection | None = None  # kept alive between POSTs
-        self._tls: ssl.SSLContext | None = None
+        self._fixed_headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"dronewatch/{__version__}",
+            EVENT_HEADER: "alert",
+            **auth,
+        }
+        try:
+            self._http = PostConnection(url, timeout_s=timeout_s)  # kept alive between POSTs
+            self._fixed = PostConnection.header_block(self._fixed_headers)
+        except ValueError as exc:
+            raise SinkError(f"--webhook {redact_url(url)!r}: {exc}") from exc
 
     # -- the pipeline's side ---------------------------------------------------------------
 
@@ -176,59 +181,12 @@ class WebhookSink(Sink):
     def post(self, item: OutboxItem) -> int:
         """POST one event; the HTTP status (``OSError`` if there was no answer)."""
         body = item.body.encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"dronewatch/{__version__}",
-            KEY_HEADER: item.key,
-            EVENT_HEADER: "alert",
-            **self._auth,
-        }
+        headers = {KEY_HEADER: item.key}
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.secret, body)
         if self._proxied:
-            return self._post_via_proxy(body, headers)
-        for attempt in range(2):
-            conn = self._http
-            reused = conn is not None
-            if conn is None:
-                conn = self._http = self._open()
-            try:
-                conn.request("POST", self._path, body, headers)
-                resp = conn.getresponse()
-                resp.read(MAX_ANSWER)
-                if resp.will_close or not resp.isclosed():  # no keep-alive, or a long answer
-                    self._close_http()
-                return int(resp.status)
-            except (ConnectionError, http.client.BadStatusLine) as exc:
-                self._close_http()
-                if reused and attempt == 0:
-                    continue  # a kept-alive connection the receiver had closed: a new one
-                if isinstance(exc, OSError):
-                    raise
-                raise OSError(f"{exc.__class__.__name__}: {exc}") from exc
-            except http.client.HTTPException as exc:  # a broken answer
-                self._close_http()
-                raise OSError(f"{exc.__class__.__name__}: {exc}") from exc
-            except BaseException:
-                self._close_http()
-                raise
-        raise AssertionError("unreachable")
-
-    def _open(self) -> http.client.HTTPConnection:
-        p = urlsplit(self.url)
-        host = p.hostname or ""
-        if p.scheme == "https":
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
-            return http.client.HTTPSConnection(
-                host, p.port, timeout=self.timeout_s, context=self._tls
-            )
-        return http.client.HTTPConnection(host, p.port, timeout=self.timeout_s)
-
-    def _close_http(self) -> None:
-        conn, self._http = self._http, None
-        if conn is not None:
-            conn.close()
+            return self._post_via_proxy(body, {**self._fixed_headers, **headers})
+        return self._http.post(body, headers, self._fixed)
 
     def _post_via_proxy(self, body: bytes, headers: dict[str, str]) -> int:
         """Through the proxy the environment names (``https_proxy``...), as urllib does."""
@@ -242,7 +200,7 @@ class WebhookSink(Sink):
             return int(exc.code)
 
     def close(self) -> None:
-        self._close_http()
+        self._http.close()
 
     def _delay(self, attempts: int) -> float:
         return float(min(self.retry_first_s * 2 ** min(attempts, 30), self.retry_max_s))
@@ -406,7 +364,7 @@ class WebhookSink(Sink):
             self._settle(force=True)
         except StoreError as exc:  # delivered again after the restart (same keys)
             self.failure(f"outbox: {exc}")
-        self._close_http()
+        self._http.close()
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop at once: what is not delivered stays in the outbox for the next start."""
