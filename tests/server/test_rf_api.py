@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.server.conftest import VIEWER, make_settings, wait_idle
 
@@ -15,11 +16,17 @@ from dronewatch.sim.sensor_field import sensor_field_scenario
 from dronewatch.track.geo import fast_distance_m
 
 
-def test_track_detail_has_the_rf_estimate(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def six_sensors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A capture of one drone heard by six sensors whose sites it carries."""
     sc = sensor_field_scenario(honest=1, spoofers=0, duration_s=60.0)
-    cap = tmp_path / "six.pcapng"
+    cap = tmp_path_factory.mktemp("rf") / "six.pcapng"
     write_capture(sc, cap, seed=1)
-    app = create_app(make_settings(tmp_path, replay=[cap]))
+    return cap
+
+
+def test_track_detail_has_the_rf_estimate(tmp_path: Path, six_sensors: Path) -> None:
+    app = create_app(make_settings(tmp_path, replay=[six_sensors]))
     with TestClient(app) as client:
         wait_idle(app.state.ctx)
         (d,) = client.get("/api/drones", headers=VIEWER).json()
@@ -29,6 +36,35 @@ def test_track_detail_has_the_rf_estimate(tmp_path: Path) -> None:
     assert rf["lat"] is not None and 0.0 < rf["error_m"] < 300.0
     assert len(rf["ellipse_m"]) == 3 and rf["reason"] is None
     assert fast_distance_m(rf["lat"], rf["lon"], d["lat"], d["lon"]) < 300.0
+    assert (one["rf_lat"], one["rf_lon"], one["rf_error_m"]) == (rf["lat"], rf["lon"], rf["error_m"])
+
+
+def test_the_rf_estimate_survives_a_restart(tmp_path: Path, six_sensors: Path) -> None:
+    """Reviewing an ended track after the server restarted: the stored estimate answers
+    (the new pipeline has none), the same as the live one did."""
+    app = create_app(make_settings(tmp_path, replay=[six_sensors]))
+    with TestClient(app) as client:
+        wait_idle(app.state.ctx)
+        (d,) = client.get("/api/drones", headers=VIEWER).json()
+        tid = d["track_id"]
+        before = client.get(f"/api/drones/{tid}", headers=VIEWER).json()
+    app.state.ctx.store.close()
+    assert before["rf_estimate"] is not None and before["rf_estimate"]["lat"] is not None
+    assert d["rf_lat"] == before["rf_estimate"]["lat"]  # the track list has it too
+
+    app = create_app(make_settings(tmp_path))  # the same SQLite file, nothing replayed
+    with TestClient(app) as client:
+        assert app.state.ctx.rf_estimate(tid) is None  # nothing live
+        after = client.get(f"/api/drones/{tid}", headers=VIEWER).json()
+        (listed,) = client.get("/api/drones", headers=VIEWER).json()
+    app.state.ctx.store.close()
+    assert after["state"] == "ended"
+    assert after["rf_estimate"] == before["rf_estimate"]
+    rf = after["rf_estimate"]
+    assert (after["rf_lat"], after["rf_lon"], after["rf_error_m"]) == (
+        rf["lat"], rf["lon"], rf["error_m"]
+    )
+    assert listed["rf_lat"] == rf["lat"] and listed["rf_error_m"] == rf["error_m"]
 
 
 def test_no_sensor_sites_no_estimate(replayed: TestClient) -> None:

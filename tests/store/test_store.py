@@ -86,7 +86,7 @@ def test_database_url() -> None:
 
 
 def test_migrations_match_models(store: Store) -> None:
-    assert store.schema_revision() == "0003"
+    assert store.schema_revision() == "0004"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -95,7 +95,7 @@ def test_migrations_match_models(store: Store) -> None:
 def test_migrate_is_idempotent(db_url: str) -> None:
     Store.open(db_url).close()
     s = Store.open(db_url)  # second start: nothing to do, no error
-    assert s.schema_revision() == "0003"
+    assert s.schema_revision() == "0004"
     s.close()
 
 

@@ -30,7 +30,7 @@ from dronewatch.model import Alert, Frame, SensorSite, Track
 from dronewatch.sources import CaptureOptions, open_capture
 from dronewatch.sources.pcap import capture_sensors
 from dronewatch.stats import DecodeStats
-from dronewatch.track.rf_locate import RfConfig, RfEstimate
+from dronewatch.track.rf_locate import RfConfig, RfEstimate, rf_fields
 from dronewatch.track.tracker import TrackerConfig
 
 
@@ -38,7 +38,7 @@ def track_record(track: Track, rf: RfEstimate | None = None) -> dict[str, Any]:
     """The JSON Lines record of a track; ``lat``/``lon``: the last broadcast position,
     ``rf_lat``/``rf_lon``/``rf_error_m``: the RF estimate and its 1-sigma radius (null
     without one, e.g. too few sensors; ``rf`` says why)."""
-    located = rf is not None and rf.lat is not None
+    rf_rec = rf_fields(rf.to_json() if rf is not None else None)
     return {
         "kind": "track",
         "track_id": track.track_id,
@@ -57,10 +57,10 @@ def track_record(track: Track, rf: RfEstimate | None = None) -> dict[str, Any]:
         "last": [track.lat, track.lon, track.alt] if track.lat is not None else None,
         "lat": track.lat,
         "lon": track.lon,
-        "rf_lat": rf.lat if located and rf is not None else None,
-        "rf_lon": rf.lon if located and rf is not None else None,
-        "rf_error_m": rf.to_json()["error_m"] if located and rf is not None else None,
-        "rf": rf.to_json() if rf is not None else None,
+        "rf_lat": rf_rec["rf_lat"],
+        "rf_lon": rf_rec["rf_lon"],
+        "rf_error_m": rf_rec["rf_error_m"],
+        "rf": rf_rec["rf_estimate"],
         "operator": [track.operator_lat, track.operator_lon]
         if track.operator_lat is not None
         else None,

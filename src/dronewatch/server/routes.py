@@ -26,6 +26,7 @@ from dronewatch.server.inputs import BodyError, SafeStr, load_json
 from dronewatch.server.settings import Principal
 from dronewatch.store import BBox
 from dronewatch.store.store import TRAIL_POINTS
+from dronewatch.track.rf_locate import rf_fields
 
 router = APIRouter()
 
@@ -188,7 +189,9 @@ def drone(request: Request, _: Viewer, track_id: PathId, limit: Limit = 10000) -
     if track is None:
         raise HTTPException(404, f"no track {track_id!r}")
     track["trail"] = track["positions"][-TRAIL_POINTS:]
-    track["rf_estimate"] = ctx.rf_estimate(track_id)
+    live = ctx.rf_estimate(track_id)
+    if live is not None:  # newer than the stored one (written with the track's last flush)
+        track.update(rf_fields(live))
     wl = ctx.whitelist()
     track["whitelisted"] = any(
         v is not None and v in wl for v in (track["uas_id"], track["serial"], track["operator_id"])

@@ -59,6 +59,7 @@ from dronewatch.store.records import (
     track_record,
 )
 from dronewatch.track.observe import observe
+from dronewatch.track.rf_locate import RfEstimate, rf_fields
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,11 @@ class Processor:
         self, pipeline: Pipeline, *, track_rate_hz: float = 2.0, counters: Counters | None = None
     ) -> None:
         self.pipeline = pipeline
+        # The pipeline's RF estimates by track (``TrackingPipeline.rf_estimate``; a pipeline
+        # without RF localisation has none): stored with the track, so that they outlive it.
+        self._rf_estimate: Callable[[str], RfEstimate | None] | None = getattr(
+            pipeline, "rf_estimate", None
+        )
         self.counters = counters if counters is not None else Counters()
         self.min_interval = 1.0 / track_rate_hz if track_rate_hz > 0 else 0.0
         self.whitelist = Whitelist()
@@ -287,6 +293,8 @@ class Processor:
         rec["positions"] = self._n_pos.get(track.track_id, 0)
         rec["trail"] = [point_list(p) for p in track.positions[-trail:]]
         rec["whitelisted"] = self.whitelist.allows(track)
+        est = self._rf_estimate(track.track_id) if self._rf_estimate is not None else None
+        rec.update(rf_fields(est.to_json() if est is not None else None))
         return rec
 
     def collect(

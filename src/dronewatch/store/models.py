@@ -105,6 +105,14 @@ class TrackRow(Base):
     rssi_by_sensor: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
     state: Mapped[str] = mapped_column(Text, nullable=False, default="active")
     n_positions: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The latest RF position estimate (``track.rf_locate``): where the signal placed the
+    # transmitter (degrees; null unless located), its 1-sigma radius (metres), and the whole
+    # estimate as the API serves it (``RfEstimate.to_json``; SQL NULL: none yet). A write
+    # without an estimate keeps the stored one (``Store._tracks_upsert``).
+    rf_lat: Mapped[float | None] = mapped_column(Double)
+    rf_lon: Mapped[float | None] = mapped_column(Double)
+    rf_error_m: Mapped[float | None] = mapped_column(Double)
+    rf_estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         Index("ix_tracks_last_seen", "last_seen"),

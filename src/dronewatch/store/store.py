@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from dronewatch.sources.live import BatchKey
 from dronewatch.store import models as m
 from dronewatch.store.records import OBSERVATION_COLUMNS, POSITION_COLUMNS, dumps
+from dronewatch.track.rf_locate import RF_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +493,11 @@ class Store:
             else sa.func.least(m.tracks.c.first_seen, stmt.excluded.first_seen)
         )
         update["n_positions"] = m.tracks.c.n_positions + stmt.excluded.n_positions
+        # A state without an RF estimate keeps the stored one: the pipeline forgets a track's
+        # estimate before the track's last ("ended") write, and has none after a restart.
+        no_estimate = stmt.excluded.rf_estimate.is_(None)
+        for c in RF_FIELDS:
+            update[c] = sa.case((no_estimate, m.tracks.c[c]), else_=stmt.excluded[c])
         return stmt.on_conflict_do_update(index_elements=["track_id"], set_=update)
 
     def _upsert_alerts(self, conn: Connection, alerts: list[dict[str, Any]]) -> None:
@@ -746,6 +752,9 @@ class Store:
                     "serial": t["serial"],
                     "operator_id": t["operator_id"],
                     "product": t["product"],
+                    "rf_lat": t["rf_lat"],
+                    "rf_lon": t["rf_lon"],
+                    "rf_error_m": t["rf_error_m"],
                     "points": pts,
                     "operator": operator.get(t["track_id"], []),
                 }

@@ -133,6 +133,25 @@ class RfEstimate:
         }
 
 
+#: A track record's fields of its RF estimate: the store's ``tracks`` columns, the API's
+#: Track and ``analyze --json`` (there the estimate itself is ``rf``).
+RF_FIELDS: tuple[str, ...] = ("rf_lat", "rf_lon", "rf_error_m", "rf_estimate")
+
+
+def rf_fields(estimate: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A track's RF estimate (:meth:`RfEstimate.to_json`, or ``None``: none) as a track
+    record's ``rf_lat``/``rf_lon`` (degrees) and ``rf_error_m`` (1-sigma radius, metres),
+    null unless located, and ``rf_estimate``: the estimate itself."""
+    if estimate is None or estimate.get("lat") is None:
+        return {"rf_lat": None, "rf_lon": None, "rf_error_m": None, "rf_estimate": estimate}
+    return {
+        "rf_lat": estimate["lat"],
+        "rf_lon": estimate["lon"],
+        "rf_error_m": estimate.get("error_m"),
+        "rf_estimate": estimate,
+    }
+
+
 def _r(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else round(v, 1)
 
