@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -99,44 +100,106 @@ def _attr(value: Any) -> str:
     return escape(str(value), _ATTR)
 
 
-def event_xml(
-    uid: str,
-    cot_type: str,
-    lat: Any,
-    lon: Any,
-    hae: Any,
-    times: tuple[str, str],
-    name: str,
-    remark: str,
-    *,
-    course: Any = None,
-    speed: Any = None,
-    link: tuple[str, str] | None = None,
-) -> str:
-    """One CoT event as XML text (``times``: its time/start and its stale, CoT format).
-    Built as text: a thousand drones make thousands of events a second."""
-    extra = ""
-    if course is not None or speed is not None:
-        extra += f'<track course="{_num(course, "0")}" speed="{_num(speed, "0")}"/>'
-    if link is not None:
-        extra += f'<link uid="{_attr(link[0])}" type="{_attr(link[1])}" relation="p-p"/>'
+@dataclass(slots=True, frozen=True)
+class Marker:
+    """The text of one marker's events that rarely changes (uid, type, name, link, remarks),
+    escaped once: each event then formats only its times and its position (a thousand
+    drones make thousands of events a second)."""
+
+    head: str  # <event ... how="m-g"
+    detail: str  # <detail><contact .../>
+    tail: str  # <link .../><remarks>...</remarks></detail></event>
+
+    @classmethod
+    def make(
+        cls,
+        uid: str,
+        cot_type: str,
+        name: str,
+        remark: str,
+        link: tuple[str, str] | None = None,
+    ) -> Marker:
+        tail = f"<remarks>{escape(remark)}</remarks></detail></event>"
+        if link is not None:
+            tail = f'<link uid="{_attr(link[0])}" type="{_attr(link[1])}" relation="p-p"/>{tail}'
+        return cls(
+            f'<event version="2.0" uid="{_attr(uid)}" type="{_attr(cot_type)}" how="m-g" ',
+            f'<detail><contact callsign="{_attr(name)}"/>',
+            tail,
+        )
+
+    def xml(
+        self,
+        times: tuple[str, str],
+        lat: Any,
+        lon: Any,
+        hae: Any,
+        course: Any = None,
+        speed: Any = None,
+    ) -> str:
+        """The event as XML text (``times``: its time/start and its stale, CoT format)."""
+        track = (
+            f'<track course="{_num(course, "0")}" speed="{_num(speed, "0")}"/>'
+            if course is not None or speed is not None
+            else ""
+        )
+        return (
+            f'{self.head}time="{times[0]}" start="{times[0]}" stale="{times[1]}">'
+            f'<point lat="{_num(lat)}" lon="{_num(lon)}" hae="{_num(hae)}" ce="{UNKNOWN}" '
+            f'le="{UNKNOWN}"/>{self.detail}{track}{self.tail}'
+        )
+
+
+def identity(rec: dict[str, Any], alert: str | None) -> tuple[Any, ...]:
+    """What a track's markers say besides positions: when it changes they are made again."""
     return (
-        f'<event version="2.0" uid="{_attr(uid)}" type="{cot_type}" how="m-g" '
-        f'time="{times[0]}" start="{times[0]}" stale="{times[1]}">'
-        f'<point lat="{_num(lat)}" lon="{_num(lon)}" hae="{_num(hae)}" ce="{UNKNOWN}" '
-        f'le="{UNKNOWN}"/><detail><contact callsign="{_attr(name)}"/>{extra}'
-        f"<remarks>{escape(remark)}</remarks></detail></event>"
+        rec.get("serial"),
+        rec.get("uas_id"),
+        rec.get("operator_id"),
+        rec.get("ua_type"),
+        rec.get("product"),
+        tuple(rec.get("transports") or ()),
+        tuple(rec.get("sensors") or ()),
+        rec.get("state"),
+        alert,
     )
 
 
-def place_keys(rec: dict[str, Any], text: str) -> dict[str, tuple[Any, ...] | None]:
-    """What the pilot's and the home point's events say (``None``: no position): an event
-    that says the same as the last one sent need not go again before it gets stale."""
+@dataclass(slots=True, frozen=True)
+class TrackMarkers:
+    """A track's three markers: the drone, its pilot and its home point."""
+
+    ident: tuple[Any, ...]  # identity() they were made from
+    drone: Marker
+    pilot: Marker
+    home: Marker
+
+    @classmethod
+    def make(cls, rec: dict[str, Any], alert: str | None, ident: tuple[Any, ...]) -> TrackMarkers:
+        uid = f"{UID_PREFIX}{rec['track_id']}"
+        name = callsign(rec)
+        text = remarks(rec, alert)
+        pilot = f"Pilot of {name}"
+        if rec.get("operator_id"):
+            pilot += f" ({rec['operator_id']})"
+        return cls(
+            ident,
+            Marker.make(uid, DRONE_TYPE, name, text),
+            Marker.make(f"{uid}-pilot", PILOT_TYPE, f"{name} pilot", f"{pilot}; {text}",
+                        (uid, DRONE_TYPE)),
+            Marker.make(f"{uid}-home", HOME_TYPE, f"{name} home", f"Home point of {name}; {text}",
+                        (uid, DRONE_TYPE)),
+        )
+
+
+def places(rec: dict[str, Any]) -> dict[str, tuple[Any, ...] | None]:
+    """The pilot's and the home point's positions (``None``: none): an event that says the
+    same as the last one sent need not go again before it gets stale."""
     out: dict[str, tuple[Any, ...] | None] = {"pilot": None, "home": None}
     if rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
-        out["pilot"] = (rec["operator_lat"], rec["operator_lon"], rec.get("operator_alt"), text)
+        out["pilot"] = (rec["operator_lat"], rec["operator_lon"], rec.get("operator_alt"))
     if rec.get("home_lat") is not None and rec.get("home_lon") is not None:
-        out["home"] = (rec["home_lat"], rec["home_lon"], text)
+        out["home"] = (rec["home_lat"], rec["home_lon"], None)
     return out
 
 
@@ -146,71 +209,31 @@ def track_events(
     stale_s: float,
     alert: str | None = None,
     *,
-    text: str | None = None,
+    markers: TrackMarkers | None = None,
     parts: frozenset[str] = frozenset({"drone", "pilot", "home"}),
     stamps: tuple[str, str] | None = None,
 ) -> list[str]:
     """The CoT events of one track record: drone, pilot, home (those with a position and in
-    ``parts``); ``text``: its remarks, if already made; ``stamps``: ``now`` and ``now +
+    ``parts``); ``markers``: its markers, if already made; ``stamps``: ``now`` and ``now +
     stale_s`` in CoT format, if already made (a batch shares them)."""
-    tid = rec["track_id"]
-    uid = f"{UID_PREFIX}{tid}"
+    if markers is None:
+        markers = TrackMarkers.make(rec, alert, identity(rec, alert))
     if stamps is None:
         stamps = (cot_time(now), cot_time(now + stale_s))
-    t = stamps[0]
-    times = (t, t) if rec.get("state") == "ended" else stamps
-    name = callsign(rec)
-    if text is None:
-        text = remarks(rec, alert)
+    times = (stamps[0], stamps[0]) if rec.get("state") == "ended" else stamps
     out = []
-    if "drone" not in parts:
-        pass
-    elif rec.get("lat") is not None and rec.get("lon") is not None:
+    if "drone" in parts and rec.get("lat") is not None and rec.get("lon") is not None:
         out.append(
-            event_xml(
-                uid,
-                DRONE_TYPE,
-                rec["lat"],
-                rec["lon"],
-                rec.get("alt"),
-                times,
-                name,
-                text,
-                course=rec.get("direction"),
-                speed=rec.get("speed"),
+            markers.drone.xml(
+                times, rec["lat"], rec["lon"], rec.get("alt"), rec.get("direction"),
+                rec.get("speed"),
             )
         )
-    if "pilot" in parts and rec.get("operator_lat") is not None and rec.get("operator_lon") is not None:
-        pilot = f"Pilot of {name}"
-        if rec.get("operator_id"):
-            pilot += f" ({rec['operator_id']})"
-        out.append(
-            event_xml(
-                f"{uid}-pilot",
-                PILOT_TYPE,
-                rec["operator_lat"],
-                rec["operator_lon"],
-                rec.get("operator_alt"),
-                times,
-                f"{name} pilot",
-                f"{pilot}; {text}",
-                link=(uid, DRONE_TYPE),
-            )
-        )
-    if "home" in parts and rec.get("home_lat") is not None and rec.get("home_lon") is not None:
-        out.append(
-            event_xml(
-                f"{uid}-home",
-                HOME_TYPE,
-                rec["home_lat"],
-                rec["home_lon"],
-                None,
-                times,
-                f"{name} home",
-                f"Home point of {name}; {text}",
-                link=(uid, DRONE_TYPE),
-            )
-        )
+    at = places(rec)
+    for part, marker in (("pilot", markers.pilot), ("home", markers.home)):
+        place = at[part]
+        if part in parts and place is not None:
+            out.append(marker.xml(times, *place))
     return out
 
 
@@ -243,6 +266,7 @@ class CotSink(Sink):
         self._alert: dict[str, str] = {}  # track -> message of its open alert
         # track -> part (pilot, home) -> (what its last event said, monotonic time to resend)
         self._places: dict[str, dict[str, tuple[tuple[Any, ...], float]]] = {}
+        self._markers: dict[str, TrackMarkers] = {}  # track -> its markers, as last made
         self.events_sent = 0  # CoT events (up to three per track update)
 
     def send(self, events: list[SinkEvent]) -> int:
@@ -270,11 +294,18 @@ class CotSink(Sink):
             if not self.throttle.due(tid, state, mono):
                 self.skipped += 1  # a newer update comes within interval_s
                 continue
-            text = remarks(rec, self._alert.get(tid))
+            alert = self._alert.get(tid)
+            ident = identity(rec, alert)
+            markers = self._markers.get(tid)
+            if markers is None or markers.ident != ident:
+                markers = self._markers[tid] = TrackMarkers.make(rec, alert, ident)
             ended = state == "ended"
             parts = {"drone"}
             sent_places = self._places.get(tid, {})
-            keys = place_keys(rec, text)
+            keys = {
+                part: None if place is None else (place, markers.ident)
+                for part, place in places(rec).items()
+            }
             for part, key in keys.items():
                 if key is None:
                     continue
@@ -284,7 +315,7 @@ class CotSink(Sink):
                 if ended or last_place is None or last_place[0] != key or mono >= last_place[1]:
                     parts.add(part)
             xml = track_events(
-                rec, now, self.stale_s, text=text, parts=frozenset(parts), stamps=stamps
+                rec, now, self.stale_s, markers=markers, parts=frozenset(parts), stamps=stamps
             )
             if not xml:
                 self.skipped += 1
@@ -293,6 +324,7 @@ class CotSink(Sink):
             if ended:
                 self._alert.pop(tid, None)
                 self._places.pop(tid, None)
+                self._markers.pop(tid, None)
             else:
                 refresh = mono + self.stale_s * PLACE_REFRESH
                 for part in parts - {"drone"}:
