@@ -289,7 +289,9 @@ def count_observations(store: Store) -> int:
 
 class Sensors:
     """One publisher thread per sensor, each publishing its frames as fast as the broker
-    acknowledges (QoS 1), in batches of ``batch_frames``."""
+    acknowledges (QoS 1), in batches of ``batch_frames``. ``hold_at``: each sensor publishes
+    that fraction of its frames, then waits for :meth:`release` (so that a test acting
+    "while the sensors publish" knows they have not finished)."""
 
     def __init__(
         self,
@@ -301,6 +303,7 @@ class Sensors:
         keys: dict[str, bytes] | None = None,
         tls: TlsFiles | None = None,
         url_for: Callable[[str], str] | None = None,
+        hold_at: float | None = None,
     ) -> None:
         by_sensor: dict[str, list[Frame]] = {}
         for f in frames:
@@ -320,6 +323,10 @@ class Sensors:
         self.errors: list[BaseException] = []
         self.unsent: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
+        self.hold_at = hold_at
+        self.held = threading.Event()
+        if hold_at is None:
+            self.held.set()
 
     def start(self) -> Sensors:
         for sid, pub in self.publishers.items():
@@ -331,12 +338,22 @@ class Sensors:
 
     def _run(self, sid: str, pub: FramePublisher) -> None:
         try:
-            publish_frames(self.frames[sid], pub, pace=False, batch_frames=self.batch_frames)
+            frames = self.frames[sid]
+            cut = len(frames) if self.hold_at is None else int(len(frames) * self.hold_at)
+            publish_frames(frames[:cut], pub, pace=False, batch_frames=self.batch_frames)
+            if cut < len(frames):
+                self.held.wait()
+                publish_frames(frames[cut:], pub, pace=False, batch_frames=self.batch_frames)
             self.unsent[sid] = pub.close(120.0)  # every batch acknowledged by the broker
         except BaseException as exc:  # reported by join()
             self.errors.append(exc)
 
+    def release(self) -> None:
+        """Let the sensors publish the rest of their frames."""
+        self.held.set()
+
     def join(self, timeout: float = 180.0) -> None:
+        self.release()
         for t in self._threads:
             t.join(timeout)
             assert not t.is_alive(), "a sensor did not finish publishing"
@@ -395,13 +412,16 @@ def run_kill_case(db: str, tmp_path: Path, *, drones: int, seconds: float) -> in
             # broker keeps what the sensors publish, whether the server runs or not.
             wait_for(lambda: server.check_running() or subscribed(log), 120, "the subscription")
             mark("subscribed")
-            sensors = Sensors(broker.url(), prefix, frames, batch_frames=32).start()
+            # The sensors publish two fifths, then wait until the server is killed: it cannot
+            # have stored everything before (on a fast run it could, between two polls).
+            sensors = Sensors(broker.url(), prefix, frames, batch_frames=32, hold_at=0.4).start()
             stored = lambda: count_observations(store)  # noqa: E731
             wait_for(lambda: server.check_running() or stored() >= total / 5, 120, "a fifth")
             mark("a fifth stored")
             server.kill()
             at_kill = stored()
             assert at_kill < total, "everything was stored before the kill: nothing tested"
+            sensors.release()  # the rest while the server is down: the broker keeps it
             time.sleep(3.0)
             mark("restarting")
             server.start()
