@@ -152,7 +152,10 @@ def run(
     proc = Processor(TrackingPipeline(zones=ZoneSet(parse_features(ZONE))), counters=counters)
     writer = Writer(store, counters)
     writer.start()
-    service = PipelineService(proc, writer, EventBus(), [], speed=speed, sinks=sinks)
+    # gc_freeze as `dronewatch serve` runs: no full collections over every live track
+    service = PipelineService(
+        proc, writer, EventBus(), [], speed=speed, sinks=sinks, gc_freeze=True
+    )
     cpu0, pipe0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     service.run_frames(frames)  # in this thread: its CPU time is the pipeline's
     pipe_cpu = time.thread_time() - pipe0
@@ -199,6 +202,29 @@ def run(
         "stats": stats,
         "messages": messages,
     }
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used (0 if it is gone or unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local Mosquitto's process id, if this machine runs it (to count its CPU time)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "mosquitto":
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
 
 
 def clean_mqtt(prefix: str) -> int:
@@ -261,6 +287,7 @@ def main() -> None:
     child.start()
     assert ready.wait(30), "receivers did not start"
     port_list = list(ports[:3])
+    mosquitto = broker_pid()
     prefix = None if args.no_mqtt else f"dronewatch-bench/{uuid.uuid4().hex[:10]}"
     print(f"load average before: {os.getloadavg()}  (2 cores shared: see the CPU-time figures)")
 
@@ -276,8 +303,15 @@ def main() -> None:
                 for on in [o for o in (False, True) if args.sinks in ("both", ("off", "on")[o])]:
                     frames = make_frames(args.drones, args.seconds, time.time() + 1.0)
                     before = delivered()
+                    # The receivers share this machine's cores: their CPU time, to tell it
+                    # from the pipeline's (in a deployment they run elsewhere).
+                    rx0 = process_cpu(child.pid), process_cpu(mosquitto)
                     r = run(frames, on, speed, port_list, prefix if on else None, args.only)
                     after = delivered()
+                    r["receivers_cpu_s"] = (
+                        process_cpu(child.pid) - rx0[0],
+                        process_cpu(mosquitto) - rx0[1],
+                    )
                     r["received"] = [a - b for a, b in zip(after, before, strict=True)]
                     r["load"] = os.getloadavg()
                     results.setdefault(f"{mode} sinks {'on' if on else 'off'}", []).append(r)
@@ -310,6 +344,11 @@ def show(name: str, r: dict[str, Any]) -> None:
         )
         cpu = ", ".join(f"{k} {v:.2f} s" for k, v in r["sink_cpu_s"].items())
         print(f"  sink worker CPU: {cpu}")
+        bench_rx, broker = r["receivers_cpu_s"]
+        print(
+            f"  receivers' CPU on this machine: the bench's UDP and HTTP receivers "
+            f"{bench_rx:.2f} s, Mosquitto {broker:.2f} s (in {r['drained_s']:.2f} s)"
+        )
         other = ", ".join(f"{k} {v:.2f} s" for k, v in r["threads_cpu_s"].items() if v > 0.05)
         print(f"  every thread over 0.05 s CPU: {other}")
         print(
