@@ -6,6 +6,7 @@ import asyncio
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -114,13 +115,19 @@ def test_pytak_receives_the_replayed_capture(tmp_path: Path) -> None:
     with TestClient(app) as client:
         wait_idle(app.state.ctx)
         got = loop.run_until_complete(task)
-        health = client.get("/health").json()
+
+        def cot_health() -> dict[str, Any]:
+            (st,) = [s for s in client.get("/health").json()["sinks"] if s["kind"] == "cot"]
+            return st  # type: ignore[no-any-return]
+
+        # (the sinks' process reports its counters twice a second)
+        wait_for(lambda: cot_health()["delivered"] >= 1, what="the CoT sink's count")
+        cot = cot_health()
     loop.close()
     evs = [e for d in got for e in events(d)]
     drones = [e for e in evs if e.get("type") == DRONE_TYPE]
     assert drones, [e.attrib for e in evs]
     assert UAS_ID in (drones[0].findtext("detail/remarks") or "")
-    (cot,) = [s for s in health["sinks"] if s["kind"] == "cot"]
     assert cot["delivered"] >= 1 and cot["alive"] and cot["dropped"] == 0
 
 

@@ -93,6 +93,11 @@ def test_serve_sends_the_replay_alerts(tmp_path: Path) -> None:
             wait_idle(app.state.ctx)
             n = app.state.ctx.counters.alerts
             wait_for(lambda: len(rx.datagrams) >= n >= 1, what="every alert")
+            # (the sinks' process reports its counters twice a second)
+            wait_for(
+                lambda: client.get("/health").json()["sinks"][0]["delivered"] == n,
+                what="the delivered alerts counted",
+            )
             (st,) = client.get("/health").json()["sinks"]
     finally:
         rx.close()

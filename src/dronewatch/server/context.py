@@ -170,7 +170,8 @@ class AppContext:
         self._sites_due = 0.0
         from dronewatch.sinks.settings import open_sinks
 
-        self.sinks = open_sinks(settings.sinks, self.store)  # SinkError (a ValueError)
+        # The streaming sinks in a process of their own: off the pipeline's GIL.
+        self.sinks = open_sinks(settings.sinks, self.store, own_process=True)  # SinkError
         self.live = self._live_sources(settings)
         from dronewatch.sources.mqtt import MqttSource
         from dronewatch.sources.position import open_position
@@ -322,6 +323,7 @@ class AppContext:
         pipeline the sensor positions that became known (every ``SITES_EVERY_S``)."""
         if self.writer is not None:
             self.writer.ensure_alive()
+        self.sinks.ensure_alive()
         if self.service is not None:
             self.service.ensure_alive()
             now = time.monotonic()

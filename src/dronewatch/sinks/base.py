@@ -21,7 +21,10 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from dronewatch.sinks.process import SinkProcess
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ class SinkStats:
     last_error: str | None = None
     last_error_age_s: float | None = None  # seconds since the last failure
     alive: bool = False  # the worker thread runs
+    sent: int = 0  # messages on the wire (CoT events, MQTT messages; else as delivered)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +109,7 @@ class SinkStats:
             "alive": self.alive,
             "last_error": self.last_error,
             "last_error_age_s": self.last_error_age_s,
+            "sent": self.sent,
         }
 
 
@@ -122,6 +127,8 @@ class Sink:
     wants: ClassVar[frozenset[Kind]] = frozenset({"track", "alert"})
     #: after a batch, the worker waits this long for the next to gather (see linger())
     linger_s: ClassVar[float] = ALERT_LINGER_S
+    #: keeps what it owes in the store (webhooks): runs in the server's process
+    durable: ClassVar[bool] = False
 
     def __init__(self, target: str, *, queue_max: int = DEFAULT_QUEUE_MAX) -> None:
         self.target = target  # for people: no secrets in it
@@ -211,7 +218,12 @@ class Sink:
                 round(now - self.last_error_at, 3) if self.last_error_at is not None else None
             ),
             alive=self.alive,
+            sent=self.sent(),
         )
+
+    def sent(self) -> int:
+        """Messages on the wire so far (a sink that sends several per event says so)."""
+        return self.delivered
 
     def depth(self) -> int:
         return len(self._queue)
@@ -327,33 +339,46 @@ class Sink:
 
 
 class SinkSet:
-    """The sinks of one server: fed once per committed batch (:meth:`publish`)."""
+    """The sinks of one server: fed once per committed batch (:meth:`publish`).
+    ``remote``: the streaming sinks in a process of their own (``sinks.process``)."""
 
-    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+    def __init__(self, sinks: Iterable[Sink] = (), remote: SinkProcess | None = None) -> None:
         self.sinks = list(sinks)
+        self.remote = remote
         self.want_observations = any("observation" in s.wants for s in self.sinks)
-        self.want_tracks = any("track" in s.wants for s in self.sinks)
-        self.want_alerts = any("alert" in s.wants for s in self.sinks)
+        self.want_tracks = any("track" in s.wants for s in self.sinks) or bool(
+            remote and remote.want_tracks
+        )
+        self.want_alerts = any("alert" in s.wants for s in self.sinks) or bool(
+            remote and remote.want_alerts
+        )
 
     def __bool__(self) -> bool:
-        return bool(self.sinks)
+        return bool(len(self))
 
     def __len__(self) -> int:
-        return len(self.sinks)
+        return len(self.sinks) + (len(self.remote) if self.remote is not None else 0)
 
     def start(self) -> None:
         for sink in self.sinks:
             sink.start()
+        if self.remote is not None:
+            self.remote.start()
+
+    def ensure_alive(self) -> bool:
+        """Start the sinks' process again if it died (the server's watchdog, every second)."""
+        return self.remote is not None and self.remote.ensure_alive()
 
     def stop(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
         """Stop every sink, draining them in parallel for at most ``timeout`` seconds."""
-        threads = [
-            threading.Thread(target=s.stop, args=(timeout,), daemon=True) for s in self.sinks
-        ]
+        stops: list[Any] = [s.stop for s in self.sinks]
+        if self.remote is not None:
+            stops.append(self.remote.stop)
+        threads = [threading.Thread(target=stop, args=(timeout,), daemon=True) for stop in stops]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout + 1.0)
+            t.join(timeout + 3.0)
 
     def outbox_rows(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The outbox rows of the durable sinks for these alerts (into the write batch)."""
@@ -370,6 +395,11 @@ class SinkSet:
     ) -> None:
         """Committed results -> every sink that wants them (never blocks). Records are
         shared between sinks: read-only. ``observations``: ``OBSERVATION_COLUMNS`` rows."""
+        if self.remote is not None:
+            self.remote.offer(
+                tracks if self.remote.want_tracks else (),
+                alerts if self.remote.want_alerts else (),
+            )
         if not self.sinks:
             return
         t_events: list[SinkEvent] = [("track", r) for r in tracks]
@@ -396,4 +426,5 @@ class SinkSet:
 
     def stats(self) -> list[SinkStats]:
         """Every sink's counters (for ``/health`` and the metrics endpoint)."""
-        return [s.stats() for s in self.sinks]
+        remote = self.remote.stats() if self.remote is not None else []
+        return [s.stats() for s in self.sinks] + remote

@@ -339,5 +339,8 @@ class CotSink(Sink):
             self.events_sent += len(out)
         return sent
 
+    def sent(self) -> int:
+        return self.events_sent
+
     def close(self) -> None:
         self.link.close()

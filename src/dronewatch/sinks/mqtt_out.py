@@ -426,6 +426,9 @@ class MqttOutSink(Sink):
                     self._publish(self.config_topic(tid, role), "", retain=True)
                 self._announced.discard(tid)
 
+    def sent(self) -> int:
+        return self.messages
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is None:

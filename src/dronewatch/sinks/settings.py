@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -79,10 +79,13 @@ def _sink_class(module: str, name: str) -> Any:
         raise
 
 
-def open_sinks(settings: SinkSettings, store: Store | None = None) -> SinkSet:
+def open_sinks(
+    settings: SinkSettings, store: Store | None = None, *, own_process: bool = False
+) -> SinkSet:
     """The sinks ``settings`` name (not started). ``SinkError`` for a bad URL, a missing
     certificate, an unreadable secret or a missing optional package. Webhooks need ``store``
-    (their outbox)."""
+    (their outbox). ``own_process``: the streaming sinks (all but webhooks) run in a process
+    of their own (``sinks.process``; the server does this)."""
     out: list[Sink] = []
     q = settings.queue_max
     if settings.cot:
@@ -143,7 +146,20 @@ def open_sinks(settings: SinkSettings, store: Store | None = None) -> SinkSet:
 
         for url in settings.notify:
             out.append(NotifySink(url, queue_max=q))
-    return SinkSet(out)
+    streaming = [s for s in out if not s.durable]
+    if not own_process or not streaming:
+        return SinkSet(out)
+    from dronewatch.sinks.process import SinkProcess
+
+    # Built here to check the settings now; they run in the child, built again there.
+    remote = SinkProcess(
+        replace(settings, webhook=[], webhook_secret=None, webhook_secret_file=None),
+        [s.stats() for s in streaming],
+        {kind for s in streaming for kind in s.wants},
+    )
+    for sink in streaming:
+        sink.close()
+    return SinkSet([s for s in out if s.durable], remote=remote)
 
 
 _FIELDS = tuple(f.name for f in fields(SinkSettings))

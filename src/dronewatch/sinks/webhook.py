@@ -84,6 +84,7 @@ class WebhookSink(Sink):
 
     kind: ClassVar[str] = "webhook"
     wants: ClassVar[frozenset[Kind]] = frozenset({"alert"})
+    durable: ClassVar[bool] = True
 
     def __init__(
         self,
