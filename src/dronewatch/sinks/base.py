@@ -21,10 +21,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
-
-if TYPE_CHECKING:
-    from dronewatch.sinks.process import SinkProcess
+from typing import Any, ClassVar, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -338,11 +335,26 @@ class Sink:
             self._stopping.wait(self.linger_s)
 
 
+class RemoteSinks(Protocol):
+    """Sinks that run elsewhere (``sinks.process.SinkProcess``: a child process), fed and
+    read as one."""
+
+    want_tracks: bool
+    want_alerts: bool
+
+    def __len__(self) -> int: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = DRAIN_TIMEOUT_S) -> None: ...
+    def ensure_alive(self) -> bool: ...
+    def offer(self, tracks: Sequence[dict[str, Any]], alerts: Sequence[dict[str, Any]]) -> None: ...
+    def stats(self) -> list[SinkStats]: ...
+
+
 class SinkSet:
     """The sinks of one server: fed once per committed batch (:meth:`publish`).
     ``remote``: the streaming sinks in a process of their own (``sinks.process``)."""
 
-    def __init__(self, sinks: Iterable[Sink] = (), remote: SinkProcess | None = None) -> None:
+    def __init__(self, sinks: Iterable[Sink] = (), remote: RemoteSinks | None = None) -> None:
         self.sinks = list(sinks)
         self.remote = remote
         self.want_observations = any("observation" in s.wants for s in self.sinks)

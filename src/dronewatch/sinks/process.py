@@ -25,12 +25,12 @@ import multiprocessing as mp
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
-from dronewatch.sinks.base import DRAIN_TIMEOUT_S, Kind, SinkStats
+from dronewatch.sinks.base import DRAIN_TIMEOUT_S, Kind, SinkSet, SinkStats
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,18 @@ _UNUSED = frozenset({"trail"})
 
 
 def _child(
+    build: Callable[[Any], SinkSet],
     settings: Any,
     events: Any,
     stats: Any,
     logs: Any,
     level: int,
 ) -> None:
-    """The child's main: the sinks ``settings`` names, fed from ``events``."""
+    """The child's main: the sinks ``build(settings)`` makes, fed from ``events``."""
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(level)
-    from dronewatch.sinks.settings import open_sinks
-
-    sinks = open_sinks(settings)
+    sinks = build(settings)
     sinks.start()
     stats.put([s.to_json() for s in sinks.stats()])  # the first report: running
     decode = msgspec.msgpack.Decoder().decode
@@ -93,12 +92,20 @@ class _ToParentLogging(logging.Handler):
 
 
 class SinkProcess:
-    """The sinks of ``settings`` (streaming ones only: no webhooks) in a child process.
+    """The sinks ``build(settings)`` makes (``sinks.settings.open_sinks``; streaming ones
+    only: no webhooks) in a child process.
 
-    ``stats`` before the child's first report are those of the sinks built here to check the
-    settings (a bad URL or certificate is a ``SinkError`` now, in the server's process)."""
+    ``local_stats``, until the child's first report: those of the sinks built in this process
+    to check the settings (a bad URL or certificate is a ``SinkError`` here, before)."""
 
-    def __init__(self, settings: Any, local_stats: Sequence[SinkStats], wants: set[Kind]) -> None:
+    def __init__(
+        self,
+        build: Callable[[Any], SinkSet],
+        settings: Any,
+        local_stats: Sequence[SinkStats],
+        wants: set[Kind],
+    ) -> None:
+        self.build = build  # a module-level function: the child imports it by name
         self.settings = settings
         self.want_tracks = "track" in wants
         self.want_alerts = "alert" in wants
@@ -136,6 +143,7 @@ class SinkProcess:
         self._proc = ctx.Process(
             target=_child,
             args=(
+                self.build,
                 self.settings,
                 self._events,
                 self._stats_q,

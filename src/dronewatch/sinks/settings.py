@@ -153,6 +153,7 @@ def open_sinks(
 
     # Built here to check the settings now; they run in the child, built again there.
     remote = SinkProcess(
+        open_sinks,
         replace(settings, webhook=[], webhook_secret=None, webhook_secret_file=None),
         [s.stats() for s in streaming],
         {kind for s in streaming for kind in s.wants},
