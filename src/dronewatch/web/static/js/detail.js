@@ -2,6 +2,7 @@
 
 import { ruleLabel } from "./alerts.js";
 import { STATUS_LABEL } from "./drones.js";
+import { rfLocated } from "./rf.js";
 import {
   distanceM, fmtAgo, fmtDateTime, fmtDistance, fmtLatLon, fmtNum, fmtTime, h,
 } from "./util.js";
@@ -12,6 +13,28 @@ function rssiText(t) {
   const r = t.rssi_by_sensor || {};
   const parts = Object.entries(r).map(([s, v]) => `${s}: ${fmtNum(v, 0, "dBm")}`);
   return parts.join(", ") || "—";
+}
+
+/** The RF position estimate's rows: where the signal places the transmitter (1-sigma radius,
+ * time of the fit), how far that is from where the drone says it is, from which sensors; or
+ * why it could not be placed. */
+function rfRows(t) {
+  const est = t.rf_estimate;
+  if (!est) return [["RF position", "—"]];
+  const sensors = Array.isArray(est.sensors) && est.sensors.length
+    ? `${est.sensors.join(", ")} (${est.sensors.length})` : "—";
+  if (!rfLocated(est)) {
+    return [["RF position", `Not located: ${est.reason || "no fit"}`], ["RF sensors", sensors]];
+  }
+  // offset_m: the fit's distance to the broadcast position (the static model, for a drone
+  // that broadcasts no position most of the time, has none: then the distance to the last one).
+  const offset = est.offset_m ?? (t.lat != null && t.lon != null
+    ? distanceM(t.lat, t.lon, est.lat, est.lon) : null);
+  return [
+    ["RF position", `${fmtLatLon(est.lat, est.lon)} ±\u202f${fmtDistance(est.error_m)} (${fmtTime(est.time)})`],
+    ["RF offset", offset != null ? `${fmtDistance(offset)} from broadcast` : "—"],
+    ["RF sensors", sensors],
+  ];
 }
 
 export function renderDetail(bodyEl, titleEl, t, alerts, status, now, { replayTime = null } = {}) {
@@ -34,6 +57,7 @@ export function renderDetail(bodyEl, titleEl, t, alerts, status, now, { replayTi
     ["Sensors", list(t.sensors)],
     ["RSSI", rssiText(t)],
     ["Position", fmtLatLon(t.lat, t.lon)],
+    ...rfRows(t),
     ["Altitude", `${fmtNum(t.alt, 1, "m")} (height ${fmtNum(t.height, 1, "m")})`],
     ["Max altitude", fmtNum(t.max_alt, 1, "m")],
     ["Speed", `${fmtNum(t.speed, 1, "m/s")} (vertical ${fmtNum(t.vspeed, 1, "m/s")})`],

@@ -7,6 +7,7 @@ import { addBasemap, addOfflineBasemap, addTiles } from "./basemap.js";
 import { renderDetail } from "./detail.js";
 import { DroneList } from "./dronelist.js";
 import { DroneRenderer } from "./drones.js";
+import { RfOverlay } from "./rf.js";
 import { sound, unlockAudioOnGesture } from "./sound.js";
 import {
   bearingDeg, distanceM, esc, fmtDateTime, fmtNum, fmtTime, lastIndexAtOrBefore, offsetM,
@@ -68,7 +69,7 @@ const Legend = L.Control.extend({
     div.setAttribute("aria-label", "Map legend");
     const item = (cls, text) => `<span class="lg"><i class="lg-${cls}" aria-hidden="true"></i>${text}</span>`;
     div.innerHTML = item("normal", "Normal") + item("alerting", "Alerting") + item("spoof", "Spoof suspected") +
-      item("stale", "Stale") + item("pilot", "Pilot") + item("home", "Home");
+      item("stale", "Stale") + item("pilot", "Pilot") + item("home", "Home") + item("rf", "RF position");
     return div;
   },
 });
@@ -118,6 +119,7 @@ const zones = new ZoneLayer(map, {
 const airportZones = new ZoneLayer(map, { labels: false });
 const sensorsLayer = L.layerGroup().addTo(map);
 const renderer = new DroneRenderer(map, { onSelect: (id) => select(id, { pan: false }) });
+const rfOverlay = new RfOverlay(map);
 const droneList = new DroneList({
   listEl: $("drone-list"), countEl: $("drone-list-count"), moreEl: $("drone-list-more"),
   onSelect: (id) => select(id, { pan: true }),
@@ -126,6 +128,7 @@ layerControl.addOverlay(zones.group, "Protected zones");
 layerControl.addOverlay(airportZones.group, "Airport zones (server)");
 layerControl.addOverlay(renderer.trails, "Trails");
 layerControl.addOverlay(renderer.pilots, "Pilots and home points");
+layerControl.addOverlay(rfOverlay.group, "RF position (selected drone)");
 layerControl.addOverlay(sensorsLayer, "Sensors");
 
 const zoneDraw = new ZoneDraw(map, {
@@ -553,6 +556,7 @@ function render() {
     : `${views.length} of ${total} drones`;
   updateTimeLabel();
   renderSelected(views);
+  renderRf(views);
   if (!state.fittedOnce && !state.replay && views.length && !zones.bounds()) {
     state.fittedOnce = true;
     map.fitBounds(L.latLngBounds(views.map((v) => [v.lat, v.lon])).pad(0.5), { maxZoom: 15 });
@@ -600,6 +604,19 @@ function renderSelected(views) {
   const status = view?.status ?? (live ? liveStatus(live, alerts.activeByTrack()) : "stale");
   renderDetail($("detail-body"), $("detail-title"), t, list, status,
     state.replay ? state.replay.t : nowRef(), { replayTime: state.replay ? state.replay.t : null });
+}
+
+/** The selected drone's RF position estimate on the map, with a line from where the drone is
+ * drawn. The track keeps only its latest estimate: in replay it is shown only near its time. */
+function renderRf(views) {
+  const id = state.selected;
+  const est = id ? { ...state.selectedFull, ...state.tracks.get(id) }.rf_estimate : null;
+  if (!est || (state.replay && !(Math.abs(state.replay.t - est.time) <= REPLAY_GAP_S))) {
+    rfOverlay.clear();
+    return;
+  }
+  const view = views.find((v) => v.id === id);
+  rfOverlay.show(id, est, view ? [view.lat, view.lon] : null);
 }
 
 /** Run ``move`` now, or when a running zoom animation ends: Leaflet silently ignores a view
@@ -999,6 +1016,7 @@ window.dronewatch = {
   drawn: () => renderer.drawn(),
   draws: () => renderer.drawCount,
   drawMs: () => renderer.lastDrawMs,
+  rf: () => rfOverlay.state(),
   status: () => ({
     live: state.conn === "live" && !state.replay, conn: state.conn, replay: Boolean(state.replay),
     drones: Object.keys(renderer.positions()).length, selected: state.selected,
