@@ -120,6 +120,7 @@ def run(
     ports: list[int],
     mqtt_prefix: str | None,
     only: str | None = None,
+    own_process: bool = True,
 ) -> dict[str, Any]:
     from dronewatch.alerts.pipeline import TrackingPipeline
     from dronewatch.alerts.zones import ZoneSet, parse_features
@@ -147,7 +148,7 @@ def run(
         if only != "webhook":
             settings.webhook_secret = None
     # As `dronewatch serve` runs them: the streaming sinks in a process of their own.
-    sinks = open_sinks(settings, store, own_process=True) if sinks_on else SinkSet()
+    sinks = open_sinks(settings, store, own_process=own_process) if sinks_on else SinkSet()
     sinks.start()
     child = sinks.remote.pid if sinks.remote is not None else None
     if sinks.remote is not None:  # its start (imports) is not the cost of sending
@@ -280,6 +281,12 @@ def main() -> None:
     ap.add_argument(
         "--sinks", choices=["off", "on", "both"], default="both", help="which runs (profiling)"
     )
+    ap.add_argument(
+        "--threads-too",
+        action="store_true",
+        help="also run the streaming sinks as threads of the server's process (as before "
+        "they had a process of their own): a third arm, 'on, threads'",
+    )
     args = ap.parse_args()
 
     import logging
@@ -307,13 +314,20 @@ def main() -> None:
         for _ in range(args.runs):
             modes = [("paced", 1.0), ("unpaced", 0.0)]
             for mode, speed in [m for m in modes if args.mode in (m[0], "both")]:
-                for on in [o for o in (False, True) if args.sinks in ("both", ("off", "on")[o])]:
+                arms = [(o, True) for o in (False, True) if args.sinks in ("both", ("off", "on")[o])]
+                if args.threads_too:
+                    arms.append((True, False))
+                for on, own_process in arms:
+                    name = f"{mode} sinks {'on' if on else 'off'}" + ("" if own_process else ", threads")
                     frames = make_frames(args.drones, args.seconds, time.time() + 1.0)
                     before = delivered()
                     # The receivers share this machine's cores: their CPU time, to tell it
                     # from the pipeline's (in a deployment they run elsewhere).
                     rx0 = process_cpu(child.pid), process_cpu(mosquitto)
-                    r = run(frames, on, speed, port_list, prefix if on else None, args.only)
+                    r = run(
+                        frames, on, speed, port_list, prefix if on else None, args.only,
+                        own_process,
+                    )
                     after = delivered()
                     r["receivers_cpu_s"] = (
                         process_cpu(child.pid) - rx0[0],
@@ -321,8 +335,8 @@ def main() -> None:
                     )
                     r["received"] = [a - b for a, b in zip(after, before, strict=True)]
                     r["load"] = os.getloadavg()
-                    results.setdefault(f"{mode} sinks {'on' if on else 'off'}", []).append(r)
-                    show(f"{mode} sinks {'on' if on else 'off'}", r)
+                    results.setdefault(name, []).append(r)
+                    show(name, r)
     finally:
         stop.set()
         child.join(5)
@@ -386,20 +400,24 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
 
     runs = max((len(v) for v in results.values()), default=0)
     print(f"\n== summary ({runs} runs each; best and median)")
-    for mode in ("paced", "unpaced"):
-        off, on = f"{mode} sinks off", f"{mode} sinks on"
+    for mode, on_arm in [
+        (m, arm) for m in ("paced", "unpaced") for arm in ("on", "on, threads")
+    ]:
+        off, on = f"{mode} sinks off", f"{mode} sinks {on_arm}"
         if off not in results or on not in results:
             continue
+        if on_arm != "on":
+            print(f"  -- {mode}: the streaming sinks as threads of the server's process")
         for key in ("pipeline_us_per_obs", "process_us_per_obs"):
             line(mode, key, pick(off, key), pick(on, key))
         line(mode, "obs_per_s", pick(off, "obs_per_s", False), pick(on, "obs_per_s", False))
-        # The sinks' own threads: the part of the cost that does not move with the load of
-        # the machine as much as the difference of two whole-process figures does.
+        # The sinks' own threads and process: the part of the cost that does not move with
+        # the load of the machine as much as the difference of two whole-process figures.
         base = pick(off, "process_us_per_obs")
         own = pick(on, "sinks_us_per_obs")
         print(
-            f"  {mode:8s} {'sink_threads_us_per_obs':24s} best {own[0]:.1f} us "
-            f"({own[0] / base[0] * 100:.1f}% of the process's CPU with sinks off), median "
+            f"  {mode:8s} {'sinks_own_us_per_obs':24s} best {own[0]:.1f} us "
+            f"({own[0] / base[0] * 100:.1f}% of the server's CPU with sinks off), median "
             f"{own[1]:.1f} us ({own[1] / base[1] * 100:.1f}%)"
         )
     print(f"  load average after: {os.getloadavg()}")

@@ -228,7 +228,10 @@ class SinkProcess:
         """Hand a committed batch to the child (dropped and counted if it is behind)."""
         if not tracks and not alerts:
             return
-        slim = [{k: v for k, v in r.items() if k not in _UNUSED} for r in tracks]
+        slim = [
+            r if _UNUSED.isdisjoint(r) else {k: v for k, v in r.items() if k not in _UNUSED}
+            for r in tracks
+        ]
         try:
             data = self._encode((slim, list(alerts)))
         except (TypeError, ValueError, OverflowError) as exc:  # a bug: say so, count them
