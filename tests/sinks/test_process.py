@@ -34,7 +34,9 @@ def test_streaming_sinks_run_in_a_child_webhooks_stay(tmp_path: Path) -> None:
     sinks.start()
     try:
         assert sinks.remote.wait_ready(60)
-        assert sinks.remote.pid not in (None, os.getpid())
+        pid = sinks.remote.pid
+        assert pid not in (None, os.getpid())
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == "dronewatch-sink"  # in ps
         sinks.publish([track("T1"), track("T2")], [alert("T1", n=1)])
         wait_for(lambda: len(syslog.datagrams) == 1, what="the alert over syslog")
         wait_for(lambda: len(cot.datagrams) >= 6, what="two drones, pilots, homes over CoT")

@@ -18,6 +18,7 @@ that dies is started again by :meth:`SinkProcess.ensure_alive` (the server's wat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import logging.handlers
@@ -26,6 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -50,6 +52,8 @@ def _child(
     level: int,
 ) -> None:
     """The child's main: the sinks ``build(settings)`` makes, fed from ``events``."""
+    with contextlib.suppress(OSError):  # its name in ps and top (Linux)
+        Path("/proc/self/comm").write_text("dronewatch-sink")  # (at most 15 characters)
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(level)
@@ -150,7 +154,7 @@ class SinkProcess:
                 self._logs,
                 logging.getLogger().getEffectiveLevel(),
             ),
-            name="dronewatch-sinks",
+            name="dronewatch-sink",
             daemon=True,
         )
         self._proc.start()
