@@ -356,10 +356,10 @@ class _Stalling(_Scripted):
 
 def test_stalled_stream_warns_keeps_its_bursts_and_stops_cleanly() -> None:
     # One period (a burst in it, and Inf/NaN samples), then the stream stalls: the burst is
-    # decoded, the bad samples counted; after RATE_CHECK_S the arrival rate says the stream is
-    # slower than --sample-rate (a stall, or a wrong rate: burst times would drift); the
-    # source keeps running and stops when asked.
-    from dronewatch.sources.iq_live import RATE_CHECK_S
+    # decoded, the bad samples counted; after STALL_S without samples the source says the
+    # stream stopped (not that it is slower than --sample-rate: it came at full speed while
+    # it came); it keeps running and stops when asked.
+    from dronewatch.sources.iq_live import STALL_S
 
     x = _burst_period(0)
     x[500_000:500_010] = np.inf
@@ -368,18 +368,57 @@ def test_stalled_stream_warns_keeps_its_bursts_and_stops_cleanly() -> None:
     source.start()
     frames: list[Frame] = []
     warned = False
-    deadline = time.monotonic() + RATE_CHECK_S + WAIT_S
+    deadline = time.monotonic() + STALL_S + WAIT_S
     try:
         while time.monotonic() < deadline and not (frames and warned):
             batch = source.get(0.25)
             if batch is not None:
                 frames += batch.frames
-            warned = any("slower than" in w for w in source.health().detail.get("warnings", []))
+            warned = any("stream stopped" in w for w in source.health().detail.get("warnings", []))
         h = source.health()
         assert source.stalled.is_set() and h.state is SourceState.RUNNING
     finally:
         source.stop()
     assert [f.payload for f in frames] == [iqplay.blocks()[0]]
-    assert warned and "stalled" in (h.last_error or "")
+    assert warned and "stalled" in (h.last_error or "") and h.detail["silent_s"] > STALL_S
+    assert not any("slower than" in w for w in h.detail["warnings"])
     assert h.detail["samples_zeroed"] == 15 and h.detail["samples"] == len(x)
     assert source.done or source.health().state is SourceState.STOPPED
+
+
+class _Slow(IQStreamSource):
+    """Samples at half the rate it claims (a wrong --sample-rate or format), until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__("slow", LiveOptions(), RATE, 2414.5e6)
+
+    def chunks(self, stop: threading.Event) -> Iterator[IQChunk]:
+        piece = 100_000
+        rng = np.random.default_rng(7)
+        noise = (rng.normal(size=piece) + 1j * rng.normal(size=piece)).astype(np.complex64) * 1e-3
+        t0 = time.monotonic()
+        sent = 0
+        while not stop.is_set():
+            yield IQChunk(noise.copy())
+            sent += piece
+            stop.wait(max(t0 + 2 * sent / RATE - time.monotonic(), 0.0))
+
+
+def test_a_slow_stream_is_told_from_a_stopped_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dronewatch.sources.iq_live as iq_live
+
+    monkeypatch.setattr(iq_live, "RATE_CHECK_S", 1.0)
+    source = _Slow()
+    source.start()
+    try:
+        wait_for_warning = time.monotonic() + WAIT_S
+        warnings: list[str] = []
+        while time.monotonic() < wait_for_warning and not warnings:
+            source.get(0.25)
+            warnings = source.health().detail.get("warnings", [])
+        detail = source.health().detail
+    finally:
+        source.stop()
+    assert any("slower than the" in w and "--sample-rate" in w for w in warnings), warnings
+    assert not any("stream stopped" in w for w in warnings) and "silent_s" not in detail
+    assert 0.3 * RATE < detail["arrival_rate_sps"] < 0.7 * RATE

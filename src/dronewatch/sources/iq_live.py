@@ -55,6 +55,7 @@ from dronewatch.sources.live import (
     LiveSource,
     SourceEnded,
     SourceError,
+    SourceState,
 )
 
 QUEUE_S = 0.4  # seconds of samples waiting for the DSP workers, at most
@@ -71,6 +72,7 @@ F_SETPIPE_SZ = 1031  # fcntl (Linux)
 PIPE_BYTES = 1 << 20
 POLL_S = 0.25
 RATE_CHECK_S = 5.0  # arrival rate compared with the sample rate after this long
+STALL_S = 2.0  # no samples for this long: the stream stopped (not a slow one)
 #: While nothing has decoded, the 3rd, 30th and 300th segment with burst candidates and no
 #: decode are tried at the other common SDR rates (a wrong --sample-rate; ~1 s CPU a try; not
 #: the 1st: at the right rate a weak burst may fail before the first one decodes).
@@ -159,6 +161,7 @@ class IQStreamSource(LiveSource):
         self.warnings: list[str] = []
         self._start_wall: float | None = None  # UTC time of stream index 0
         self._first_mono: float | None = None
+        self._last_mono = 0.0  # monotonic time samples last arrived
         self.workers = max(1, int(options.extra.get("iq_workers", DSP_WORKERS)))
         self._wq: queue.Queue[_Segment | None] = queue.Queue()
         self._wq_samples = 0  # samples in the work queue
@@ -249,9 +252,11 @@ class IQStreamSource(LiveSource):
             self.samples += chunk.skipped_before
             self.samples_skipped += chunk.skipped_before
             self._pending_gap = True
+        if n:
+            self._last_mono = time.monotonic()
         if self._start_wall is None and n:
             self._start_wall = time.time() - n / self.sample_rate
-            self._first_mono = time.monotonic()
+            self._first_mono = self._last_mono
         if chunk.center_freq_hz is not None and chunk.center_freq_hz != self.center_freq_hz:
             self.center_freq_hz = chunk.center_freq_hz
             self._pending_gap = True  # a retune starts a new receiver epoch
@@ -484,7 +489,18 @@ class IQStreamSource(LiveSource):
             "warm_up_s": None if self.warm_up_s is None else round(self.warm_up_s, 3),
         }
         if self._first_mono is not None:
-            wall = time.monotonic() - self._first_mono
+            now = time.monotonic()
+            silent = now - self._last_mono
+            if silent > STALL_S and self.state is SourceState.RUNNING:
+                # A stream that stopped (a flowgraph that ended: ZMQ has no end marker, an
+                # unplugged device, a lost connection) is not a slow one.
+                out["silent_s"] = round(silent, 1)
+                self.warn(
+                    f"no samples for more than {STALL_S:g} s: the stream stopped or stalled "
+                    "(a flowgraph that ended, a device unplugged, a connection lost)"
+                )
+            # The arrival rate while samples flowed: a wrong rate or format.
+            wall = self._last_mono - self._first_mono
             if wall > 0:
                 out["arrival_rate_sps"] = round(self.samples_received / wall)
             if (wall > RATE_CHECK_S and not self._rate_warned and not self.backpressure
@@ -493,7 +509,7 @@ class IQStreamSource(LiveSource):
                 self.warn(
                     f"samples arrive at {self.samples_received / wall / 1e6:.2f} MS/s, slower "
                     f"than the {self.sample_rate / 1e6:g} MS/s --sample-rate says (a wrong "
-                    "rate or format, or a stalled source): burst times drift"
+                    "rate or format): burst times drift"
                 )
         if self.warnings:
             out["warnings"] = list(self.warnings)
