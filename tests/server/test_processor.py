@@ -132,3 +132,36 @@ def test_sensor_frames_count_frames_not_messages() -> None:
             proc.handle(Decoded(frame, message))
     assert proc.counters.messages == 12
     assert proc.batch.sensors["roof"].frames == 4
+
+
+class _Estimate:
+    """An RF estimate double (``RfEstimate.to_json``'s shape)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"time": 1.0, "lat": 48.1, "lon": 2.1, "error_m": 25.0, "sensors": ["s1"]}
+
+
+class LocatingMergingPipeline(MergingPipeline):
+    """As MergingPipeline, with an RF estimate for a track as long as it holds the track
+    (the real one forgets it with the track, before the Processor ends it)."""
+
+    def rf_estimate(self, track_id: str) -> _Estimate | None:
+        return _Estimate() if track_id in self._tracks else None
+
+
+def test_a_merged_tracks_last_record_keeps_its_rf_estimate() -> None:
+    proc = Processor(LocatingMergingPipeline())
+    msgs = decoded()
+    for d in msgs[:10]:
+        proc.handle(d)
+    batch, events = proc.collect(0.0)
+    assert batch.tracks["a"]["rf_lat"] == 48.1
+    for d in msgs[10:]:
+        proc.handle(d)
+    proc.tick(msgs[-1].frame.time)
+    batch, events = proc.collect(0.1)
+    tracks = {json.loads(t)["track"]["track_id"]: json.loads(t)["track"] for _, t in events}
+    ended = tracks["a"]
+    assert ended["state"] == "ended" and (ended["rf_lat"], ended["rf_error_m"]) == (48.1, 25.0)
+    assert batch.tracks["a"]["rf_estimate"]["sensors"] == ["s1"]
+    assert "a" not in proc._rf_last  # forgotten with the track

@@ -193,6 +193,9 @@ class Processor:
         self._state: dict[str, str] = {}  # track_id -> state last published
         self._last_pos: dict[str, float] = {}  # track_id -> time of the last written position
         self._n_pos: dict[str, int] = {}  # track_id -> positions written
+        # track_id -> its last RF estimate: the pipeline forgets it with the track, before
+        # the track's last ("ended") record goes out
+        self._rf_last: dict[str, dict[str, Any]] = {}
         self.data_time = -math.inf  # newest frame time seen
         self._last_frame: Frame | None = None
         self._frame_track: str | None = None
@@ -283,7 +286,7 @@ class Processor:
                 self.events.append(event(TRACK, track=rec))
                 del rec["trail"], rec["whitelisted"], rec["merged_into"]
                 self.batch.tracks[tid] = rec
-            for d in (self._state, self._published, self._last_pos, self._n_pos):
+            for d in (self._state, self._published, self._last_pos, self._n_pos, self._rf_last):
                 d.pop(tid, None)
 
     # -- output -------------------------------------------------------------------------
@@ -294,7 +297,12 @@ class Processor:
         rec["trail"] = [point_list(p) for p in track.positions[-trail:]]
         rec["whitelisted"] = self.whitelist.allows(track)
         est = self._rf_estimate(track.track_id) if self._rf_estimate is not None else None
-        rec.update(rf_fields(est.to_json() if est is not None else None))
+        last: dict[str, Any] | None
+        if est is not None:
+            last = self._rf_last[track.track_id] = est.to_json()
+        else:
+            last = self._rf_last.get(track.track_id)
+        rec.update(rf_fields(last))
         return rec
 
     def collect(
