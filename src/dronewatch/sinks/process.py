@@ -1,10 +1,12 @@
 """The streaming sinks (CoT, syslog, MQTT out, notifications) in a process of their own.
 
 Why: they format and send thousands of messages a second. In the server's process that
-Python work holds the GIL the pipeline needs: with 1,000 live drones the pipeline lost 10-27%
-of its throughput to them (``bench/sinks.py``), more than their own CPU time, from the threads
-taking the GIL from each other. In a child process they run on another core and the pipeline
-only encodes what it hands over. The webhook sinks stay in the server's process: their outbox
+Python work holds the GIL the pipeline needs: with 1,000 live drones the pipeline lost 4-13%
+of its throughput to them as threads (``bench/sinks.py --threads-too``, best and median of six
+runs), more than their own CPU time, from the threads taking the GIL from each other (every
+``sendto`` gives it up and takes it back). In a child process they run on another core, the
+pipeline only encodes what it hands over, and its throughput is the same with them as
+without. The webhook sinks stay in the server's process: their outbox
 is written in the same transaction as the alerts.
 
 The server's writer thread hands each committed batch to :meth:`SinkProcess.offer` (never
