@@ -20,6 +20,7 @@ from tests.server.conftest import make_settings, wait_idle
 from tests.web.conftest import ADMIN_TOKEN, LiveServer, PageProbe, serve
 from tests.web.test_map import metres
 from tests.web.test_phone import OVERFLOW_JS, phone  # noqa: F401 (a fixture)
+from tests.web.test_selected_in_view import assert_centred_in_view, assert_marker_in_view, placed
 
 from dronewatch.server.settings import Principal, Role
 from dronewatch.sim import write_capture
@@ -222,8 +223,8 @@ def test_selected_drone_shows_its_rf_position(
 
 
 def test_rf_position_on_a_phone(rf_live: LiveServer, phone: Any, screenshot: Any) -> None:  # noqa: F811
-    """On a phone the panel's RF rows fit (no horizontal scrolling) and the circle is drawn
-    (where: the map centres a selected drone on the whole map, part of it under the sheet)."""
+    """On a phone the panel's RF rows fit (no horizontal scrolling), and the drone and its
+    circle are in the part of the map above the sheet (the map centres the drone there)."""
     page = phone
     page.goto(f"{rf_live.url}/?token={ADMIN_TOKEN}")
     page.wait_for_function("() => window.dronewatch && window.dronewatch.status().live")
@@ -236,11 +237,18 @@ def test_rf_position_on_a_phone(rf_live: LiveServer, phone: Any, screenshot: Any
     assert_drawn_as_estimated(drawn(page, spoofer))
     panel = page.wait_for_function(PANEL_JS, arg=spoofer).json_value()
     assert panel["rows"]["RF sensors"] == "rf1, rf2, rf3, rf4, rf5, rf6 (6)"
+    p = placed(page, spoofer)
+    assert_marker_in_view(p)
+    assert_centred_in_view(p)
+    # (the estimate is some 500 m off the spoofer's broadcast position: the circle may reach
+    # out of the visible part, but not lie wholly under the sheet)
+    box = page.locator("#map path.rf-circle").bounding_box()
+    assert box and box["width"] > 4 and box["height"] > 4, box
+    assert box["y"] < p["visibleBottom"] and box["y"] + box["height"] > p["top"], (box, p)
+    assert box["x"] < p["right"] and box["x"] + box["width"] > p["left"], (box, p)
     page.tap("#filters-toggle")
     o = page.evaluate(OVERFLOW_JS)
     assert o["scroll"] <= o["client"] and not o["wide"], o
-    box = page.locator("#map path.rf-circle").bounding_box()
-    assert box and box["width"] > 4 and box["height"] > 4, box
     screenshot(page, "rf-phone")
     assert not page.errors, page.errors
 

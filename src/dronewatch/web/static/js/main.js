@@ -557,6 +557,7 @@ function render() {
   updateTimeLabel();
   renderSelected(views);
   renderRf(views);
+  if (centring && !centring.started && centring.id === state.selected) centreSelected(centring, views);
   if (!state.fittedOnce && !state.replay && views.length && !zones.bounds()) {
     state.fittedOnce = true;
     map.fitBounds(L.latLngBounds(views.map((v) => [v.lat, v.lon])).pad(0.5), { maxZoom: 15 });
@@ -626,19 +627,78 @@ function whenSettled(move) {
   else move();
 }
 
+// ---------------------------------------------------------------- the selected drone in view
+// On a phone the panels are a bottom sheet over the map's lower part: a drone centred on the
+// whole map would be under its own detail panel. The selected drone goes to the middle of the
+// part of the map the sheet leaves visible, measured once the panel shows the drone (its
+// height is known only then).
+const SHEET_MARGIN_PX = 24; // a drone this close to the sheet's edge counts as hidden by it
+
+/** The map's visible part, in its container's pixels: {width, bottom, covered}; ``covered``:
+ * the sheet lies over the map (a phone; on a desktop the panels are beside it). */
+function visibleMap() {
+  const box = map.getContainer().getBoundingClientRect();
+  const sheet = document.querySelector(".sidebar").getBoundingClientRect();
+  const covered = sheet.height > 0 && sheet.left < box.right && sheet.right > box.left &&
+    sheet.top < box.bottom && sheet.bottom > box.top;
+  return { width: box.width, bottom: covered ? Math.max(0, sheet.top - box.top) : box.height, covered };
+}
+
+// The selection's centring: {id, pos, pan, zoomIn, started, done, onMoveEnd}; ``done`` once the
+// map has come to rest with the drone placed (for the test hook).
+let centring = null;
+
+function cancelCentring() {
+  if (centring?.onMoveEnd) map.off("moveend", centring.onMoveEnd);
+  centring = null;
+}
+
+/** Put the selected drone in the middle of the map's visible part: always after a pick in a
+ * list or a search (``pan``); after a tap on the map only if the sheet now hides it. Called
+ * from render(), once the detail panel shows the drone. */
+function centreSelected(c, views) {
+  c.started = true;
+  const view = views.find((v) => v.id === c.id);
+  const pos = view ? [view.lat, view.lon] : c.pos;
+  if (!pos) { c.done = true; return; }
+  whenSettled(() => {
+    if (centring !== c) return; // another drone was picked meanwhile
+    const seen = visibleMap();
+    if (!c.pan && (!seen.covered || map.latLngToContainerPoint(pos).y <= seen.bottom - SHEET_MARGIN_PX)) {
+      c.done = true; // tapped where it stays in view
+      return;
+    }
+    const zoom = Math.max(map.getZoom(), c.zoomIn ? 15 : 0);
+    // Leaflet centres on the middle of the container as it last measured it.
+    const size = map.getSize();
+    const shift = L.point(size.x / 2 - seen.width / 2, size.y / 2 - seen.bottom / 2);
+    const centre = map.unproject(map.project(pos, zoom).add(shift), zoom);
+    const target = map.project(centre, zoom);
+    c.onMoveEnd = () => {
+      // (a move that ends elsewhere is an earlier animation's end, or the operator's)
+      if (map.getZoom() !== zoom || map.project(map.getCenter(), zoom).distanceTo(target) > 1.5) return;
+      map.off("moveend", c.onMoveEnd);
+      c.done = true;
+    };
+    map.on("moveend", c.onMoveEnd);
+    map.setView(centre, zoom);
+  });
+}
+
 async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
   state.selected = id;
   state.selectedFull = null;
   state.selectedAlerts = [];
   detailRenderedFor = null;
   $("detail").hidden = false;
-  scheduleRender();
   const live = state.tracks.get(id);
-  if (pan) {
-    const pos = renderer.positions()[id] ||
-      (live?.lat != null ? [live.lat, live.lon] : fallback?.lat != null ? [fallback.lat, fallback.lon] : null);
-    if (pos) whenSettled(() => map.setView(pos, Math.max(map.getZoom(), zoom ? 15 : 0)));
-  }
+  cancelCentring();
+  centring = {
+    id, pan, zoomIn: zoom, started: false, done: false, onMoveEnd: null,
+    pos: renderer.positions()[id] ||
+      (live?.lat != null ? [live.lat, live.lon] : fallback?.lat != null ? [fallback.lat, fallback.lon] : null),
+  };
+  scheduleRender();
   try {
     const [full, its] = await Promise.all([
       api.drone(id, TRAIL_MAX).catch(() => null), api.droneAlerts(id).catch(() => []),
@@ -663,6 +723,7 @@ async function select(id, { pan = false, fallback = null, zoom = false } = {}) {
 
 function closeDetail() {
   state.selected = null;
+  cancelCentring();
   $("detail").hidden = true;
   scheduleRender();
 }
@@ -1020,6 +1081,7 @@ window.dronewatch = {
   status: () => ({
     live: state.conn === "live" && !state.replay, conn: state.conn, replay: Boolean(state.replay),
     drones: Object.keys(renderer.positions()).length, selected: state.selected,
+    centred: centring?.done ? centring.id : null, // the selected drone, once placed in view
     detail: $("detail").hidden ? null : $("detail-title").textContent,
   }),
   select: (id) => select(id, { pan: true }),
