@@ -97,9 +97,11 @@ class WebhookSink(Sink):
         retry_max_s: float = RETRY_MAX_S,
         max_age_s: float = MAX_AGE_S,
     ) -> None:
+        try:  # (checks the URL: http:// or https://, a host, a path fit for a request)
+            self._http = PostConnection(url, timeout_s=timeout_s)  # kept alive between POSTs
+        except ValueError as exc:
+            raise SinkError(f"--webhook {redact_url(url)!r}: {exc}") from exc
         p = urlsplit(url)
-        if p.scheme not in ("http", "https") or not p.hostname:
-            raise SinkError(f"--webhook {redact_url(url)!r}: use http://HOST/PATH or https://...")
         super().__init__(redact_url(url), queue_max=0)
         self.url = url
         # The outbox rows' owner: the URL's digest (the URL may hold a token).
@@ -132,11 +134,7 @@ class WebhookSink(Sink):
             EVENT_HEADER: "alert",
             **auth,
         }
-        try:
-            self._http = PostConnection(url, timeout_s=timeout_s)  # kept alive between POSTs
-            self._fixed = PostConnection.header_block(self._fixed_headers)
-        except ValueError as exc:
-            raise SinkError(f"--webhook {redact_url(url)!r}: {exc}") from exc
+        self._fixed = PostConnection.header_block(self._fixed_headers)  # (base64, constants)
 
     # -- the pipeline's side ---------------------------------------------------------------
 
