@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,12 +211,14 @@ def track_events(
     alert: str | None = None,
     *,
     markers: TrackMarkers | None = None,
-    parts: frozenset[str] = frozenset({"drone", "pilot", "home"}),
+    parts: AbstractSet[str] = frozenset({"drone", "pilot", "home"}),
     stamps: tuple[str, str] | None = None,
+    at: dict[str, tuple[Any, ...] | None] | None = None,
 ) -> list[str]:
     """The CoT events of one track record: drone, pilot, home (those with a position and in
     ``parts``); ``markers``: its markers, if already made; ``stamps``: ``now`` and ``now +
-    stale_s`` in CoT format, if already made (a batch shares them)."""
+    stale_s`` in CoT format, if already made (a batch shares them); ``at``: ``places(rec)``,
+    if already made."""
     if markers is None:
         markers = TrackMarkers.make(rec, alert, identity(rec, alert))
     if stamps is None:
@@ -229,7 +232,8 @@ def track_events(
                 rec.get("speed"),
             )
         )
-    at = places(rec)
+    if at is None:
+        at = places(rec)
     for part, marker in (("pilot", markers.pilot), ("home", markers.home)):
         place = at[part]
         if part in parts and place is not None:
@@ -302,9 +306,10 @@ class CotSink(Sink):
             ended = state == "ended"
             parts = {"drone"}
             sent_places = self._places.get(tid, {})
+            at = places(rec)
             keys = {
                 part: None if place is None else (place, markers.ident)
-                for part, place in places(rec).items()
+                for part, place in at.items()
             }
             for part, key in keys.items():
                 if key is None:
@@ -315,7 +320,7 @@ class CotSink(Sink):
                 if ended or last_place is None or last_place[0] != key or mono >= last_place[1]:
                     parts.add(part)
             xml = track_events(
-                rec, now, self.stale_s, markers=markers, parts=frozenset(parts), stamps=stamps
+                rec, now, self.stale_s, markers=markers, parts=parts, stamps=stamps, at=at
             )
             if not xml:
                 self.skipped += 1
